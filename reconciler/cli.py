@@ -1,0 +1,36 @@
+"""The `mlsync` command line: a thin layer of flags -> library calls -> rendering -> exit code.
+
+Input: argv, environment, terminal. Output: text on stdout/stderr and an exit code.
+Does I/O only through the library calls it makes.
+
+Exit codes: 0 success / no changes; 1 error; 2 changes present (`plan --detailed-exitcode`).
+Every user-facing error is a `MlsyncError` or a client error and is printed without a
+traceback (`--debug` shows it).
+"""
+
+from __future__ import annotations
+
+import click
+
+from reconciler import __version__
+from reconciler.commands import apply as apply_cmd
+from reconciler.commands import plan as plan_cmd
+from reconciler.commands import sandbox as sandbox_cmd
+from reconciler.commands import validate as validate_cmd
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="mlsync")
+def main() -> None:
+    """Manage Elasticsearch machine-learning configuration as code.
+
+    Keep anomaly detection jobs, datafeeds, data frame analytics, filters and calendars as
+    YAML manifests in git; `mlsync plan` shows what must change, `mlsync apply` does it.
+    """
+
+
+main.add_command(validate_cmd.validate)
+main.add_command(plan_cmd.plan)
+main.add_command(apply_cmd.apply)
+main.add_command(apply_cmd.force_unlock)
+main.add_command(sandbox_cmd.sandbox)

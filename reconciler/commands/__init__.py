@@ -1,0 +1,1 @@
+"""Click commands of the `mlsync` CLI, one module per command (thin: flags -> library -> output)."""
