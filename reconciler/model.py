@@ -8,8 +8,10 @@ Both the desired side (manifests) and the live side (cluster) are read into the 
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
+from urllib.parse import urlencode
 
 from pydantic import BaseModel, ConfigDict
 
@@ -111,3 +113,176 @@ class Resource(BaseModel):
 
 
 State = dict[Ref, Resource]
+
+
+# --------------------------------------------------------------------------------------
+# The plan: a closed vocabulary of changes (what and why, for people) and an ordered list
+# of steps (how, for the executor). Renderers and the executor consume the same value.
+# --------------------------------------------------------------------------------------
+
+
+class Action(StrEnum):
+    """What happens to one resource (exactly one action per resource)."""
+
+    NOOP = "no-op"
+    CREATE = "create"
+    #: In place; the resource keeps running.
+    UPDATE = "update"
+    #: In place, but the job must be closed / the datafeed or DFA stopped first, then restarted.
+    RESTART_UPDATE = "restart-update"
+    #: Delete and recreate: an immutable field changed. Destroys data for jobs and DFA.
+    REPLACE = "replace"
+    DELETE = "delete"
+    #: Run state only.
+    OPEN = "open"
+    CLOSE = "close"
+    START = "start"
+    STOP = "stop"
+
+
+class Risk(StrEnum):
+    """Risk class of a change, as shown in PR comments."""
+
+    NONE = "none"
+    SAFE = "safe"
+    RESTART = "restart"
+    DESTRUCTIVE = "destructive"
+
+
+class FieldChange(BaseModel):
+    """One field that differs, in canonical form; `path` is dotted (`analysis_limits.x`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: str
+    before: Any = None
+    after: Any = None
+    #: This field cannot be updated in place: the resource must be replaced.
+    forces_replacement: bool = False
+    #: This field can only be updated while the job is closed / the datafeed or DFA stopped.
+    needs_restart: bool = False
+
+
+class Change(BaseModel):
+    """What will happen to one resource and why (explanation fields are never read by apply)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ref: Ref
+    action: Action
+    risk: Risk
+    fields: tuple[FieldChange, ...] = ()
+    #: Run state before and after (None when run state is not managed / not applicable).
+    state_before: str | None = None
+    state_after: str | None = None
+    #: Human explanations: why a replace, what must restart, what data is destroyed.
+    reasons: tuple[str, ...] = ()
+    #: For REPLACE/DELETE of jobs and DFA: what is lost.
+    destroys: str | None = None
+    #: True when only the run state differs (drift in run state, shown apart).
+    state_only: bool = False
+    source: SourceLocation | None = None
+
+
+class Call(BaseModel):
+    """One REST call, exactly as it will be sent (sans-IO; JSON-serialisable).
+
+    Built by the request catalogue `reconciler.client.api`, carried in plans, sent by the clients.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    method: Literal["GET", "PUT", "POST", "DELETE", "HEAD"]
+    path: str
+    params: dict[str, str] = {}
+    body: Any = None
+
+    def __str__(self) -> str:
+        if self.params:
+            return f"{self.method} {self.path}?{urlencode(sorted(self.params.items()))}"
+        return f"{self.method} {self.path}"
+
+
+class Step(BaseModel):
+    """One executor step: a call, what to wait for afterwards, and the steps it needs first."""
+
+    model_config = ConfigDict(frozen=True)
+
+    index: int
+    ref: Ref
+    #: The step's verb: create, update, delete, open, close, start, stop, add-jobs, ...
+    op: str
+    call: Call
+    #: After the call, poll stats until the resource reports this state (opened, closed, ...).
+    wait_for: str | None = None
+    #: Indices of steps that must have succeeded before this one may run.
+    depends_on: tuple[int, ...] = ()
+    #: True for steps that destroy data or configuration (delete, or the delete half of replace).
+    destructive: bool = False
+    #: True for the restart that follows an update needing a stop; apply attempts it even when
+    #: the update failed, so nothing stays stopped that was running (ux-conventions.md §4.1).
+    restore: bool = False
+    description: str = ""
+
+
+class ClusterSummary(BaseModel):
+    """The cluster a plan was computed against."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str = ""
+    uuid: str = ""
+    version: str = ""
+    flavor: str = ""
+
+
+class Plan(BaseModel):
+    """An immutable plan: rendered for review, saved to a file, executed by apply."""
+
+    model_config = ConfigDict(frozen=True)
+
+    format_version: str = "1"
+    mlsync_version: str = ""
+    environment: str | None = None
+    cluster: ClusterSummary = ClusterSummary()
+    #: sha256 of the rendered manifests the plan was computed from.
+    manifest_digest: str = ""
+    #: sha256 over the canonical live state read; apply refuses a saved plan when it changed.
+    live_fingerprint: str = ""
+    #: Changes sorted parents-first then by id (no-ops included; renderers hide them).
+    changes: tuple[Change, ...] = ()
+    #: Steps in a valid execution order (dependencies point backwards).
+    steps: tuple[Step, ...] = ()
+    #: Live resources not in the manifests that mlsync does not own or was not asked to prune.
+    unmanaged: tuple[Ref, ...] = ()
+    warnings: tuple[str, ...] = ()
+    prune: bool = False
+    targets: tuple[str, ...] = ()
+    #: HTTP requests made to read the cluster for this plan.
+    request_count: int = 0
+
+    @property
+    def has_changes(self) -> bool:
+        """True when applying would do anything."""
+        return bool(self.steps)
+
+    @property
+    def destructive_changes(self) -> tuple[Change, ...]:
+        """Changes that delete or replace resources (need --allow-destroy)."""
+        return tuple(c for c in self.changes if c.action in (Action.DELETE, Action.REPLACE))
+
+
+@dataclass(frozen=True)
+class LiveState:
+    """Everything read from the cluster for one plan (built by `reconciler.cluster`)."""
+
+    resources: State
+    cluster: ClusterSummary = field(default_factory=ClusterSummary)
+    #: AD `model_memory_limit` default in MB on this cluster (`GET /_ml/info`).
+    job_model_memory_limit_mb: int = 1024
+    #: DFA `model_memory_limit` default in bytes on this cluster.
+    dfa_model_memory_limit_bytes: int = 1024**3
+    #: sha256 over the canonical live resources and their run states.
+    fingerprint: str = ""
+    #: HTTP requests made to read it.
+    request_count: int = 0

@@ -1,0 +1,202 @@
+"""The live side: read every ML resource and its run state in a constant number of requests.
+
+Input: an `MLClient` and the preflight `ClusterInfo`. Output: a `LiveState` (resources in the
+same `Resource` type as the manifests, plus the cluster's defaults and a fingerprint).
+Does I/O through the client only.
+
+Nine bulk reads, whatever the number of resources (anchors.md §5 item 10; the Terraform
+provider makes one to four GETs per resource):
+
+  GET /_ml/anomaly_detectors?exclude_generated=true      jobs (not paged; ES returns up to 10 000)
+  GET /_ml/anomaly_detectors/_stats                      job states, model sizes
+  GET /_ml/datafeeds?exclude_generated=true              datafeeds
+  GET /_ml/datafeeds/_stats                              datafeed states
+  GET /_ml/data_frame/analytics?exclude_generated=true   DFA (paged; one page of 10 000)
+  GET /_ml/data_frame/analytics/_stats                   DFA states and progress (paged)
+  GET /_ml/filters                                       filters (paged)
+  GET /_ml/calendars                                     calendars (paged)
+  GET /_ml/calendars/_all/events                         every scheduled event (paged)
+
+`exclude_generated=true` is Elasticsearch's own "configuration for export" mode (es-ml-api.md
+§1.1, §2.3, §3.5): it drops generated fields so what is read is what a manifest would say.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
+
+from reconciler import ownership
+from reconciler.client import api
+from reconciler.model import Call, ClusterSummary, Kind, LiveState, Ref, Resource, State
+from reconciler.normalize import ServerDefaults, canonical_event, event_key
+from reconciler.plan import fingerprint
+from reconciler.units import model_memory_limit_mb, parse_byte_size
+
+#: Largest page Elasticsearch serves: `from + size` must stay within 10 000 (§3, §8).
+PAGE = 10_000
+
+
+class _Response(Protocol):
+    @property
+    def body(self) -> Any: ...
+
+
+class ClientLike(Protocol):
+    """What the reader needs from `MLClient`: the one I/O seam."""
+
+    def perform(self, call: Call) -> Any: ...  # noqa: D102
+
+
+class ClusterInfoLike(Protocol):
+    """What the reader needs from the preflight `ClusterInfo`."""
+
+    cluster_name: str
+    cluster_uuid: str
+    version: str
+    flavor: str
+    max_model_memory_limit: str | None
+
+
+def _paged(
+    client: ClientLike, make: Callable[[int, int], Call], key: str
+) -> Iterator[dict[str, Any]]:
+    """Page through a listing that Elasticsearch pages (`count` is the total, §0.4)."""
+    start = 0
+    while True:
+        body = client.perform(make(start, PAGE)).body
+        items = body.get(key) or []
+        yield from items
+        start += len(items)
+        if not items or start >= int(body.get("count", 0)) or start >= PAGE:
+            return
+
+
+def server_defaults(info: ClusterInfoLike | None) -> ServerDefaults:
+    """The cluster-dependent defaults: both memory limits are capped by the configured max."""
+    job_mb, dfa_bytes = 1024, 1024**3
+    limit = info.max_model_memory_limit if info else None
+    if limit:
+        try:
+            job_mb = min(job_mb, model_memory_limit_mb(limit))
+            dfa_bytes = min(dfa_bytes, parse_byte_size(limit))
+        except ValueError:
+            pass
+    return ServerDefaults(job_model_memory_limit_mb=job_mb, dfa_model_memory_limit_bytes=dfa_bytes)
+
+
+def read_cluster(
+    client: ClientLike, info: ClusterInfoLike | None = None, *, preflight_requests: int = 0
+) -> LiveState:
+    """Read every job, datafeed, DFA, filter and calendar with their run states."""
+    state: State = {}
+    requests = preflight_requests
+
+    def get(call: Call) -> Any:
+        nonlocal requests
+        requests += 1
+        return client.perform(call).body
+
+    job_stats = {
+        s["job_id"]: s for s in get(api.get_job_stats("_all")).get("jobs", []) if "job_id" in s
+    }
+    for body in get(api.get_jobs("_all", exclude_generated=True)).get("jobs", []):
+        ref = Ref(kind=Kind.JOB, id=body["job_id"])
+        stats = job_stats.get(ref.id, {})
+        state[ref] = Resource(
+            ref=ref,
+            body=body,
+            state=stats.get("state", "closed"),
+            owned=ownership.is_marked(Kind.JOB, body),
+            elastic_managed=ownership.is_elastic_managed(Kind.JOB, body),
+            facts={"model_bytes": (stats.get("model_size_stats") or {}).get("model_bytes")},
+        )
+    feed_stats = {
+        s["datafeed_id"]: s
+        for s in get(api.get_datafeed_stats("_all")).get("datafeeds", [])
+        if "datafeed_id" in s
+    }
+    for body in get(api.get_datafeeds("_all", exclude_generated=True)).get("datafeeds", []):
+        ref = Ref(kind=Kind.DATAFEED, id=body["datafeed_id"])
+        job = state.get(Ref(kind=Kind.JOB, id=str(body.get("job_id"))))
+        state[ref] = Resource(
+            ref=ref,
+            body=body,
+            state=feed_stats.get(ref.id, {}).get("state", "stopped"),
+            owned=bool(job and job.owned),
+            elastic_managed=bool(job and job.elastic_managed),
+        )
+
+    def counted(make: Callable[[int, int], Call]) -> Callable[[int, int], Call]:
+        def wrapped(start: int, size: int) -> Call:
+            nonlocal requests
+            requests += 1
+            return make(start, size)
+
+        return wrapped
+
+    dfa_stats = {
+        s["id"]: s
+        for s in _paged(
+            client,
+            counted(lambda f, n: api.get_data_frame_analytics_stats("_all", from_=f, size=n)),
+            "data_frame_analytics",
+        )
+    }
+    for body in _paged(
+        client,
+        counted(
+            lambda f, n: api.get_data_frame_analytics(
+                "_all", from_=f, size=n, exclude_generated=True
+            )
+        ),
+        "data_frame_analytics",
+    ):
+        ref = Ref(kind=Kind.DFA, id=body["id"])
+        stats = dfa_stats.get(ref.id, {})
+        progress = stats.get("progress") or []
+        completed = bool(progress) and all(p.get("progress_percent") == 100 for p in progress)
+        state[ref] = Resource(
+            ref=ref,
+            body=body,
+            state=stats.get("state", "stopped"),
+            owned=ownership.is_marked(Kind.DFA, body),
+            facts={"completed": completed},
+        )
+    for body in _paged(client, counted(lambda f, n: api.get_filters(from_=f, size=n)), "filters"):
+        ref = Ref(kind=Kind.FILTER, id=body["filter_id"])
+        state[ref] = Resource(ref=ref, body=body)
+    events: dict[str, list[dict[str, Any]]] = {}
+    for event in _paged(
+        client,
+        counted(lambda f, n: api.get_calendar_events("_all", from_=f, size=n)),
+        "events",
+    ):
+        events.setdefault(str(event.get("calendar_id")), []).append(event)
+    for body in _paged(
+        client, counted(lambda f, n: api.get_calendars(from_=f, size=n)), "calendars"
+    ):
+        ref = Ref(kind=Kind.CALENDAR, id=body["calendar_id"])
+        own_events = events.get(ref.id, [])
+        event_ids = {
+            event_key(canonical_event(e)): e["event_id"] for e in own_events if "event_id" in e
+        }
+        state[ref] = Resource(
+            ref=ref, body={**body, "events": own_events}, facts={"event_ids": event_ids}
+        )
+
+    defaults = server_defaults(info)
+    summary = ClusterSummary(
+        name=info.cluster_name if info else "",
+        uuid=info.cluster_uuid if info else "",
+        version=info.version if info else "",
+        flavor=info.flavor if info else "",
+    )
+    return LiveState(
+        resources=state,
+        cluster=summary,
+        job_model_memory_limit_mb=defaults.job_model_memory_limit_mb,
+        dfa_model_memory_limit_bytes=defaults.dfa_model_memory_limit_bytes,
+        fingerprint=fingerprint(state.values(), defaults),
+        request_count=requests,
+    )

@@ -1,0 +1,231 @@
+"""Shared CLI plumbing: options, opening a client, computing a plan, reporting errors.
+
+Manifest and connection options, the embedded sandbox, and errors printed without tracebacks.
+
+Input: click options and the environment. Output: a `PlanContext` for the plan and apply
+commands. Does I/O: reads manifests, talks to the cluster (or the embedded sandbox).
+
+Order of work matters for safety: manifests are loaded and validated before any connection
+is made, so bad input never sends anything to the cluster (ARCHITECTURE.md, safety rules).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+import click
+
+from reconciler.client import ClientError, ConnectionConfig, ConnectionConfigError, MLClient
+from reconciler.client.preflight import ClusterInfo
+from reconciler.cluster import read_cluster
+from reconciler.errors import ManifestError, MlsyncError, UsageError
+from reconciler.manifest import ManifestSet, load_manifests
+from reconciler.model import LiveState, Plan, Ref
+from reconciler.plan import PlanOptions, make_plan
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+#: Where the embedded sandbox keeps its state, so plan/apply/plan in separate processes agree.
+DEFAULT_SANDBOX_STATE = Path(".mlsync") / "sandbox.json"
+SANDBOX_URL = "http://sandbox.mlsync.invalid:9200"
+
+
+def echo_err(message: str) -> None:
+    """Print to stderr (diagnostics, banners, progress)."""
+    click.echo(message, err=True)
+
+
+def manifest_options(func: Callable[P, R]) -> Callable[P, R]:
+    """PATH arguments, --env and --var."""
+    func = click.option(
+        "--var",
+        "variables",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help="Template variable; overrides the environment file. Repeatable.",
+    )(func)
+    func = click.option(
+        "--env", "env", metavar="NAME", help="Use environments/NAME.yaml for template variables."
+    )(func)
+    return click.argument("paths", nargs=-1, type=click.Path(path_type=str))(func)
+
+
+def connection_options(func: Callable[P, R]) -> Callable[P, R]:
+    """How to reach the cluster: flags first, then MLSYNC_*, then ELASTICSEARCH_* variables."""
+    options = [
+        click.option("--url", "url", multiple=True, help="Elasticsearch URL (repeatable)."),
+        click.option("--api-key", help="API key: the encoded value or id:key."),
+        click.option("--username", help="Basic-auth user."),
+        click.option("--password", help="Basic-auth password (prefer MLSYNC_PASSWORD)."),
+        click.option("--bearer-token", help="Bearer token."),
+        click.option("--cloud-id", help="Elastic Cloud ID."),
+        click.option("--ca-cert", type=click.Path(dir_okay=False), help="CA certificate file."),
+        click.option(
+            "--insecure", is_flag=True, help="Do not verify TLS certificates (not recommended)."
+        ),
+        click.option("--timeout", type=float, help="Request timeout in seconds (default 30)."),
+        click.option(
+            "--sandbox",
+            is_flag=True,
+            help="Use the embedded Elasticsearch ML emulator instead of a cluster.",
+        ),
+        click.option(
+            "--sandbox-state",
+            type=click.Path(dir_okay=False, path_type=Path),
+            default=DEFAULT_SANDBOX_STATE,
+            show_default=True,
+            help="State file of the embedded sandbox.",
+        ),
+        click.option("--debug", is_flag=True, help="Show tracebacks for errors."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def parse_variables(pairs: Sequence[str]) -> dict[str, str]:
+    """`--var key=value` pairs; a pair without `=` is a usage error."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--var {pair!r}: expected KEY=VALUE")
+        out[key.strip()] = value
+    return out
+
+
+def parse_targets(values: Sequence[str]) -> tuple[Ref, ...]:
+    """`--target KIND/ID` values."""
+    try:
+        return tuple(Ref.parse(v) for v in values)
+    except ValueError as exc:
+        raise UsageError(f"--target: {exc}") from None
+
+
+def load(paths: Sequence[str], env: str | None, variables: Sequence[str]) -> ManifestSet:
+    """Load and validate the manifests (no network)."""
+    return load_manifests(
+        list(paths) or ["manifests"], env=env, variables=parse_variables(variables)
+    )
+
+
+def open_client(options: dict[str, Any]) -> MLClient:
+    """The embedded sandbox (`--sandbox`) or a real cluster from flags and environment."""
+    if options.get("sandbox"):
+        from reconciler.sandbox import Sandbox, SandboxTransport
+
+        state: Path = options.get("sandbox_state") or DEFAULT_SANDBOX_STATE
+        state.parent.mkdir(parents=True, exist_ok=True)
+        # The embedded sandbox has none of the user's data loaded, so it treats every concrete
+        # index as existing (a real cluster has the data; see reconciler/sandbox/README.md).
+        sandbox = Sandbox(state_file=state, implicit_indices=True)
+        return MLClient(hosts=[SANDBOX_URL], transport=SandboxTransport(sandbox))
+    flags = {key: options.get(key) for key in ConnectionKeys}
+    try:
+        config = ConnectionConfig.resolve(flags, os.environ)
+    except ConnectionConfigError as exc:
+        raise UsageError(str(exc)) from None
+    if not config.hosts and not config.cloud_id:
+        raise UsageError(
+            "no cluster given: pass --url or --cloud-id, set MLSYNC_URL (or ELASTICSEARCH_URL), "
+            "or try the embedded emulator with --sandbox"
+        )
+    return MLClient.from_config(config)
+
+
+ConnectionKeys = (
+    "url",
+    "api_key",
+    "username",
+    "password",
+    "bearer_token",
+    "cloud_id",
+    "ca_cert",
+    "insecure",
+    "timeout",
+)
+
+
+@dataclass
+class PlanContext:
+    """Everything a plan was computed from, for the commands that print or apply it."""
+
+    plan: Plan
+    client: MLClient
+    manifests: ManifestSet
+    live: LiveState
+    info: ClusterInfo
+
+
+def read_live(client: MLClient) -> tuple[ClusterInfo, LiveState]:
+    """Preflight (cluster, licence, ML availability) and the bulk read of the live state."""
+    info = client.preflight()
+    echo_err(info.banner())
+    live = read_cluster(client, info)
+    # The client counts every request actually sent, retries included.
+    live = LiveState(
+        resources=live.resources,
+        cluster=live.cluster,
+        job_model_memory_limit_mb=live.job_model_memory_limit_mb,
+        dfa_model_memory_limit_bytes=live.dfa_model_memory_limit_bytes,
+        fingerprint=live.fingerprint,
+        request_count=client.request_count,
+    )
+    return info, live
+
+
+def compute_plan(options: dict[str, Any]) -> PlanContext:
+    """Load manifests, read the cluster, and build the plan."""
+    manifests = load(options.get("paths") or (), options.get("env"), options.get("variables") or ())
+    targets = parse_targets(options.get("target") or ())
+    client = open_client(options)
+    try:
+        info, live = read_live(client)
+        plan = make_plan(
+            manifests.resources,
+            live,
+            references=manifests.references,
+            options=PlanOptions(
+                prune=bool(options.get("prune")),
+                targets=targets,
+                environment=manifests.environment,
+                manifest_digest=manifests.digest,
+            ),
+        )
+    except BaseException:
+        client.close()
+        raise
+    return PlanContext(plan=plan, client=client, manifests=manifests, live=live, info=info)
+
+
+def report_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn every user-facing error into a message on stderr and exit code 1 (no traceback)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        debug = bool(kwargs.get("debug"))
+        try:
+            return func(*args, **kwargs)
+        except ManifestError as exc:
+            if debug:
+                raise
+            for diagnostic in exc.diagnostics:
+                echo_err(str(diagnostic))
+            echo_err(f"Error: {exc}; nothing was sent to the cluster.")
+        except (MlsyncError, ClientError, ConnectionConfigError) as exc:
+            if debug:
+                raise
+            echo_err(f"Error: {exc}")
+        except KeyboardInterrupt:
+            echo_err("Interrupted.")
+            sys.exit(130)
+        sys.exit(1)
+
+    return wrapper

@@ -1,0 +1,66 @@
+"""Ownership markers: which live resources mlsync created and may therefore prune.
+
+Input: resource bodies. Output: booleans and marked bodies. Pure, no I/O.
+
+Elasticsearch has free-form metadata on two kinds only, so that is where the marker lives:
+- anomaly detection jobs: `custom_settings.managed_by: mlsync` (es-ml-api.md §1.1: an arbitrary
+  object, replaced whole by `_update`, so every update re-sends the marker);
+- data frame analytics: `_meta.managed_by: mlsync` (§3.1: echoed verbatim; immutable after create);
+- a datafeed follows its job.
+Filters and calendars have no metadata field: mlsync never prunes them (they are reported as
+unmanaged when no manifest declares them).
+
+Elastic-managed jobs (`custom_settings.managed: true`, e.g. created by Kibana modules or
+Security) are never modified, whatever the manifests say (ARCHITECTURE.md, safety rules).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reconciler.model import Kind
+
+MARKER_KEY = "managed_by"
+MARKER_VALUE = "mlsync"
+
+#: Where each kind keeps its free-form metadata object.
+METADATA_FIELD: dict[Kind, str] = {Kind.JOB: "custom_settings", Kind.DFA: "_meta"}
+
+
+def is_marked(kind: Kind, body: dict[str, Any]) -> bool:
+    """True when the body carries mlsync's ownership marker."""
+    field = METADATA_FIELD.get(kind)
+    if field is None:
+        return False
+    meta = body.get(field)
+    return isinstance(meta, dict) and meta.get(MARKER_KEY) == MARKER_VALUE
+
+
+def is_elastic_managed(kind: Kind, body: dict[str, Any]) -> bool:
+    """True for Elastic-managed jobs (`custom_settings.managed: true`)."""
+    if kind is not Kind.JOB:
+        return False
+    settings = body.get("custom_settings")
+    return isinstance(settings, dict) and settings.get("managed") is True
+
+
+def with_marker(kind: Kind, body: dict[str, Any]) -> dict[str, Any]:
+    """Return a copy of `body` with the ownership marker added (kinds without metadata: as is)."""
+    field = METADATA_FIELD.get(kind)
+    if field is None:
+        return dict(body)
+    meta = dict(body.get(field) or {})
+    meta[MARKER_KEY] = MARKER_VALUE
+    return {**body, field: meta}
+
+
+def without_marker(kind: Kind, body: dict[str, Any]) -> dict[str, Any]:
+    """Return a copy of `body` without the marker (and without an emptied metadata object)."""
+    field = METADATA_FIELD.get(kind)
+    if field is None or not isinstance(body.get(field), dict):
+        return dict(body)
+    meta = {k: v for k, v in body[field].items() if k != MARKER_KEY}
+    out = {k: v for k, v in body.items() if k != field}
+    if meta:
+        out[field] = meta
+    return out

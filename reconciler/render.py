@@ -1,0 +1,325 @@
+"""Render a `Plan` for people (text, markdown) and machines (JSON).
+
+Input: a `Plan`. Output: strings. Pure, no I/O, deterministic (no timestamps, stable order),
+so renderings are golden-testable.
+
+Text follows Terraform's conventions (ux-conventions.md §2.1): `+` create, `~` update in place,
+`-/+` replace, `-` delete, `>` open/start, `<` close/stop; `# forces replacement` next to the
+fields that force it; loud data-loss warnings; a summary line. Markdown is for pull-request
+comments: a hidden marker so CI updates one comment, a summary table with risk classes, one
+collapsible section per resource, kept under GitHub's 65,536-character comment limit. JSON is
+versioned (`format_version`) and shaped after `terraform show -json` (`resource_changes[]` with
+`actions`, a replace being `["delete", "create"]`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+from reconciler.model import Action, Change, Kind, Plan, Risk
+
+FORMAT_VERSION = "1"
+#: GitHub's limit for one issue/PR comment body.
+GITHUB_COMMENT_LIMIT = 65_536
+
+SYMBOL = {
+    Action.CREATE: "+",
+    Action.UPDATE: "~",
+    Action.RESTART_UPDATE: "~",
+    Action.REPLACE: "-/+",
+    Action.DELETE: "-",
+    Action.OPEN: ">",
+    Action.START: ">",
+    Action.CLOSE: "<",
+    Action.STOP: "<",
+    Action.NOOP: " ",
+}
+
+
+def _headline(change: Change) -> str:
+    kind = change.ref.kind
+    restart_verb = (
+        "closing and reopening the job" if kind is Kind.JOB else "stopping and restarting it"
+    )
+    return {
+        Action.CREATE: "will be created",
+        Action.UPDATE: "will be updated in place",
+        Action.RESTART_UPDATE: f"will be updated in place, {restart_verb}",
+        Action.REPLACE: "must be replaced (deleted and recreated)",
+        Action.DELETE: "will be deleted",
+        Action.OPEN: "will be opened",
+        Action.CLOSE: "will be closed",
+        Action.START: "will be started",
+        Action.STOP: "will be stopped",
+        Action.NOOP: "is up to date",
+    }[change.action]
+
+
+def _value(value: Any) -> str:
+    if value is None:
+        return "(unset)"
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(", ", ": "))
+
+
+def summary_counts(plan: Plan) -> dict[str, int]:
+    """Counts of changes per action (no-ops excluded), in a stable order."""
+    counts = Counter(c.action.value for c in plan.changes if c.action is not Action.NOOP)
+    return {a.value: counts[a.value] for a in Action if a is not Action.NOOP and counts[a.value]}
+
+
+def summary_line(plan: Plan) -> str:
+    """The summary line, e.g. `Plan: 1 to create, 2 to update, 0 to replace, 0 to delete.`."""
+    counts = Counter(c.action for c in plan.changes)
+    updates = counts[Action.UPDATE] + counts[Action.RESTART_UPDATE]
+    restarts = (
+        f" ({counts[Action.RESTART_UPDATE]} with restart)" if counts[Action.RESTART_UPDATE] else ""
+    )
+    state = sum(counts[a] for a in (Action.OPEN, Action.CLOSE, Action.START, Action.STOP))
+    line = (
+        f"Plan: {counts[Action.CREATE]} to create, {updates} to update{restarts}, "
+        f"{counts[Action.REPLACE]} to replace, {counts[Action.DELETE]} to delete"
+    )
+    if state:
+        line += f"; {state} run-state change{'s' if state != 1 else ''}"
+    return line + "."
+
+
+def _state_line(change: Change) -> str | None:
+    if change.state_before == change.state_after or change.state_after is None:
+        return None
+    before = change.state_before or "(new)"
+    return f"state: {before} -> {change.state_after}"
+
+
+def _field_lines(change: Change) -> list[str]:
+    lines = []
+    for f in change.fields:
+        note = ""
+        if f.forces_replacement:
+            note = "  # forces replacement"
+        elif f.needs_restart:
+            note = (
+                "  # requires job close/reopen"
+                if change.ref.kind is Kind.JOB
+                else ("  # requires stop/restart")
+            )
+        if f.before is None:
+            lines.append(f"+ {f.path}: {_value(f.after)}{note}")
+        elif f.after is None:
+            lines.append(f"- {f.path}: {_value(f.before)}{note}")
+        else:
+            lines.append(f"~ {f.path}: {_value(f.before)} -> {_value(f.after)}{note}")
+    return lines
+
+
+def _visible(plan: Plan) -> list[Change]:
+    return [c for c in plan.changes if c.action is not Action.NOOP]
+
+
+def render_text(plan: Plan) -> str:
+    """Terraform-style text for terminals and CI logs."""
+    out: list[str] = []
+    where = plan.cluster.name or "cluster"
+    banner = f"mlsync plan for {where}"
+    if plan.cluster.version:
+        banner += f" (es {plan.cluster.version})"
+    if plan.environment:
+        banner += f", environment {plan.environment}"
+    out.append(banner)
+    out.append("")
+    config = [c for c in _visible(plan) if not c.state_only]
+    drift = [c for c in _visible(plan) if c.state_only]
+    if not config and not drift:
+        out.append("No changes. The cluster matches the manifests.")
+    for change in config:
+        source = f"  ({change.source})" if change.source else ""
+        out.append(f"  {SYMBOL[change.action]} {change.ref} {_headline(change)}{source}")
+        for line in _field_lines(change):
+            out.append(f"      {line}")
+        state = _state_line(change)
+        if state:
+            out.append(f"      {state}")
+        for reason in change.reasons:
+            out.append(f"      # {reason}")
+        if change.destroys:
+            out.append(f"      !! DATA LOSS: {change.destroys}")
+        out.append("")
+    if drift:
+        out.append("Run state (drift from the desired state):")
+        for change in drift:
+            out.append(
+                f"  {SYMBOL[change.action]} {change.ref} {_headline(change)} "
+                f"({change.state_before} -> {change.state_after})"
+            )
+        out.append("")
+    destructive = plan.destructive_changes
+    if destructive:
+        out.append(
+            f"!! {len(destructive)} change(s) delete or replace resources; "
+            "apply needs --allow-destroy."
+        )
+    if plan.unmanaged:
+        out.append(
+            "Not managed by these manifests (left alone): "
+            + ", ".join(str(r) for r in plan.unmanaged)
+        )
+    for warning in plan.warnings:
+        out.append(f"Warning: {warning}")
+    out.append(summary_line(plan))
+    return "\n".join(out) + "\n"
+
+
+RISK_LABEL = {
+    Risk.SAFE: "safe",
+    Risk.RESTART: "restart",
+    Risk.DESTRUCTIVE: "**destructive**",
+    Risk.NONE: "none",
+}
+
+
+def _marker(plan: Plan) -> str:
+    return f"<!-- mlsync:plan env={plan.environment or 'default'} -->"
+
+
+def render_markdown(plan: Plan, *, limit: int = GITHUB_COMMENT_LIMIT) -> str:
+    """Markdown for a pull-request comment, at most `limit` characters."""
+    head: list[str] = [
+        _marker(plan),
+        f"### mlsync plan{f' — {plan.environment}' if plan.environment else ''}",
+        "",
+    ]
+    changes = _visible(plan)
+    head.append(f"**{summary_line(plan)}**")
+    head.append("")
+    if plan.destructive_changes:
+        head.append(
+            "> [!CAUTION]\n> This plan **deletes or replaces** "
+            f"{len(plan.destructive_changes)} resource(s); applying needs `--allow-destroy`. "
+            "Replacing or deleting a job destroys its model state and results."
+        )
+        head.append("")
+    if not changes:
+        head.append("No changes. The cluster matches the manifests.")
+    else:
+        head.append("| Risk | Resource | Action | Fields |")
+        head.append("|---|---|---|---|")
+        for c in changes:
+            head.append(
+                f"| {RISK_LABEL[c.risk]} | `{c.ref}` | {c.action.value} | {len(c.fields) or ''} |"
+            )
+        head.append("")
+    details: list[str] = []
+    for c in changes:
+        body = _field_lines(c)
+        state = _state_line(c)
+        if state:
+            body.append(state)
+        body += [f"# {r}" for r in c.reasons]
+        if c.destroys:
+            body.append(f"!! DATA LOSS: {c.destroys}")
+        section = (
+            f"<details><summary>{SYMBOL[c.action]} <code>{c.ref}</code> {_headline(c)}"
+            "</summary>\n\n"
+            "```diff\n" + "\n".join(body or ["(no field changes)"]) + "\n```\n</details>"
+        )
+        details.append(section)
+    tail: list[str] = []
+    if plan.unmanaged:
+        tail.append(
+            "Not managed by these manifests: " + ", ".join(f"`{r}`" for r in plan.unmanaged)
+        )
+    tail += [f"> [!WARNING]\n> {w}" for w in plan.warnings]
+    tail.append(
+        f"<sub>mlsync {plan.mlsync_version} · {plan.request_count} HTTP requests to read the "
+        f"cluster · live fingerprint `{plan.live_fingerprint[:12]}`</sub>"
+    )
+    text = "\n".join(head)
+    footer = "\n\n" + "\n\n".join(tail)
+    budget = limit - len(text) - len(footer) - 200
+    kept: list[str] = []
+    for section in details:
+        if budget - len(section) - 2 < 0:
+            kept.append(
+                f"_{len(details) - len(kept)} more resource section(s) omitted to stay under "
+                "GitHub's comment size limit; see the full plan in the CI log._"
+            )
+            break
+        kept.append(section)
+        budget -= len(section) + 2
+    if kept:
+        text += "\n" + "\n\n".join(kept)
+    return text + footer + "\n"
+
+
+def plan_document(plan: Plan) -> dict[str, Any]:
+    """The machine-readable plan (the `--format json` document)."""
+    changes = []
+    for c in plan.changes:
+        actions = {
+            Action.REPLACE: ["delete", "create"],
+            Action.NOOP: ["no-op"],
+        }.get(c.action, [c.action.value])
+        changes.append(
+            {
+                "address": str(c.ref),
+                "kind": c.ref.kind.value,
+                "id": c.ref.id,
+                "action": c.action.value,
+                "actions": actions,
+                "risk": c.risk.value,
+                "state": {"before": c.state_before, "after": c.state_after},
+                "state_only": c.state_only,
+                "fields": [f.model_dump() for f in c.fields],
+                "replace_paths": [f.path for f in c.fields if f.forces_replacement],
+                "reasons": list(c.reasons),
+                "destroys": c.destroys,
+                "source": {"file": c.source.file, "line": c.source.line} if c.source else None,
+            }
+        )
+    return {
+        "format_version": FORMAT_VERSION,
+        "mlsync_version": plan.mlsync_version,
+        "environment": plan.environment,
+        "cluster": plan.cluster.model_dump(),
+        "manifest_digest": plan.manifest_digest,
+        "live_fingerprint": plan.live_fingerprint,
+        "request_count": plan.request_count,
+        "has_changes": plan.has_changes,
+        "summary": summary_counts(plan),
+        "resource_changes": changes,
+        "steps": [
+            {
+                "index": s.index,
+                "address": str(s.ref),
+                "op": s.op,
+                "method": s.call.method,
+                "path": s.call.path,
+                "params": s.call.params,
+                "body": s.call.body,
+                "wait_for": s.wait_for,
+                "depends_on": list(s.depends_on),
+                "destructive": s.destructive,
+            }
+            for s in plan.steps
+        ],
+        "unmanaged": [str(r) for r in plan.unmanaged],
+        "warnings": list(plan.warnings),
+        "prune": plan.prune,
+        "targets": list(plan.targets),
+    }
+
+
+def render_json(plan: Plan) -> str:
+    """The versioned JSON document, stable key order."""
+    return json.dumps(plan_document(plan), indent=2, sort_keys=False, ensure_ascii=False) + "\n"
+
+
+def render(plan: Plan, fmt: str) -> str:
+    """Dispatch on `text`, `markdown` or `json`."""
+    if fmt == "markdown":
+        return render_markdown(plan)
+    if fmt == "json":
+        return render_json(plan)
+    return render_text(plan)
