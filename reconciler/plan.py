@@ -132,6 +132,8 @@ class _Decision:
     live_state: str | None = None
     want_state: str | None = None
     adopt: bool = False
+    #: The live run state already satisfies the desired one.
+    state_ok: bool = True
     desired_canon: Body = field(default_factory=dict)
     live_canon: Body = field(default_factory=dict)
 
@@ -288,6 +290,7 @@ class _Planner:
                     f"{ref} exists without mlsync's ownership marker; _meta cannot be updated, "
                     f"so it stays unowned and is never pruned"
                 )
+        d.state_ok = self._state_satisfied(d)
         self._decide_action(d)
         return d
 
@@ -316,9 +319,8 @@ class _Planner:
                 )
             self._check_memory_decrease(d)
             return
-        if self._state_satisfied(d):
-            return
-        d.action = self._state_action(ref.kind, d.want_state)
+        if not d.state_ok:
+            d.action = self._state_action(ref.kind, d.want_state)
 
     def _needs_stop(self, ref: Ref, running: bool) -> bool:
         return running
@@ -681,7 +683,7 @@ def _build_steps(p: _Planner) -> tuple[Step, ...]:
                 # A filter in use cannot be deleted (409, §4.1): after the jobs that used it
                 # are deleted or updated.
                 after += [
-                    s.get(j, "apply") or s.get(j, "delete")
+                    _first(s.get(j, "apply"), s.get(j, "delete"))
                     for j, jd in dec.items()
                     if j.kind is Kind.JOB and jd.live and _uses_filter(jd.live.body, ref.id)
                 ]
@@ -741,7 +743,7 @@ def _build_steps(p: _Planner) -> tuple[Step, ...]:
             if ref.kind is not kind or d.action is Action.DELETE or not d.running_after:
                 continue
             if not (
-                ref in stopped or d.action in (Action.CREATE, Action.REPLACE) or not d.running_now
+                ref in stopped or d.action in (Action.CREATE, Action.REPLACE) or not d.state_ok
             ):
                 continue
             restore = (
@@ -766,7 +768,7 @@ def _build_steps(p: _Planner) -> tuple[Step, ...]:
                     api.start_datafeed(ref.id, start=facts.get("start"), end=facts.get("end")),
                     phase="start",
                     wait_for=None if lookback else "started",
-                    after=[s.get(job, "start"), s.get(job, "apply")],
+                    after=[_first(s.get(job, "start"), s.get(job, "apply"))],
                     restore=restore,
                 )
             else:
@@ -779,6 +781,11 @@ def _build_steps(p: _Planner) -> tuple[Step, ...]:
                     restore=restore,
                 )
     return tuple(s.steps)
+
+
+def _first(*indices: int | None) -> int | None:
+    """The first step index that exists (0 is a valid index, so not `or`)."""
+    return next((i for i in indices if i is not None), None)
 
 
 def _uses_filter(job_body: Body, filter_id: str) -> bool:
