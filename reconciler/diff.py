@@ -16,8 +16,6 @@ from typing import Any
 
 from deepdiff import DeepDiff
 
-_MISSING = object()
-
 Difference = tuple[tuple[str | int, ...], Any, Any]
 
 
@@ -26,11 +24,26 @@ def _value(level: Any, attr: str) -> Any:
     return None if type(value).__name__ == "NotPresent" else value
 
 
-def diff_bodies(live: dict[str, Any], desired: dict[str, Any]) -> tuple[Difference, ...]:
+def _lookup(body: Any, path: tuple[str | int, ...]) -> Any:
+    for segment in path:
+        if isinstance(body, dict) and segment in body:
+            body = body[segment]
+        else:
+            return None
+    return body
+
+
+def diff_bodies(
+    live: dict[str, Any],
+    desired: dict[str, Any],
+    atomic: tuple[tuple[str, ...], ...] = (),
+) -> tuple[Difference, ...]:
     """Return the differences between `live` and `desired` as (path, before, after) tuples.
 
     `before` is the live value and `after` the desired one; a side where the field is absent
-    is `None`. Paths are tuples of keys and list indices.
+    is `None`. Paths are tuples of keys and list indices. Changes inside an `atomic` path (a
+    set-like list such as filter items) are reported once, as the whole value before and
+    after: "items[0]: a -> b" would misdescribe a set.
     """
     if live == desired:  # the common case, and far cheaper than DeepDiff
         return ()
@@ -39,6 +52,10 @@ def diff_bodies(live: dict[str, Any], desired: dict[str, Any]) -> tuple[Differen
     for report in tree.values():
         for level in report:
             path = tuple(level.path(output_format="list"))
+            whole = next((a for a in atomic if path[: len(a)] == a), None)
+            if whole is not None:
+                found[whole] = (whole, _lookup(live, whole), _lookup(desired, whole))
+                continue
             found[path] = (path, _value(level, "t1"), _value(level, "t2"))
     return tuple(found[p] for p in sorted(found, key=lambda p: [str(s) for s in p]))
 

@@ -519,6 +519,22 @@ def canonical(kind: Kind, body: Body, defaults: ServerDefaults | None = None) ->
     return canonical_calendar(body)
 
 
+# ----------------------------------------------------------------------------- set-like lists
+
+#: Lists compared as sets (sorted above); a change is shown as the whole list before and after.
+SET_LISTS: dict[Kind, tuple[tuple[str, ...], ...]] = {
+    Kind.JOB: (("groups",), ("analysis_config", "influencers")),
+    Kind.DATAFEED: (("indices",), ("indices_options", "expand_wildcards")),
+    Kind.DFA: (
+        ("source", "index"),
+        ("analyzed_fields", "includes"),
+        ("analyzed_fields", "excludes"),
+    ),
+    Kind.FILTER: (("items",),),
+    Kind.CALENDAR: (("job_ids",), ("events",)),
+}
+
+
 # ----------------------------------------------------------------------------- computed fields
 
 #: Fields whose value the server chooses when the manifest leaves them out. Path segments; `*`

@@ -43,6 +43,7 @@ from reconciler.model import (
     Step,
 )
 from reconciler.normalize import (
+    SET_LISTS,
     ServerDefaults,
     canonical,
     canonical_event,
@@ -267,7 +268,8 @@ class _Planner:
         d.live_canon = drop_unset_computed(
             ref.kind, d.desired_canon, canonical(ref.kind, live.body, self.defaults)
         )
-        for path, before, after in diff_bodies(d.live_canon, d.desired_canon):
+        atomic = SET_LISTS[ref.kind]
+        for path, before, after in diff_bodies(d.live_canon, d.desired_canon, atomic):
             klass = classify(ref.kind, path)
             d.fields.append(
                 FieldChange(
@@ -470,6 +472,7 @@ class _Planner:
 
 
 def _destroyed(ref: Ref) -> str | None:
+    """What deleting `ref` loses for good, for the loud warning in plans."""
     if ref.kind is Kind.JOB:
         return (
             f"job {ref.id}: its model state, model snapshots and all results are deleted; "
@@ -480,11 +483,9 @@ def _destroyed(ref: Ref) -> str | None:
             f"data frame analytics {ref.id}: its configuration, state and progress are deleted "
             "(the destination index is kept)"
         )
-    if ref.kind is Kind.DATAFEED:
-        return f"datafeed {ref.id}: its configuration (no results are lost)"
-    if ref.kind is Kind.CALENDAR:
-        return f"calendar {ref.id}: its scheduled events (recreated from the manifest)"
-    return f"filter {ref.id}"
+    # Datafeeds, filters and calendars are configuration only: deleting one loses no ML data
+    # (a replaced calendar gets its events back from the manifest).
+    return None
 
 
 # ----------------------------------------------------------------------------- steps

@@ -257,10 +257,14 @@ def plan_document(plan: Plan) -> dict[str, Any]:
     """The machine-readable plan (the `--format json` document)."""
     changes = []
     for c in plan.changes:
+        # Terraform's action vocabulary, so its tooling (and jq recipes) transfer: a replace is
+        # ["delete", "create"]; restarts and run-state changes are updates of the resource.
         actions = {
             Action.REPLACE: ["delete", "create"],
+            Action.CREATE: ["create"],
+            Action.DELETE: ["delete"],
             Action.NOOP: ["no-op"],
-        }.get(c.action, [c.action.value])
+        }.get(c.action, ["update"])
         changes.append(
             {
                 "address": str(c.ref),

@@ -11,34 +11,61 @@ from reconciler.model import Action, Kind, LiveState, Plan, Ref, Resource, Risk,
 from reconciler.plan import PlanOptions, make_plan
 
 JOB = {
-    "analysis_config": {"bucket_span": "15m", "detectors": [{"function": "mean", "field_name": "amount", "by_field_name": "user_id"}]},
+    "analysis_config": {
+        "bucket_span": "15m",
+        "detectors": [{"function": "mean", "field_name": "amount", "by_field_name": "user_id"}],
+    },
     "data_description": {"time_field": "@timestamp"},
     "analysis_limits": {"model_memory_limit": "100mb"},
 }
 FEED = {"job_id": "j", "indices": ["transactions-*"], "query_delay": "30s"}
 
 
-def job_live(body: dict[str, Any] | None = None, state: str = "closed", owned: bool = True, **extra: Any) -> Resource:
+def job_live(
+    body: dict[str, Any] | None = None, state: str = "closed", owned: bool = True, **extra: Any
+) -> Resource:
     body = dict(body or JOB)
     if owned:
         body["custom_settings"] = {**body.get("custom_settings", {}), "managed_by": "mlsync"}
-    return Resource(ref=Ref(kind=Kind.JOB, id="j"), body={"job_id": "j", **body}, state=state, owned=owned, **extra)
+    return Resource(
+        ref=Ref(kind=Kind.JOB, id="j"),
+        body={"job_id": "j", **body},
+        state=state,
+        owned=owned,
+        **extra,
+    )
 
 
-def feed_live(body: dict[str, Any] | None = None, state: str = "stopped", owned: bool = True) -> Resource:
-    return Resource(ref=Ref(kind=Kind.DATAFEED, id="f"), body={"datafeed_id": "f", **(body or FEED)}, state=state, owned=owned)
+def feed_live(
+    body: dict[str, Any] | None = None, state: str = "stopped", owned: bool = True
+) -> Resource:
+    return Resource(
+        ref=Ref(kind=Kind.DATAFEED, id="f"),
+        body={"datafeed_id": "f", **(body or FEED)},
+        state=state,
+        owned=owned,
+    )
 
 
 def job(body: dict[str, Any] | None = None, state: str | None = None) -> Resource:
-    return Resource(ref=Ref(kind=Kind.JOB, id="j"), body=body or JOB, state=state, source=SourceLocation(file="m.yaml", line=1))
+    return Resource(
+        ref=Ref(kind=Kind.JOB, id="j"),
+        body=body or JOB,
+        state=state,
+        source=SourceLocation(file="m.yaml", line=1),
+    )
 
 
 def feed(body: dict[str, Any] | None = None, state: str | None = None, **facts: Any) -> Resource:
-    return Resource(ref=Ref(kind=Kind.DATAFEED, id="f"), body=body or FEED, state=state, facts=facts)
+    return Resource(
+        ref=Ref(kind=Kind.DATAFEED, id="f"), body=body or FEED, state=state, facts=facts
+    )
 
 
 def plan(desired: list[Resource], live: list[Resource], **options: Any) -> Plan:
-    return make_plan(desired, LiveState(resources={r.ref: r for r in live}), options=PlanOptions(**options))
+    return make_plan(
+        desired, LiveState(resources={r.ref: r for r in live}), options=PlanOptions(**options)
+    )
 
 
 def actions(p: Plan) -> dict[str, Action]:
@@ -57,7 +84,12 @@ def assert_deps_point_backwards(p: Plan) -> None:
 def test_create_job_and_datafeed_open_and_start_in_order() -> None:
     p = plan([job(state="opened"), feed(state="started")], [])
     assert actions(p) == {"AnomalyDetectionJob/j": Action.CREATE, "Datafeed/f": Action.CREATE}
-    assert ops(p) == ["create AnomalyDetectionJob/j", "create Datafeed/f", "open AnomalyDetectionJob/j", "start Datafeed/f"]
+    assert ops(p) == [
+        "create AnomalyDetectionJob/j",
+        "create Datafeed/f",
+        "open AnomalyDetectionJob/j",
+        "start Datafeed/f",
+    ]
     create_job = p.steps[0]
     assert create_job.call.method == "PUT" and create_job.call.path == "/_ml/anomaly_detectors/j"
     assert create_job.call.body["custom_settings"] == {"managed_by": "mlsync"}
@@ -67,7 +99,10 @@ def test_create_job_and_datafeed_open_and_start_in_order() -> None:
 
 
 def test_nothing_to_do() -> None:
-    p = plan([job(state="opened"), feed(state="started")], [job_live(state="opened"), feed_live(state="started")])
+    p = plan(
+        [job(state="opened"), feed(state="started")],
+        [job_live(state="opened"), feed_live(state="started")],
+    )
     assert set(actions(p).values()) == {Action.NOOP}
     assert p.steps == () and not p.has_changes
 
@@ -84,8 +119,17 @@ def test_in_place_update_on_open_job() -> None:
 
 def test_custom_rule_edit_is_in_place_not_a_replace() -> None:
     # The Terraform provider replaces the job for any analysis_config change (anchors.md §0).
-    rule = {"actions": ["skip_result"], "conditions": [{"applies_to": "actual", "operator": "lt", "value": 5}]}
-    body = {**JOB, "analysis_config": {**JOB["analysis_config"], "detectors": [{**JOB["analysis_config"]["detectors"][0], "custom_rules": [rule]}]}}
+    rule = {
+        "actions": ["skip_result"],
+        "conditions": [{"applies_to": "actual", "operator": "lt", "value": 5}],
+    }
+    body = {
+        **JOB,
+        "analysis_config": {
+            **JOB["analysis_config"],
+            "detectors": [{**JOB["analysis_config"]["detectors"][0], "custom_rules": [rule]}],
+        },
+    }
     p = plan([job(body)], [job_live()])
     assert p.changes[0].action is Action.UPDATE
     assert p.steps[0].call.body == {"detectors": [{"detector_index": 0, "custom_rules": [rule]}]}
@@ -93,7 +137,10 @@ def test_custom_rule_edit_is_in_place_not_a_replace() -> None:
 
 def test_memory_limit_on_open_job_closes_updates_reopens_and_restarts_datafeed() -> None:
     body = {**JOB, "analysis_limits": {"model_memory_limit": "150mb"}}
-    p = plan([job(body, state="opened"), feed(state="started")], [job_live(state="opened"), feed_live(state="started")])
+    p = plan(
+        [job(body, state="opened"), feed(state="started")],
+        [job_live(state="opened"), feed_live(state="started")],
+    )
     assert actions(p)["AnomalyDetectionJob/j"] is Action.RESTART_UPDATE
     assert ops(p) == [
         "stop Datafeed/f",
@@ -102,7 +149,9 @@ def test_memory_limit_on_open_job_closes_updates_reopens_and_restarts_datafeed()
         "open AnomalyDetectionJob/j",
         "start Datafeed/f",
     ]
-    assert p.steps[2].call.body == {"analysis_limits": {"model_memory_limit": "150mb", "categorization_examples_limit": 4}}
+    assert p.steps[2].call.body == {
+        "analysis_limits": {"model_memory_limit": "150mb", "categorization_examples_limit": 4}
+    }
     assert p.steps[3].restore and p.steps[4].restore
     assert p.steps[1].depends_on == (0,)
     assert_deps_point_backwards(p)
@@ -117,11 +166,16 @@ def test_memory_limit_on_closed_job_is_a_plain_update() -> None:
 
 def test_bucket_span_change_replaces_job_and_its_datafeed() -> None:
     body = {**JOB, "analysis_config": {**JOB["analysis_config"], "bucket_span": "30m"}}
-    p = plan([job(body, state="opened"), feed(state="started")], [job_live(state="opened"), feed_live(state="started")])
+    p = plan(
+        [job(body, state="opened"), feed(state="started")],
+        [job_live(state="opened"), feed_live(state="started")],
+    )
     assert actions(p) == {"AnomalyDetectionJob/j": Action.REPLACE, "Datafeed/f": Action.REPLACE}
     change = p.changes[0]
     assert change.risk is Risk.DESTRUCTIVE
-    assert [f.path for f in change.fields if f.forces_replacement] == ["analysis_config.bucket_span"]
+    assert [f.path for f in change.fields if f.forces_replacement] == [
+        "analysis_config.bucket_span"
+    ]
     assert "model state" in (change.destroys or "")
     assert ops(p) == [
         "stop Datafeed/f",
@@ -133,17 +187,33 @@ def test_bucket_span_change_replaces_job_and_its_datafeed() -> None:
         "open AnomalyDetectionJob/j",
         "start Datafeed/f",
     ]
-    assert [s.destructive for s in p.steps] == [False, False, True, True, False, False, False, False]
+    assert [s.destructive for s in p.steps] == [
+        False,
+        False,
+        True,
+        True,
+        False,
+        False,
+        False,
+        False,
+    ]
     assert_deps_point_backwards(p)
 
 
 def test_equivalent_spelling_is_no_change() -> None:
-    body = {**JOB, "analysis_config": {**JOB["analysis_config"], "bucket_span": "900s"}, "analysis_limits": {"model_memory_limit": "100MB"}}
+    body = {
+        **JOB,
+        "analysis_config": {**JOB["analysis_config"], "bucket_span": "900s"},
+        "analysis_limits": {"model_memory_limit": "100MB"},
+    }
     assert not plan([job(body)], [job_live()]).has_changes
 
 
 def test_datafeed_update_while_started_stops_and_restarts() -> None:
-    p = plan([job(state="opened"), feed({**FEED, "scroll_size": 500}, state="started")], [job_live(state="opened"), feed_live(state="started")])
+    p = plan(
+        [job(state="opened"), feed({**FEED, "scroll_size": 500}, state="started")],
+        [job_live(state="opened"), feed_live(state="started")],
+    )
     assert actions(p)["Datafeed/f"] is Action.RESTART_UPDATE
     assert ops(p) == ["stop Datafeed/f", "update Datafeed/f", "start Datafeed/f"]
     assert p.steps[1].call.body == {"scroll_size": 500}
@@ -155,14 +225,20 @@ def test_datafeed_removed_max_empty_searches_is_reset() -> None:
 
 
 def test_run_state_drift_is_state_only() -> None:
-    p = plan([job(state="opened"), feed(state="started")], [job_live(state="closed"), feed_live(state="stopped")])
+    p = plan(
+        [job(state="opened"), feed(state="started")],
+        [job_live(state="closed"), feed_live(state="stopped")],
+    )
     assert actions(p) == {"AnomalyDetectionJob/j": Action.OPEN, "Datafeed/f": Action.START}
     assert all(c.state_only for c in p.changes)
     assert ops(p) == ["open AnomalyDetectionJob/j", "start Datafeed/f"]
 
 
 def test_close_and_stop() -> None:
-    p = plan([job(state="closed"), feed(state="stopped")], [job_live(state="opened"), feed_live(state="started")])
+    p = plan(
+        [job(state="closed"), feed(state="stopped")],
+        [job_live(state="opened"), feed_live(state="started")],
+    )
     assert actions(p) == {"AnomalyDetectionJob/j": Action.CLOSE, "Datafeed/f": Action.STOP}
     assert ops(p) == ["stop Datafeed/f", "close AnomalyDetectionJob/j"]
 
@@ -174,11 +250,16 @@ def test_failed_job_is_force_closed_then_opened() -> None:
 
 
 def test_unset_state_leaves_run_state_alone() -> None:
-    assert not plan([job(), feed()], [job_live(state="opened"), feed_live(state="started")]).has_changes
+    assert not plan(
+        [job(), feed()], [job_live(state="opened"), feed_live(state="started")]
+    ).has_changes
 
 
 def test_lookback_datafeed_that_finished_is_not_restarted() -> None:
-    p = plan([job(state="opened"), feed(state="started", end="2024-02-01T00:00:00Z")], [job_live(state="opened"), feed_live(state="stopped")])
+    p = plan(
+        [job(state="opened"), feed(state="started", end="2024-02-01T00:00:00Z")],
+        [job_live(state="opened"), feed_live(state="stopped")],
+    )
     assert not p.has_changes
 
 
@@ -188,7 +269,12 @@ def test_delete_needs_prune_and_ownership() -> None:
     assert plan([], live).unmanaged == (Ref(kind=Kind.JOB, id="j"), Ref(kind=Kind.DATAFEED, id="f"))
     p = plan([], live, prune=True)
     assert actions(p) == {"AnomalyDetectionJob/j": Action.DELETE, "Datafeed/f": Action.DELETE}
-    assert ops(p) == ["stop Datafeed/f", "close AnomalyDetectionJob/j", "delete Datafeed/f", "delete AnomalyDetectionJob/j"]
+    assert ops(p) == [
+        "stop Datafeed/f",
+        "close AnomalyDetectionJob/j",
+        "delete Datafeed/f",
+        "delete AnomalyDetectionJob/j",
+    ]
 
 
 def test_prune_never_touches_unowned_resources() -> None:
@@ -209,45 +295,92 @@ def test_unowned_job_is_adopted_in_place() -> None:
 
 
 def test_dfa_only_four_fields_update() -> None:
-    base = {"source": {"index": ["customer_data"]}, "dest": {"index": "out"}, "analysis": {"outlier_detection": {}}}
+    base = {
+        "source": {"index": ["customer_data"]},
+        "dest": {"index": "out"},
+        "analysis": {"outlier_detection": {}},
+    }
     ref = Ref(kind=Kind.DFA, id="d")
-    live = Resource(ref=ref, body={"id": "d", **base, "_meta": {"managed_by": "mlsync"}}, state="started", owned=True)
+    live = Resource(
+        ref=ref,
+        body={"id": "d", **base, "_meta": {"managed_by": "mlsync"}},
+        state="started",
+        owned=True,
+    )
     p = plan([Resource(ref=ref, body={**base, "description": "x"}, state="started")], [live])
     assert p.changes[0].action is Action.UPDATE
-    p = plan([Resource(ref=ref, body={**base, "model_memory_limit": "200mb"}, state="started")], [live])
+    p = plan(
+        [Resource(ref=ref, body={**base, "model_memory_limit": "200mb"}, state="started")], [live]
+    )
     assert p.changes[0].action is Action.RESTART_UPDATE
-    assert ops(p) == ["stop DataFrameAnalytics/d", "update DataFrameAnalytics/d", "start DataFrameAnalytics/d"]
-    p = plan([Resource(ref=ref, body={**base, "dest": {"index": "other"}}, state="started")], [live])
+    assert ops(p) == [
+        "stop DataFrameAnalytics/d",
+        "update DataFrameAnalytics/d",
+        "start DataFrameAnalytics/d",
+    ]
+    p = plan(
+        [Resource(ref=ref, body={**base, "dest": {"index": "other"}}, state="started")], [live]
+    )
     assert p.changes[0].action is Action.REPLACE
 
 
 def test_completed_dfa_satisfies_started() -> None:
-    base = {"source": {"index": ["s"]}, "dest": {"index": "o"}, "analysis": {"outlier_detection": {}}}
+    base = {
+        "source": {"index": ["s"]},
+        "dest": {"index": "o"},
+        "analysis": {"outlier_detection": {}},
+    }
     ref = Ref(kind=Kind.DFA, id="d")
     live = Resource(ref=ref, body=base, state="stopped", owned=True, facts={"completed": True})
     assert not plan([Resource(ref=ref, body=base, state="started")], [live]).has_changes
     fresh = Resource(ref=ref, body=base, state="stopped", owned=True, facts={"completed": False})
-    assert actions(plan([Resource(ref=ref, body=base, state="started")], [fresh])) == {"DataFrameAnalytics/d": Action.START}
+    assert actions(plan([Resource(ref=ref, body=base, state="started")], [fresh])) == {
+        "DataFrameAnalytics/d": Action.START
+    }
 
 
 def test_filter_items_update_and_ordering_before_jobs() -> None:
     fref = Ref(kind=Kind.FILTER, id="safe")
     rule = {"scope": {"user_id": {"filter_id": "safe"}}}
-    body = {**JOB, "analysis_config": {**JOB["analysis_config"], "detectors": [{**JOB["analysis_config"]["detectors"][0], "custom_rules": [rule]}]}}
+    body = {
+        **JOB,
+        "analysis_config": {
+            **JOB["analysis_config"],
+            "detectors": [{**JOB["analysis_config"]["detectors"][0], "custom_rules": [rule]}],
+        },
+    }
     p = plan([Resource(ref=fref, body={"items": ["a", "c"]}), job(body)], [])
     assert ops(p) == ["create Filter/safe", "create AnomalyDetectionJob/j"]
     assert p.steps[1].depends_on == (0,)
-    p = plan([Resource(ref=fref, body={"items": ["a", "c"]})], [Resource(ref=fref, body={"filter_id": "safe", "items": ["a", "b"]})])
+    p = plan(
+        [Resource(ref=fref, body={"items": ["a", "c"]})],
+        [Resource(ref=fref, body={"filter_id": "safe", "items": ["a", "b"]})],
+    )
     assert p.steps[0].call.path == "/_ml/filters/safe/_update"
     assert p.steps[0].call.body == {"add_items": ["c"], "remove_items": ["b"]}
 
 
 def test_calendar_jobs_and_events_update_in_place() -> None:
     cref = Ref(kind=Kind.CALENDAR, id="holidays")
-    ev_old = {"description": "old", "start_time": 1000, "end_time": 2000, "event_id": "e1", "calendar_id": "holidays"}
-    live = Resource(ref=cref, body={"calendar_id": "holidays", "job_ids": ["a"], "events": [ev_old]},
-                    facts={"event_ids": {("1000", "2000", "old"): "e1"}})
-    desired = Resource(ref=cref, body={"job_ids": ["b"], "events": [{"description": "new", "start_time": 3000, "end_time": 4000}]})
+    ev_old = {
+        "description": "old",
+        "start_time": 1000,
+        "end_time": 2000,
+        "event_id": "e1",
+        "calendar_id": "holidays",
+    }
+    live = Resource(
+        ref=cref,
+        body={"calendar_id": "holidays", "job_ids": ["a"], "events": [ev_old]},
+        facts={"event_ids": {("1000", "2000", "old"): "e1"}},
+    )
+    desired = Resource(
+        ref=cref,
+        body={
+            "job_ids": ["b"],
+            "events": [{"description": "new", "start_time": 3000, "end_time": 4000}],
+        },
+    )
     p = plan([desired], [live])
     assert p.changes[0].action is Action.UPDATE
     assert [(s.op, s.call.method, s.call.path) for s in p.steps] == [
@@ -265,7 +398,9 @@ def test_dangling_references_are_errors() -> None:
         target_kind = "filter"
         target_id = "nope"
 
-    with pytest.raises(PlanError, match=r"jobs.yaml:7: AnomalyDetectionJob/j refers to filter 'nope'"):
+    with pytest.raises(
+        PlanError, match=r"jobs.yaml:7: AnomalyDetectionJob/j refers to filter 'nope'"
+    ):
         make_plan([job()], LiveState(resources={}), references=[Reference()])
 
 
