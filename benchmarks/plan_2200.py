@@ -103,12 +103,10 @@ def main() -> None:
         t3 = time.perf_counter()
     print(f"resources: {len(live.resources)} live, {len(manifests.resources)} in manifests")
     print(f"HTTP requests to read the cluster: {requests}")
-    print(
-        f"load+validate manifests: {t1 - t0:.2f}s  read cluster: {t2 - t1:.2f}s  plan: {t3 - t2:.2f}s"
-    )
-    print(
-        f"total plan wall time: {t3 - t0:.2f}s; changes: {sum(1 for c in plan.changes if c.action.value != 'no-op')}"
-    )
+    print(f"load+validate manifests: {t1 - t0:.2f}s  read cluster: {t2 - t1:.2f}s", end="")
+    print(f"  plan: {t3 - t2:.2f}s")
+    changes = sum(1 for c in plan.changes if c.action.value != "no-op")
+    print(f"total plan wall time: {t3 - t0:.2f}s; changes: {changes}")
 
 
 if __name__ == "__main__":
