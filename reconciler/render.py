@@ -183,16 +183,34 @@ def _marker(plan: Plan) -> str:
     return f"<!-- mlsync:plan env={plan.environment or 'default'} -->"
 
 
+def _md_section(c: Change) -> str:
+    body = _field_lines(c)
+    state = _state_line(c)
+    if state:
+        body.append(state)
+    body += [f"# {r}" for r in c.reasons]
+    if c.destroys:
+        body.append(f"!! DATA LOSS: {c.destroys}")
+    return (
+        f"<details><summary>{SYMBOL[c.action]} <code>{c.ref}</code> {_headline(c)}"
+        "</summary>\n\n"
+        "```diff\n" + "\n".join(body or ["(no field changes)"]) + "\n```\n</details>"
+    )
+
+
 def render_markdown(plan: Plan, *, limit: int = GITHUB_COMMENT_LIMIT) -> str:
-    """Markdown for a pull-request comment, at most `limit` characters."""
-    head: list[str] = [
-        _marker(plan),
-        f"### mlsync plan{f' — {plan.environment}' if plan.environment else ''}",
-        "",
-    ]
-    changes = _visible(plan)
-    head.append(f"**{summary_line(plan)}**")
-    head.append("")
+    """Markdown for a pull-request comment, at most `limit` characters.
+
+    The summary line, the destructive-change warning and the footer always fit; table rows and
+    then per-resource sections are added while they fit, riskiest first, and what was left out
+    is said (Atlantis and tfcmt hit the same 65,536-character limit, ux-conventions.md §2.6).
+    """
+    title = f"### mlsync plan — {plan.environment}" if plan.environment else "### mlsync plan"
+    head: list[str] = [_marker(plan), title, "", f"**{summary_line(plan)}**", ""]
+    changes = sorted(
+        _visible(plan),
+        key=lambda c: (list(Risk).index(c.risk) * -1, c.ref.sort_key),
+    )
     if plan.destructive_changes:
         head.append(
             "> [!CAUTION]\n> This plan **deletes or replaces** "
@@ -202,29 +220,6 @@ def render_markdown(plan: Plan, *, limit: int = GITHUB_COMMENT_LIMIT) -> str:
         head.append("")
     if not changes:
         head.append("No changes. The cluster matches the manifests.")
-    else:
-        head.append("| Risk | Resource | Action | Fields |")
-        head.append("|---|---|---|---|")
-        for c in changes:
-            head.append(
-                f"| {RISK_LABEL[c.risk]} | `{c.ref}` | {c.action.value} | {len(c.fields) or ''} |"
-            )
-        head.append("")
-    details: list[str] = []
-    for c in changes:
-        body = _field_lines(c)
-        state = _state_line(c)
-        if state:
-            body.append(state)
-        body += [f"# {r}" for r in c.reasons]
-        if c.destroys:
-            body.append(f"!! DATA LOSS: {c.destroys}")
-        section = (
-            f"<details><summary>{SYMBOL[c.action]} <code>{c.ref}</code> {_headline(c)}"
-            "</summary>\n\n"
-            "```diff\n" + "\n".join(body or ["(no field changes)"]) + "\n```\n</details>"
-        )
-        details.append(section)
     tail: list[str] = []
     if plan.unmanaged:
         tail.append(
@@ -237,19 +232,34 @@ def render_markdown(plan: Plan, *, limit: int = GITHUB_COMMENT_LIMIT) -> str:
     )
     text = "\n".join(head)
     footer = "\n\n" + "\n\n".join(tail)
-    budget = limit - len(text) - len(footer) - 200
-    kept: list[str] = []
-    for section in details:
+    # Room for the "omitted" notes.
+    budget = limit - len(text) - len(footer) - 400
+    rows: list[str] = []
+    if changes:
+        rows = ["| Risk | Resource | Action | Fields |", "|---|---|---|---|"]
+        budget -= sum(len(r) + 1 for r in rows)
+        for i, c in enumerate(changes):
+            row = f"| {RISK_LABEL[c.risk]} | `{c.ref}` | {c.action.value} | {len(c.fields) or ''} |"
+            if budget - len(row) - 1 < 0:
+                rows.append(f"\n_{len(changes) - i} more change(s) not listed; see the CI log._")
+                break
+            rows.append(row)
+            budget -= len(row) + 1
+    sections: list[str] = []
+    for i, c in enumerate(changes):
+        section = _md_section(c)
         if budget - len(section) - 2 < 0:
-            kept.append(
-                f"_{len(details) - len(kept)} more resource section(s) omitted to stay under "
+            sections.append(
+                f"_{len(changes) - i} more resource section(s) omitted to stay under "
                 "GitHub's comment size limit; see the full plan in the CI log._"
             )
             break
-        kept.append(section)
+        sections.append(section)
         budget -= len(section) + 2
-    if kept:
-        text += "\n" + "\n\n".join(kept)
+    if rows:
+        text += "\n" + "\n".join(rows) + "\n"
+    if sections:
+        text += "\n" + "\n\n".join(sections)
     return text + footer + "\n"
 
 

@@ -1,0 +1,159 @@
+"""`mlsync plan` through the CLI: exit codes, saved plans, targeting, errors without tracebacks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from reconciler.client import MLClient
+from reconciler.commands.plan import plan as plan_command
+from reconciler.model import Action, Call, Change, Kind, Plan, Ref, Risk
+from reconciler.planfile import load_plan
+from reconciler.render import GITHUB_COMMENT_LIMIT, render_markdown
+from reconciler.sandbox import Sandbox, SandboxTransport
+
+JOB_YAML = """\
+kind: AnomalyDetectionJob
+id: tx
+state: opened
+spec:
+  analysis_config:
+    bucket_span: 15m
+    detectors: [{function: count}]
+  data_description: {time_field: "@timestamp"}
+datafeed:
+  id: tx-feed
+  state: started
+  spec: {indices: [tx-*]}
+---
+kind: Filter
+id: safe
+spec: {items: [a, b]}
+"""
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "manifests").mkdir()
+    (tmp_path / "manifests" / "ml.yaml").write_text(JOB_YAML)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(plan_command, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def requests_sent(state: Path) -> int:
+    client = MLClient(
+        hosts=["http://sandbox:9200"], transport=SandboxTransport(Sandbox(state_file=state))
+    )
+    total = int(client.perform(Call(method="GET", path="/_sandbox/requests")).body["total"])
+    client.close()
+    return total
+
+
+def test_detailed_exitcode(workdir: Path) -> None:
+    code, out, err = invoke("--sandbox", "--detailed-exitcode")
+    assert code == 2
+    assert "Plan: 3 to create" in out
+    assert "Connected to mlsync-sandbox" in err
+    assert invoke("--sandbox")[0] == 0
+
+
+def test_saved_plan_holds_steps_and_fingerprint(workdir: Path) -> None:
+    code, _, err = invoke("--sandbox", "--out", "plan.json")
+    assert code == 0 and "Saved the plan to plan.json" in err
+    saved = load_plan(workdir / "plan.json")
+    assert [s.op for s in saved.steps] == ["create", "create", "create", "open", "start"]
+    assert len(saved.live_fingerprint) == 64
+    assert saved.request_count == 12
+
+
+def test_json_format_is_versioned_and_counts_requests(workdir: Path) -> None:
+    code, out, _ = invoke("--sandbox", "--format", "json")
+    document = json.loads(out)
+    assert code == 0
+    assert document["format_version"] == "1"
+    assert document["request_count"] == 12
+    assert [c["address"] for c in document["resource_changes"]] == [
+        "Filter/safe",
+        "AnomalyDetectionJob/tx",
+        "Datafeed/tx-feed",
+    ]
+    assert document["summary"] == {"create": 3}
+
+
+def test_target_limits_the_plan(workdir: Path) -> None:
+    code, out, _ = invoke("--sandbox", "--target", "Filter/safe")
+    assert code == 0
+    assert "Filter/safe will be created" in out and "AnomalyDetectionJob" not in out
+    assert "Warning: resource targeting is in effect" in out
+    code, _, err = invoke("--sandbox", "--target", "Widget/x")
+    assert code == 1 and "unknown kind 'Widget'" in err and "Traceback" not in err
+
+
+def test_bad_manifest_sends_nothing(workdir: Path) -> None:
+    (workdir / "manifests" / "bad.yaml").write_text(
+        "kind: AnomalyDetectionJob\nid: tx2\nspec:\n"
+        "  analysis_config: {detectors: [{function: count}]}\n"
+        "  data_description: {}\n"
+        "  bucket_spam: 15m\n"
+    )
+    code, out, err = invoke("--sandbox", "--sandbox-state", "state.json")
+    assert code == 1
+    assert "manifests/bad.yaml:6:3: unknown field 'bucket_spam'" in err
+    assert "nothing was sent to the cluster" in err
+    assert "Traceback" not in err + out
+    assert not (workdir / "state.json").exists() or requests_sent(workdir / "state.json") == 0
+
+
+def test_no_cluster_is_a_clear_error(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in (
+        "MLSYNC_URL",
+        "ELASTICSEARCH_URL",
+        "ELASTICSEARCH_ENDPOINTS",
+        "MLSYNC_CLOUD_ID",
+        "ELASTICSEARCH_CLOUD_ID",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    code, _, err = invoke()
+    assert code == 1
+    assert "no cluster given" in err and "--sandbox" in err
+
+
+def test_unreachable_cluster_is_reported_without_traceback(workdir: Path) -> None:
+    code, _, err = invoke("--url", "http://127.0.0.1:9", "--timeout", "2")
+    assert code == 1
+    assert err.startswith("Error: ") and "Traceback" not in err
+
+
+def test_dangling_reference_is_a_plan_error(workdir: Path) -> None:
+    (workdir / "manifests" / "feed.yaml").write_text(
+        "kind: Datafeed\nid: orphan\nspec: {job_id: nowhere, indices: [x]}\n"
+    )
+    code, _, err = invoke("--sandbox")
+    assert code == 1
+    assert (
+        "refers to job 'nowhere', which exists neither in the manifests nor on the cluster" in err
+    )
+
+
+def test_markdown_stays_under_the_github_comment_limit() -> None:
+    big = tuple(
+        Change(
+            ref=Ref(kind=Kind.JOB, id=f"job-{i:04d}"),
+            action=Action.CREATE,
+            risk=Risk.SAFE,
+            reasons=("x" * 300,),
+        )
+        for i in range(2000)
+    )
+    text = render_markdown(Plan(changes=big))
+    assert len(text) <= GITHUB_COMMENT_LIMIT
+    assert "omitted to stay under GitHub's comment size limit" in text
+    assert text.startswith("<!-- mlsync:plan env=default -->")
