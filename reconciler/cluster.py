@@ -49,13 +49,22 @@ class ClientLike(Protocol):
 
 
 class ClusterInfoLike(Protocol):
-    """What the reader needs from the preflight `ClusterInfo`."""
+    """What the reader needs from the preflight `ClusterInfo` (read-only)."""
 
-    cluster_name: str
-    cluster_uuid: str
-    version: str
-    flavor: str
-    max_model_memory_limit: str | None
+    @property
+    def cluster_name(self) -> str: ...  # noqa: D102
+
+    @property
+    def cluster_uuid(self) -> str: ...  # noqa: D102
+
+    @property
+    def version(self) -> str: ...  # noqa: D102
+
+    @property
+    def flavor(self) -> str: ...  # noqa: D102
+
+    @property
+    def max_model_memory_limit(self) -> str | None: ...  # noqa: D102
 
 
 def _paged(

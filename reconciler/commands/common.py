@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,13 @@ from typing import Any, ParamSpec, TypeVar
 
 import click
 
-from reconciler.client import ClientError, ConnectionConfig, ConnectionConfigError, MLClient
+from reconciler.client import (
+    ClientError,
+    ConnectionConfig,
+    ConnectionConfigError,
+    InsecureConnectionWarning,
+    MLClient,
+)
 from reconciler.client.preflight import ClusterInfo
 from reconciler.cluster import read_cluster
 from reconciler.errors import ManifestError, MlsyncError, UsageError
@@ -130,14 +137,20 @@ def open_client(options: dict[str, Any]) -> MLClient:
     flags = {key: options.get(key) for key in ConnectionKeys}
     try:
         config = ConnectionConfig.resolve(flags, os.environ)
+        if not config.hosts and not config.cloud_id:
+            raise UsageError(
+                "no cluster given: pass --url or --cloud-id, set MLSYNC_URL (or "
+                "ELASTICSEARCH_URL), or try the embedded emulator with --sandbox"
+            )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", InsecureConnectionWarning)
+            client = MLClient.from_config(config)
     except ConnectionConfigError as exc:
         raise UsageError(str(exc)) from None
-    if not config.hosts and not config.cloud_id:
-        raise UsageError(
-            "no cluster given: pass --url or --cloud-id, set MLSYNC_URL (or ELASTICSEARCH_URL), "
-            "or try the embedded emulator with --sandbox"
-        )
-    return MLClient.from_config(config)
+    for warning in caught:
+        # --insecure: say so on every run, loudly (ux-conventions.md §4.5).
+        echo_err(f"Warning: {warning.message}")
+    return client
 
 
 ConnectionKeys = (

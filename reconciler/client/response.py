@@ -1,0 +1,211 @@
+"""Responses and error mapping, shared by the sync and async clients.
+
+Input: the status, headers and raw bytes of one HTTP answer, and the `Call` it answers.
+Output: an `ApiResponse` (`.body`, `.meta.status`, `.meta.headers`, like the official
+client's `ObjectApiResponse`) or the matching `ApiError` from `reconciler.client.errors`.
+No I/O.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from reconciler.client.api import Call
+from reconciler.client.errors import ApiError, api_error_class
+
+Redact = Callable[[str], str]
+
+
+@dataclass(frozen=True)
+class ApiResponseMeta:
+    """What came with a body: the HTTP status and headers, and how the answer was obtained."""
+
+    status: int
+    #: Response headers, names lower-cased.
+    headers: Mapping[str, str]
+    call: Call
+    #: HTTP requests sent for this call, retries and confirmation reads included.
+    attempts: int = 1
+    #: True when the outcome was established after the original answer was lost or refused:
+    #: by reading back a create, or by ES reporting an already-done transition or delete.
+    confirmed: bool = False
+    duration: float = 0.0
+    #: The address of the host that answered (scheme://host:port).
+    node: str = ""
+
+
+class ApiResponse:
+    """A successful answer. `.body` is the decoded JSON; mapping access reads the body."""
+
+    def __init__(self, body: Any, meta: ApiResponseMeta) -> None:
+        self.body = body
+        self.meta = meta
+
+    def __getitem__(self, key: Any) -> Any:
+        return self.body[key]
+
+    def __contains__(self, key: Any) -> bool:
+        return key in self.body
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.body)
+
+    def __len__(self) -> int:
+        return len(self.body)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, ApiResponse):
+            return bool(self.body == other.body)
+        return bool(self.body == other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __bool__(self) -> bool:
+        return self.meta.status < 400
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.body!r})"
+
+    def __str__(self) -> str:
+        return str(self.body)
+
+
+class ObjectApiResponse(ApiResponse):
+    """An answer whose body is a JSON object (almost every ES API)."""
+
+    body: dict[str, Any]
+
+    def keys(self) -> Any:
+        """The body's keys."""
+        return self.body.keys()
+
+    def items(self) -> Any:
+        """The body's items."""
+        return self.body.items()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The body's value for `key`, or `default`."""
+        return self.body.get(key, default)
+
+
+class ListApiResponse(ApiResponse):
+    """An answer whose body is a JSON array (e.g. datafeed preview, es-ml-api.md §7)."""
+
+    body: list[Any]
+
+
+class TextApiResponse(ApiResponse):
+    """An answer that is not JSON (kept as text)."""
+
+    body: str
+
+
+def decode_body(content: bytes, content_type: str) -> Any:
+    """Decode a response body: JSON (including ES's vendor media type), else text, else None."""
+    if not content:
+        return None
+    text = content.decode("utf-8", errors="replace")
+    if "json" in content_type or text.lstrip()[:1] in ("{", "["):
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+    return text
+
+
+def make_response(body: Any, meta: ApiResponseMeta) -> ApiResponse:
+    """Wrap a decoded body in the response class that fits its shape."""
+    if isinstance(body, dict):
+        return ObjectApiResponse(body, meta)
+    if isinstance(body, list):
+        return ListApiResponse(body, meta)
+    if body is None:
+        return ObjectApiResponse({}, meta)
+    return TextApiResponse(body, meta)
+
+
+def error_details(status: int, body: Any) -> tuple[str, str]:
+    """The ES error `type` and `reason` from its envelope (es-ml-api.md §0.1).
+
+    `{"error": {"type": ..., "reason": ...}, "status": N}`; older or proxied answers may carry
+    a string `error` or no JSON at all, in which case the status text stands in.
+    """
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict):
+            etype = str(error.get("type") or "unknown")
+            reason = str(error.get("reason") or "")
+            caused = error.get("caused_by")
+            if isinstance(caused, dict) and caused.get("reason"):
+                # Parse errors nest the useful part one level down (es-ml-api.md §0.1).
+                reason = f"{reason} (caused by {caused.get('type')}: {caused.get('reason')})"
+            return etype, reason
+        if isinstance(error, str):
+            return "error", error
+        if body.get("found") is False:  # document GET/DELETE of a missing id
+            return "not_found", "document not found"
+        if "result" in body:
+            return str(body["result"]), ""
+    if isinstance(body, str) and body.strip():
+        return "http_error", body.strip()[:500]
+    return "http_error", _STATUS_TEXT.get(status, "error")
+
+
+_STATUS_TEXT = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    406: "Not Acceptable",
+    409: "Conflict",
+    413: "Payload Too Large",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
+
+
+def make_error(call: Call, status: int, body: Any, redact: Redact) -> ApiError:
+    """The `ApiError` for an error answer, with every configured secret redacted."""
+    etype, reason = error_details(status, body)
+    safe_body: Any = body
+    if body is not None:
+        try:
+            safe_body = json.loads(redact(json.dumps(body)))
+        except ValueError:
+            safe_body = None
+    return api_error_class(status)(
+        call.method, call.path, status, redact(etype), redact(reason), safe_body
+    )
+
+
+@dataclass
+class Page:
+    """Paging state for APIs with `from`/`size` (es-ml-api.md §3, §4, §8)."""
+
+    size: int
+    start: int = 0
+    #: ES keeps from + size within this window (PageParams; es-ml-api.md §8).
+    window: int = 10_000
+    seen: int = field(default=0)
+
+    def next_size(self) -> int:
+        """How many items to ask for next (0: the window is exhausted)."""
+        return max(0, min(self.size, self.window - self.start))
+
+    def advance(self, got: int, count: int | None) -> bool:
+        """Record a page of `got` items; True while more pages may follow."""
+        asked = self.next_size()
+        self.start += got
+        self.seen += got
+        if got == 0 or got < asked:
+            return False
+        if count is not None and self.start >= count:
+            return False
+        return self.next_size() > 0

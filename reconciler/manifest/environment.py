@@ -1,0 +1,142 @@
+"""Environment selection: `environments/<name>.yaml` variables plus `--var` overrides.
+
+Input: the manifest paths, the `--env` name and the `--var` mapping. Output: the template
+variables, or diagnostics. Reads the environment file (file I/O).
+
+The environment file is a YAML mapping of variable names to values (any YAML value, so a
+list of indices or a number keeps its type). It lives under the first directory given on
+the command line (e.g. `manifests/environments/prod.yaml`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from reconciler.errors import Diagnostic
+from reconciler.manifest.source import parse_documents
+
+__all__ = ["ENVIRONMENTS_DIR", "environment_root", "load_variables"]
+
+ENVIRONMENTS_DIR = "environments"
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def environment_root(paths: Sequence[str | os.PathLike[str]]) -> Path | None:
+    """The directory that holds `environments/`: the first directory among `paths`.
+
+    Falls back to the parent of the first file when only files are given.
+    """
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            return path
+    if paths:
+        return Path(paths[0]).parent
+    return None
+
+
+def load_variables(
+    paths: Sequence[str | os.PathLike[str]],
+    env: str | None,
+    overrides: Mapping[str, str],
+) -> tuple[dict[str, Any], list[Diagnostic]]:
+    """Build the template variables for one run.
+
+    Args:
+        paths: The manifest paths (the first directory holds `environments/`).
+        env: The environment name (`--env`), or None for no environment file.
+        overrides: `--var` values; they win over the environment file.
+
+    Returns:
+        The variables and the diagnostics (a missing or invalid environment file).
+    """
+    variables: dict[str, Any] = {}
+    diagnostics: list[Diagnostic] = []
+    if env is not None:
+        root = environment_root(paths) or Path(".")
+        candidates = [root / ENVIRONMENTS_DIR / f"{env}{ext}" for ext in (".yaml", ".yml")]
+        found = next((c for c in candidates if c.is_file()), None)
+        if found is None:
+            available = sorted(
+                p.stem
+                for p in (root / ENVIRONMENTS_DIR).glob("*.y*ml")
+                if p.suffix in (".yaml", ".yml")
+            )
+            hint = f"; available: {', '.join(available)}" if available else ""
+            diagnostics.append(
+                Diagnostic(
+                    file=str(candidates[0]),
+                    line=1,
+                    column=1,
+                    message=f"environment '{env}' not found: no file {candidates[0]}{hint}",
+                )
+            )
+        else:
+            variables, problems = _read_environment_file(found)
+            diagnostics.extend(problems)
+    for name in overrides:
+        if not _NAME.fullmatch(name):
+            diagnostics.append(
+                Diagnostic(
+                    file="--var",
+                    line=1,
+                    column=1,
+                    message=f"invalid variable name '{name}' in --var; use letters, digits and _",
+                )
+            )
+    variables.update(overrides)
+    return variables, diagnostics
+
+
+def _read_environment_file(path: Path) -> tuple[dict[str, Any], list[Diagnostic]]:
+    file = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return {}, [Diagnostic(file=file, line=1, column=1, message=f"cannot read: {exc}")]
+    documents, problems = parse_documents(text, file)
+    diagnostics = [
+        Diagnostic(file=file, line=p.line, column=p.column, message=p.message) for p in problems
+    ]
+    if diagnostics:
+        return {}, diagnostics
+    if not documents:
+        return {}, []
+    if len(documents) > 1:
+        doc = documents[1]
+        return {}, [
+            Diagnostic(
+                file=file,
+                line=doc.line,
+                column=doc.column,
+                message="an environment file holds one YAML mapping of variables, not several "
+                "documents",
+            )
+        ]
+    doc = documents[0]
+    if not isinstance(doc.data, dict):
+        return {}, [
+            Diagnostic(
+                file=file,
+                line=doc.line,
+                column=doc.column,
+                message="an environment file must be a mapping of variable names to values "
+                "(for example `prefix: prod-`)",
+            )
+        ]
+    for name in doc.data:
+        if not _NAME.fullmatch(name):
+            line, column = doc.keys[(name,)]
+            diagnostics.append(
+                Diagnostic(
+                    file=file,
+                    line=line,
+                    column=column,
+                    message=f"invalid variable name '{name}'; use letters, digits and _",
+                )
+            )
+    return dict(doc.data), diagnostics

@@ -1,0 +1,355 @@
+"""Manifest files -> the desired side of a plan (`ManifestSet`), or every problem found.
+
+Input: file and directory paths, the environment name, `--var` values and the process
+environment. Output: a `ManifestSet`, or a `ManifestError` carrying every `Diagnostic`.
+Reads files (I/O); everything after reading is pure.
+
+Pipeline per document: YAML with positions (`source`) -> Jinja2 rendering of string values
+(`template`) -> envelope and body models (`envelope`, `spec_*`) -> Elasticsearch's own
+semantic checks (`checks_*`); then across documents (`crosscheck`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path as FsPath
+from typing import Any
+
+from pydantic import ValidationError
+
+from reconciler.errors import Diagnostic, ManifestError
+from reconciler.manifest.checks_common import check_body_id, check_id
+from reconciler.manifest.checks_datafeed import check_datafeed
+from reconciler.manifest.checks_job import check_job
+from reconciler.manifest.checks_other import check_calendar, check_dfa, check_filter
+from reconciler.manifest.crosscheck import Declaration, cross_check
+from reconciler.manifest.envelope import (
+    MANIFEST_ADAPTER,
+    CalendarManifest,
+    DatafeedManifest,
+    DataFrameAnalyticsManifest,
+    FilterManifest,
+    JobManifest,
+)
+from reconciler.manifest.environment import ENVIRONMENTS_DIR, load_variables
+from reconciler.manifest.locate import Problem, problems_from_validation
+from reconciler.manifest.manifest_set import ManifestSet
+from reconciler.manifest.source import Document, Path, parse_documents
+from reconciler.manifest.spec_datafeed import DatafeedSpec
+from reconciler.manifest.template import TemplateRenderer
+from reconciler.model import Kind, Ref, Resource, SourceLocation
+
+__all__ = ["MANIFEST_SUFFIXES", "find_manifest_files", "load_manifests"]
+
+MANIFEST_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass
+class _Run:
+    """Mutable accumulator of one `load_manifests` call."""
+
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    resources: list[Resource] = field(default_factory=list)
+    declarations: list[Declaration] = field(default_factory=list)
+    rendered: list[Any] = field(default_factory=list)
+
+    def report(self, doc: Document, problems: Sequence[Problem]) -> None:
+        for problem in problems:
+            line, column = doc.locate(problem.path, key=problem.at_key)
+            self.diagnostics.append(
+                Diagnostic(file=doc.file, line=line, column=column, message=problem.message)
+            )
+
+
+def find_manifest_files(
+    paths: Sequence[str | os.PathLike[str]],
+) -> tuple[list[str], list[Diagnostic]]:
+    """Resource files under `paths`: `*.yaml`/`*.yml`, sorted, `environments/` excluded.
+
+    A file named explicitly is always read. Missing paths are diagnostics.
+    """
+    files: list[str] = []
+    diagnostics: list[Diagnostic] = []
+    for raw in paths:
+        path = FsPath(raw)
+        if path.is_file():
+            files.append(str(path))
+        elif path.is_dir():
+            found = sorted(
+                p
+                for p in path.rglob("*")
+                if p.suffix in MANIFEST_SUFFIXES
+                and p.is_file()
+                and ENVIRONMENTS_DIR not in p.relative_to(path).parts[:-1]
+            )
+            files.extend(str(p) for p in found)
+        else:
+            diagnostics.append(
+                Diagnostic(
+                    file=str(path),
+                    line=1,
+                    column=1,
+                    message="no such file or directory; give a manifest file or directory",
+                )
+            )
+    unique = list(dict.fromkeys(files))
+    return unique, diagnostics
+
+
+def load_manifests(
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    env: str | None = None,
+    variables: Mapping[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> ManifestSet:
+    """Load, render and validate manifests.
+
+    Args:
+        paths: Manifest files and/or directories (searched recursively).
+        env: Environment name: variables come from `environments/<env>.yaml` under the
+            first directory in `paths`.
+        variables: `--var` values; they override the environment file.
+        environ: Environment variables readable from templates with `env_var()` (names
+            that look secret are refused); defaults to `os.environ`.
+
+    Returns:
+        The validated desired resources and the references left for the planner.
+
+    Raises:
+        ManifestError: With every diagnostic found, across all files.
+    """
+    run = _Run()
+    values, env_problems = load_variables(paths, env, variables or {})
+    run.diagnostics.extend(env_problems)
+    files, missing = find_manifest_files(paths)
+    run.diagnostics.extend(missing)
+    renderer = TemplateRenderer(values, env, os.environ if environ is None else environ)
+    if not env_problems:
+        for file in files:
+            _load_file(file, renderer, run)
+    cross_problems, references = cross_check(run.declarations)
+    run.diagnostics.extend(cross_problems)
+    if run.diagnostics:
+        raise ManifestError(run.diagnostics)
+    digest = hashlib.sha256(
+        json.dumps(run.rendered, sort_keys=True, separators=(",", ":"), default=str).encode()
+    ).hexdigest()
+    return ManifestSet(
+        resources=tuple(run.resources),
+        references=tuple(references),
+        files=tuple(files),
+        digest=digest,
+        environment=env,
+    )
+
+
+def _load_file(file: str, renderer: TemplateRenderer, run: _Run) -> None:
+    try:
+        text = FsPath(file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        run.diagnostics.append(
+            Diagnostic(file=file, line=1, column=1, message=f"cannot read file: {exc}")
+        )
+        return
+    documents, problems = parse_documents(text, file)
+    for yaml_problem in problems:
+        run.diagnostics.append(
+            Diagnostic(
+                file=file,
+                line=yaml_problem.line,
+                column=yaml_problem.column,
+                message=yaml_problem.message,
+            )
+        )
+    for doc in documents:
+        _load_document(doc, renderer, run)
+
+
+def _load_document(doc: Document, renderer: TemplateRenderer, run: _Run) -> None:
+    if not isinstance(doc.data, dict):
+        run.report(
+            doc,
+            [
+                Problem(
+                    (),
+                    "a manifest document must be a mapping with kind, id and spec "
+                    f"(got {type(doc.data).__name__})",
+                )
+            ],
+        )
+        return
+    data, template_problems = renderer.render(doc.data)
+    if template_problems:
+        run.report(doc, [Problem(p.path, p.message) for p in template_problems])
+        return
+    run.rendered.append(data)
+    try:
+        manifest = MANIFEST_ADAPTER.validate_python(data)
+    except ValidationError as exc:
+        # The id rules do not depend on the rest of the document: report them too, so one
+        # run shows every problem the document has.
+        run.report(doc, problems_from_validation(data, exc) + _id_problems(data))
+        return
+    source = SourceLocation(file=doc.file, line=doc.line, column=doc.column)
+    for resource, declaration, problems in _declarations(manifest, data, doc, source):
+        run.report(doc, problems)
+        run.resources.append(resource)
+        run.declarations.append(declaration)
+
+
+_Item = tuple[Resource, Declaration, list[Problem]]
+
+# The name Elasticsearch uses for each kind's id in its messages (es-ml-api.md §0.3).
+_ID_FIELD = {
+    "AnomalyDetectionJob": "job_id",
+    "Datafeed": "datafeed_id",
+    "DataFrameAnalytics": "id",
+    "Filter": "filter_id",
+    "Calendar": "calendar_id",
+}
+
+
+def _id_problems(data: dict[str, Any]) -> list[Problem]:
+    field_name = _ID_FIELD.get(str(data.get("kind")))
+    ident = data.get("id")
+    if field_name is None or not isinstance(ident, str):
+        return []
+    return check_id(ident, field_name, ("id",))
+
+
+def _declarations(
+    manifest: Any, data: dict[str, Any], doc: Document, source: SourceLocation
+) -> Iterator[_Item]:
+    """The resources a valid manifest declares (a job may also declare its datafeed)."""
+    spec: dict[str, Any] = data.get("spec") or {}
+    ref = Ref(kind=Kind(manifest.kind), id=manifest.id)
+
+    def declare(**extra: Any) -> Declaration:
+        return Declaration(ref=ref, doc=doc, base=(), id_path=("id",), body_path=("spec",), **extra)
+
+    if isinstance(manifest, JobManifest):
+        body = {k: v for k, v in spec.items() if k != "datafeed_config"}
+        yield (
+            Resource(ref=ref, body=body, state=manifest.state, source=source),
+            declare(job=manifest.spec),
+            check_job(manifest),
+        )
+        if manifest.datafeed is not None:
+            yield _inline_datafeed(manifest, data, doc, ("datafeed",))
+        elif manifest.spec.datafeed_config is not None:
+            yield _inline_datafeed(manifest, data, doc, ("spec", "datafeed_config"))
+    elif isinstance(manifest, DatafeedManifest):
+        problems = check_id(manifest.id, "datafeed_id", ("id",))
+        problems += check_body_id(
+            manifest.spec.datafeed_id, manifest.id, "datafeed_id", ("spec", "datafeed_id")
+        )
+        problems += check_datafeed(manifest.spec, ("spec",))
+        if manifest.spec.job_id is None:
+            problems.append(
+                Problem(
+                    ("spec",),
+                    "missing required field 'job_id' in spec; name the job this datafeed feeds",
+                )
+            )
+        yield (
+            Resource(
+                ref=ref,
+                body=spec,
+                state=manifest.state,
+                source=source,
+                facts=_run_window(manifest.start, manifest.end),
+            ),
+            declare(
+                datafeed=manifest.spec,
+                job_id=manifest.spec.job_id,
+                job_id_path=("spec", "job_id"),
+            ),
+            problems,
+        )
+    elif isinstance(manifest, DataFrameAnalyticsManifest):
+        yield (
+            Resource(ref=ref, body=spec, state=manifest.state, source=source),
+            declare(),
+            check_dfa(manifest),
+        )
+    elif isinstance(manifest, FilterManifest):
+        yield Resource(ref=ref, body=spec, source=source), declare(), check_filter(manifest)
+    elif isinstance(manifest, CalendarManifest):
+        yield (
+            Resource(ref=ref, body=spec, source=source),
+            declare(calendar=manifest.spec),
+            check_calendar(manifest),
+        )
+
+
+def _run_window(start: str | int | None, end: str | int | None) -> dict[str, Any]:
+    facts: dict[str, Any] = {}
+    if start is not None:
+        facts["start"] = start
+    if end is not None:
+        facts["end"] = end
+    return facts
+
+
+def _inline_datafeed(job: JobManifest, data: dict[str, Any], doc: Document, base: Path) -> _Item:
+    """A datafeed declared inside its job (`datafeed:` or `spec.datafeed_config`).
+
+    `data` is the rendered job document; `base` says which of the two forms is used.
+    """
+    problems: list[Problem] = []
+    if base == ("datafeed",):
+        assert job.datafeed is not None
+        spec_model: DatafeedSpec = job.datafeed.spec
+        raw: dict[str, Any] = dict(data["datafeed"].get("spec") or {})
+        datafeed_id = job.datafeed.id
+        id_path: Path = (*base, "id") if datafeed_id is not None else base
+        body_path: Path = (*base, "spec")
+        state, facts = job.datafeed.state, _run_window(job.datafeed.start, job.datafeed.end)
+        body_id = spec_model.datafeed_id
+    else:
+        assert job.spec.datafeed_config is not None
+        spec_model = job.spec.datafeed_config
+        raw = {k: v for k, v in data["spec"]["datafeed_config"].items() if k != "datafeed_id"}
+        datafeed_id = spec_model.datafeed_id
+        id_path = (*base, "datafeed_id") if datafeed_id is not None else base
+        body_path = base
+        state, facts, body_id = None, {}, None
+    # ES defaults the embedded datafeed's id to `datafeed-<job_id>` (es-ml-api.md §1.1).
+    resolved = datafeed_id or f"datafeed-{job.id}"
+    problems += check_id(resolved, "datafeed_id", id_path)
+    problems += check_body_id(body_id, resolved, "datafeed_id", (*body_path, "datafeed_id"))
+    if spec_model.job_id is not None and spec_model.job_id != job.id:
+        problems.append(
+            Problem(
+                (*body_path, "job_id"),
+                f"datafeed job_id [{spec_model.job_id}] does not equal job id [{job.id}]; "
+                "remove job_id from the datafeed (it is implied by the job)",
+            )
+        )
+    problems += check_datafeed(spec_model, body_path)
+    ref = Ref(kind=Kind.DATAFEED, id=resolved)
+    raw["job_id"] = job.id
+    line, column = doc.locate(base, key=True)
+    resource = Resource(
+        ref=ref,
+        body=raw,
+        state=state,
+        source=SourceLocation(file=doc.file, line=line, column=column),
+        facts=facts,
+    )
+    declaration = Declaration(
+        ref=ref,
+        doc=doc,
+        base=base,
+        id_path=id_path,
+        body_path=body_path,
+        datafeed=spec_model,
+        job_id=job.id,
+        job_id_path=body_path,
+    )
+    return resource, declaration, problems

@@ -1,0 +1,296 @@
+"""YAML text -> plain Python documents that remember the line and column of every node.
+
+Input: the text of one manifest (or environment) file. Output: `Document` values (data plus a
+position table) or `YamlProblem`s. No file I/O here (the caller reads the file).
+
+Why not `yaml.safe_load`: PyYAML silently keeps the last of duplicate keys, turns
+`2024-01-01` into a `date`, forgets positions, and expands aliases without bound. We let a
+`SafeLoader` subclass (the libyaml-backed one when available, for speed) compose the node
+graph, then build the values ourselves: duplicate keys are errors, timestamps stay strings,
+only the standard YAML tags are accepted, and alias expansion is capped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from yaml.constructor import ConstructorError, SafeConstructor
+
+__all__ = [
+    "MAX_NODES_PER_DOCUMENT",
+    "Document",
+    "Path",
+    "YamlProblem",
+    "parse_documents",
+]
+
+#: Upper bound on the number of values one document may expand to (aliases included).
+#: A real ML manifest has a few hundred; a "billion laughs" document has billions.
+MAX_NODES_PER_DOCUMENT = 100_000
+
+Path = tuple[str | int, ...]
+
+_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+_STR = "tag:yaml.org,2002:str"
+_INT = "tag:yaml.org,2002:int"
+_FLOAT = "tag:yaml.org,2002:float"
+_BOOL = "tag:yaml.org,2002:bool"
+_NULL = "tag:yaml.org,2002:null"
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
+_MERGE = "tag:yaml.org,2002:merge"
+_VALUE = "tag:yaml.org,2002:value"
+_KEY_TAGS = (_STR, _INT, _FLOAT, _BOOL, _NULL, _TIMESTAMP, _VALUE)
+
+
+class PositionLoader(_BaseLoader):  # type: ignore[valid-type,misc]
+    """A safe YAML loader that only composes nodes; values are built by `_Builder`.
+
+    The timestamp resolver is removed so that `2024-01-01T00:00:00Z` stays the string the
+    user wrote (Elasticsearch parses dates itself, and the body must be kept as written).
+    """
+
+    yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != _TIMESTAMP]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+
+
+# SafeConstructor's scalar converters only need `construct_scalar`, so one shared
+# stateless instance serves every document.
+_SCALARS = SafeConstructor()
+
+
+@dataclass(frozen=True)
+class YamlProblem:
+    """A YAML-level error at a 1-based line and column."""
+
+    line: int
+    column: int
+    message: str
+
+
+@dataclass
+class Document:
+    """One YAML document: its data and where each value and mapping key was written."""
+
+    file: str
+    index: int
+    line: int
+    column: int
+    data: Any
+    values: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    keys: dict[Path, tuple[int, int]] = field(default_factory=dict)
+
+    def locate(self, path: Path, *, key: bool = False) -> tuple[int, int]:
+        """Line and column for `path`, falling back to the closest enclosing node.
+
+        Args:
+            path: Keys and indexes from the document root.
+            key: Point at the mapping key of the last element (for "unknown field").
+
+        Returns:
+            A 1-based (line, column).
+        """
+        if key and path in self.keys:
+            return self.keys[path]
+        probe = path
+        while probe:
+            if probe in self.values:
+                return self.values[probe]
+            probe = probe[:-1]
+        return (self.line, self.column)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class _Builder:
+    """Turns a composed node graph into Python values, recording positions."""
+
+    def __init__(self, doc: Document) -> None:
+        self.doc = doc
+        self.count = 0
+        self.problems: list[YamlProblem] = []
+
+    def build(self, node: yaml.Node, path: Path) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES_PER_DOCUMENT:
+            raise _TooLarge
+        mark = node.start_mark
+        self.doc.values.setdefault(path, (mark.line + 1, mark.column + 1))
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            if node.tag != _SEQ:
+                self._bad_tag(node)
+            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+        return self._scalar(node)
+
+    def _bad_tag(self, node: yaml.Node) -> None:
+        mark = node.start_mark
+        self.problems.append(
+            YamlProblem(
+                mark.line + 1,
+                mark.column + 1,
+                f"YAML tag '{node.tag}' is not allowed; manifests may only use plain YAML "
+                "(strings, numbers, booleans, null, lists and mappings)",
+            )
+        )
+
+    def _scalar(self, node: yaml.Node) -> Any:
+        tag = node.tag
+        if not isinstance(node, yaml.ScalarNode):  # pragma: no cover - callers pass scalars
+            return None
+        try:
+            if tag == _INT:
+                return _SCALARS.construct_yaml_int(node)
+            if tag == _FLOAT:
+                return _SCALARS.construct_yaml_float(node)
+            if tag == _BOOL:
+                return _SCALARS.construct_yaml_bool(node)
+            if tag == _NULL:
+                return None
+        except (ValueError, ConstructorError):
+            pass  # a malformed explicitly-tagged scalar: keep the text
+        if tag not in (_STR, _TIMESTAMP, _INT, _FLOAT, _BOOL, _VALUE):
+            self._bad_tag(node)
+        return str(node.value)
+
+    def _mapping(self, node: yaml.MappingNode, path: Path) -> dict[str, Any]:
+        if node.tag != _MAP:
+            self._bad_tag(node)
+        result: dict[str, Any] = {}
+        explicit: set[str] = set()
+        merges: list[yaml.Node] = []
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE:
+                merges.append(value_node)
+                continue
+            if not isinstance(key_node, yaml.ScalarNode):
+                mark = key_node.start_mark
+                self.problems.append(
+                    YamlProblem(
+                        mark.line + 1,
+                        mark.column + 1,
+                        "mapping keys must be plain strings, not lists or mappings",
+                    )
+                )
+                continue
+            if key_node.tag not in _KEY_TAGS:
+                self._bad_tag(key_node)
+            key = str(key_node.value)  # keys are text, as Elasticsearch reads them
+            key_mark = key_node.start_mark
+            if key in explicit:
+                first_line, _ = self.doc.keys[(*path, key)]
+                self.problems.append(
+                    YamlProblem(
+                        key_mark.line + 1,
+                        key_mark.column + 1,
+                        f"duplicate key '{key}' (first defined on line {first_line}); "
+                        "YAML keeps only one of them, remove or rename the other",
+                    )
+                )
+                continue
+            explicit.add(key)
+            self.doc.keys[(*path, key)] = (key_mark.line + 1, key_mark.column + 1)
+            result[key] = self.build(value_node, (*path, key))
+        # YAML merge keys (`<<: *defaults`): explicit keys win over merged ones.
+        for merge in merges:
+            sources = merge.value if isinstance(merge, yaml.SequenceNode) else [merge]
+            for source in sources:
+                if not isinstance(source, yaml.MappingNode):
+                    self._bad_tag(source)
+                    continue
+                merged = self._mapping(source, path)
+                for key, value in merged.items():
+                    result.setdefault(key, value)
+        return result
+
+
+def _problem_from_mark(exc: yaml.MarkedYAMLError) -> YamlProblem:
+    mark = exc.problem_mark or exc.context_mark
+    line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    problem = exc.problem or "invalid YAML"
+    context = ""
+    if exc.context:
+        started = exc.context_mark
+        where = f" started on line {started.line + 1}" if started and started != mark else ""
+        context = f" ({exc.context}{where})"
+    return YamlProblem(line, column, f"YAML syntax error: {problem}{context}")
+
+
+def parse_documents(text: str, file: str) -> tuple[list[Document], list[YamlProblem]]:
+    """Parse every document of a YAML stream with positions.
+
+    Documents that are empty (only comments, or `---` separators) are skipped. A syntax
+    error stops the stream at that point (YAML cannot resynchronise), but documents before
+    it are kept so that their own errors are still reported.
+
+    Args:
+        text: The file's text.
+        file: The name used in `Document.file`.
+
+    Returns:
+        The documents and the problems found.
+    """
+    documents: list[Document] = []
+    problems: list[YamlProblem] = []
+    loader = PositionLoader(text)
+    try:
+        for index, node in enumerate(_nodes(loader)):
+            mark = node.start_mark
+            doc = Document(file, index, mark.line + 1, mark.column + 1, None)
+            builder = _Builder(doc)
+            try:
+                doc.data = builder.build(node, ())
+            except _TooLarge:
+                problems.append(
+                    YamlProblem(
+                        doc.line,
+                        doc.column,
+                        f"document expands to more than {MAX_NODES_PER_DOCUMENT} values "
+                        "through YAML aliases (an 'alias bomb'); use fewer anchors/aliases",
+                    )
+                )
+                continue
+            except RecursionError:
+                problems.append(YamlProblem(doc.line, doc.column, "document is nested too deeply"))
+                continue
+            problems.extend(builder.problems)
+            if not builder.problems:
+                documents.append(doc)
+    except yaml.MarkedYAMLError as exc:
+        problem = _problem_from_mark(exc)
+        lines = text.splitlines()
+        if 0 < problem.line <= len(lines) and "{{" in lines[problem.line - 1]:
+            # `id: {{ prefix }}x` is a YAML flow mapping, not a template: quote it.
+            problem = YamlProblem(
+                problem.line,
+                problem.column,
+                problem.message + '; quote values that contain templates, e.g. id: "{{ x }}-job"',
+            )
+        problems.append(problem)
+    except yaml.YAMLError as exc:  # e.g. reader errors on control characters
+        problems.append(YamlProblem(1, 1, f"YAML error: {exc}"))
+    except RecursionError:
+        problems.append(YamlProblem(1, 1, "YAML is nested too deeply"))
+    finally:
+        loader.dispose()
+    return documents, problems
+
+
+def _nodes(loader: yaml.SafeLoader) -> Iterator[yaml.Node]:
+    while loader.check_node():
+        node = loader.get_node()
+        if node is None:  # pragma: no cover - check_node() said there is one
+            return
+        if isinstance(node, yaml.ScalarNode) and node.tag == _NULL and node.value == "":
+            continue  # an empty document between two `---`
+        yield node

@@ -1,0 +1,205 @@
+"""Jinja2 rendering of the string values of parsed manifests, in a sandbox.
+
+Input: a parsed document (plain data), the template variables and the environment name.
+Output: the same data with every templated string rendered, plus `TemplateProblem`s.
+No I/O (environment variables are read from the mapping handed in).
+
+Only string *values* are rendered, after YAML parsing: a variable holding `:` or a newline
+cannot change the YAML structure (no injection) and every error keeps the exact line of the
+value. A value that is exactly one `{{ expression }}` keeps the expression's type, so
+`scroll_size: "{{ scroll }}"` can yield a number when `scroll` is a number. Mapping keys
+are not rendered (they name Elasticsearch fields); write `{% raw %}...{% endraw %}` for a
+literal `{{` in a value.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import jinja2
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from reconciler.manifest.source import Path
+
+__all__ = ["SECRET_MARKERS", "TemplateProblem", "TemplateRenderer"]
+
+#: Environment variables whose names contain one of these are never readable from templates:
+#: secrets must not end up in manifests, plans or logs (ARCHITECTURE.md, safety rules).
+SECRET_MARKERS = ("PASSWORD", "SECRET", "TOKEN", "API_KEY", "APIKEY", "CREDENTIAL", "PRIVATE_KEY")
+
+_MARKERS = ("{{", "{%", "{#")
+_SINGLE_EXPRESSION = re.compile(r"\s*\{\{(?P<expr>(?:(?!\{\{|\}\}).)*)\}\}\s*", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class TemplateProblem:
+    """A rendering error for the value at `path`."""
+
+    path: Path
+    message: str
+
+
+class _UserFacingError(Exception):
+    """Raised from template helpers; its message is shown as is."""
+
+
+class TemplateRenderer:
+    """Renders templated strings with one sandboxed environment and a compile cache.
+
+    Build one per `load_manifests` call: the environment and the compiled templates are
+    reused for every document (creating environments per document is slow).
+    """
+
+    def __init__(
+        self, variables: Mapping[str, Any], env_name: str | None, environ: Mapping[str, str]
+    ) -> None:
+        # Immutable sandbox + StrictUndefined (Jinja2 >= 3.1.6 fixes the known escapes,
+        # CVE-2024-56326 / CVE-2025-27516; ux-conventions.md §3 "Templating").
+        self._env = ImmutableSandboxedEnvironment(
+            undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True
+        )
+        self._environ = environ
+        self._context: dict[str, Any] = {**variables, "env": env_name, "env_var": self._env_var}
+        self._templates: dict[str, jinja2.Template] = {}
+        self._expressions: dict[str, Callable[..., Any]] = {}
+
+    def _env_var(self, name: str, default: str | None = None) -> str:
+        if not isinstance(name, str):
+            raise _UserFacingError("env_var() needs the variable name as a string")
+        upper = name.upper()
+        if any(marker in upper for marker in SECRET_MARKERS):
+            raise _UserFacingError(
+                f"env_var('{name}') refused: the name looks like a secret "
+                f"({', '.join(SECRET_MARKERS)}); manifests must not contain secrets"
+            )
+        if name in self._environ:
+            return self._environ[name]
+        if default is not None:
+            return default
+        raise _UserFacingError(
+            f"environment variable '{name}' is not set; set it, or give a default: "
+            f"env_var('{name}', 'value')"
+        )
+
+    def render(self, data: Any) -> tuple[Any, list[TemplateProblem]]:
+        """Render every templated string value in `data`.
+
+        Args:
+            data: A parsed document.
+
+        Returns:
+            The rendered data and the problems (failed values keep their original text).
+        """
+        problems: list[TemplateProblem] = []
+        return self._walk(data, (), problems), problems
+
+    def _walk(self, value: Any, path: Path, problems: list[TemplateProblem]) -> Any:
+        if isinstance(value, str):
+            if any(marker in value for marker in _MARKERS):
+                return self._render_one(value, path, problems)
+            return value
+        if isinstance(value, dict):
+            return {k: self._walk(v, (*path, k), problems) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._walk(v, (*path, i), problems) for i, v in enumerate(value)]
+        return value
+
+    def _render_one(self, text: str, path: Path, problems: list[TemplateProblem]) -> Any:
+        try:
+            match = _SINGLE_EXPRESSION.fullmatch(text)
+            if match:
+                result = self._expression(match["expr"])(**self._context)
+                if isinstance(result, jinja2.Undefined):
+                    str(result)  # StrictUndefined raises UndefinedError here
+                if _is_plain_data(result):
+                    return _as_lists(result)
+                return str(result)
+            pieces = _interpolation(text)
+            if pieces is not None:
+                # Text with `{{ expr }}` holes only: evaluate each (cached) expression and
+                # join, as Jinja prints them (str()). Compiling one template per distinct
+                # string (each id differs) would dominate load time.
+                out = []
+                for i, piece in enumerate(pieces):
+                    if i % 2 == 0:
+                        out.append(piece)
+                        continue
+                    value = self._expression(piece)(**self._context)
+                    out.append(str(value))  # StrictUndefined raises UndefinedError here
+                return "".join(out)
+            template = self._templates.get(text)
+            if template is None:
+                template = self._templates[text] = self._env.from_string(text)
+            return template.render(self._context)
+        except jinja2.exceptions.SecurityError as exc:
+            problems.append(
+                TemplateProblem(
+                    path,
+                    f"template blocked by the sandbox: {str(exc).rstrip('.')}; templates may "
+                    "only use variables, filters and env_var()",
+                )
+            )
+        except jinja2.UndefinedError as exc:
+            problems.append(TemplateProblem(path, _undefined_message(exc)))
+        except jinja2.TemplateSyntaxError as exc:
+            problems.append(TemplateProblem(path, f"template syntax error: {exc.message}"))
+        except _UserFacingError as exc:
+            problems.append(TemplateProblem(path, str(exc)))
+        except Exception as exc:  # any other runtime error inside the user's expression
+            problems.append(TemplateProblem(path, f"template error: {type(exc).__name__}: {exc}"))
+        return text
+
+    def _expression(self, source: str) -> Callable[..., Any]:
+        compiled = self._expressions.get(source)
+        if compiled is None:
+            compiled = self._env.compile_expression(source, undefined_to_none=False)
+            self._expressions[source] = compiled
+        return compiled
+
+
+_HOLE = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
+
+
+def _interpolation(text: str) -> list[str] | None:
+    """Split `a{{ x }}b` into ["a", " x ", "b"]; None when full Jinja is needed."""
+    if "{%" in text or "{#" in text:
+        return None
+    pieces = _HOLE.split(text)
+    for expression in pieces[1::2]:
+        if expression.startswith(("-", "+")) or expression.endswith(("-", "+")):
+            return None  # whitespace control needs the template engine
+    if any("{{" in literal or "}}" in literal for literal in pieces[::2]):
+        return None
+    return pieces
+
+
+def _undefined_message(exc: jinja2.UndefinedError) -> str:
+    text = exc.message or str(exc)
+    match = re.fullmatch(r"'([^']+)' is undefined", text)
+    if match:
+        return (
+            f"undefined template variable '{match[1]}'; define it in the environment file "
+            f"(--env) or pass --var {match[1]}=VALUE"
+        )
+    return f"template error: {text}"
+
+
+def _is_plain_data(value: Any) -> bool:
+    if value is None or isinstance(value, str | int | float | bool):
+        return True
+    if isinstance(value, list | tuple):
+        return all(_is_plain_data(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _is_plain_data(v) for k, v in value.items())
+    return False
+
+
+def _as_lists(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return [_as_lists(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _as_lists(v) for k, v in value.items()}
+    return value
