@@ -1,0 +1,332 @@
+"""Datafeed configuration: parse, validate against the job, fill server defaults.
+
+Input: a datafeed PUT / update body, the job config and query parameters. Output: the stored
+datafeed config exactly as Elasticsearch returns it (es-ml-api.md §2.1-§2.4), or `EsError`s.
+No I/O.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reconciler.sandbox.exceptions import EsError, illegal_argument, parse_error
+from reconciler.sandbox.javarandom import default_query_delay_ms
+from reconciler.sandbox.validation import (
+    Duration,
+    check_fields,
+    key_location,
+    parse_bool,
+    parse_duration,
+    parse_int,
+    require_object,
+)
+
+Json = dict[str, Any]
+
+DATAFEED_FIELDS = (
+    "datafeed_id", "job_id", "indices", "indexes", "query", "aggregations", "aggs",
+    "script_fields", "runtime_mappings", "scroll_size", "chunking_config",
+    "delayed_data_check_config", "query_delay", "frequency", "max_empty_searches",
+    "indices_options",
+)  # fmt: skip
+UPDATE_FIELDS = tuple(f for f in DATAFEED_FIELDS if f != "datafeed_id")
+INDICES_OPTION_PARAMS = (
+    "allow_no_indices",
+    "expand_wildcards",
+    "ignore_throttled",
+    "ignore_unavailable",
+)
+
+
+def default_indices_options() -> Json:
+    """SearchRequest.DEFAULT_INDICES_OPTIONS as datafeeds render it (es-ml-api.md §2.1)."""
+    return {
+        "expand_wildcards": ["open"],
+        "ignore_unavailable": False,
+        "allow_no_indices": True,
+        "ignore_throttled": True,
+    }
+
+
+def parse_indices_options(value: Any, params: dict[str, str], raw: str) -> Json:
+    """`indices_options` from the body, overridden by query parameters."""
+    options = default_indices_options()
+    if value is not None:
+        given = require_object(value, "datafeed_config", "indices_options", raw)
+        for key, item in given.items():
+            if key not in options:
+                continue
+            options[key] = _indices_option(key, item)
+    for key in INDICES_OPTION_PARAMS:
+        if key in params:
+            options[key] = _indices_option(key, params[key])
+    return options
+
+
+def _indices_option(key: str, value: Any) -> Any:
+    if key == "expand_wildcards":
+        items = value if isinstance(value, list) else str(value).split(",")
+        out = []
+        for item in items:
+            item = str(item).strip().lower()
+            if item == "all":
+                out += ["open", "closed", "hidden"]
+            elif item in ("open", "closed", "hidden", "none"):
+                out.append(item)
+            else:
+                raise illegal_argument(f"No enum constant for expand_wildcards [{item}]")
+        return [x for x in ("open", "closed", "hidden") if x in out] if "none" not in out else []
+    return parse_bool(value, key)
+
+
+def histogram_interval_ms(aggs: Json) -> tuple[int | None, bool]:
+    """Find the date_histogram/histogram interval (ms) and whether it is a composite agg."""
+    for agg in aggs.values():
+        if not isinstance(agg, dict):
+            continue
+        for kind in ("date_histogram", "histogram"):
+            if kind in agg:
+                spec = agg[kind]
+                for key in ("fixed_interval", "interval", "calendar_interval"):
+                    if key in spec:
+                        value = spec[key]
+                        if kind == "histogram" or isinstance(value, int | float):
+                            return int(value), False
+                        calendar = {
+                            "1m": "1m",
+                            "minute": "1m",
+                            "1h": "1h",
+                            "hour": "1h",
+                            "1d": "1d",
+                            "day": "1d",
+                        }
+                        text = calendar.get(str(value), str(value))
+                        return int(parse_duration(text, key).ms), False
+        if "composite" in agg:
+            for source in agg["composite"].get("sources", []):
+                for spec in source.values():
+                    if "date_histogram" in spec:
+                        dh = spec["date_histogram"]
+                        value = dh.get("fixed_interval") or dh.get("calendar_interval")
+                        return int(parse_duration(value, "fixed_interval").ms), True
+        nested = agg.get("aggregations") or agg.get("aggs")
+        if isinstance(nested, dict):
+            found = histogram_interval_ms(nested)
+            if found[0] is not None:
+                return found
+    return None, False
+
+
+def _fmt_ms(ms: int) -> str:
+    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)):
+        if ms % size == 0:
+            return f"{ms // size}{unit}"
+    return f"{ms}ms"
+
+
+def build_datafeed(
+    body: Json,
+    raw: str,
+    datafeed_id: str,
+    job: Json | None,
+    params: dict[str, str],
+    *,
+    update: Json | None = None,
+) -> Json:
+    """Validate a datafeed body (create, or update when `update` is the current config).
+
+    Args:
+        body: PUT body (or update body).
+        raw: Raw text for error locations.
+        datafeed_id: The datafeed id.
+        job: The referenced job config (None: the caller reports the missing job).
+        params: Query parameters (indices options overrides).
+        update: The current stored config, for `_update`.
+
+    Returns:
+        The stored config in Elasticsearch's key order.
+    """
+    parser = "datafeed_update" if update is not None else "datafeed_config"
+    check_fields(body, UPDATE_FIELDS if update is not None else DATAFEED_FIELDS, parser, raw)
+    merged: Json = dict(update or {})
+    if update is not None:
+        merged.pop("query_delay_default", None)
+    for key, value in body.items():
+        merged[{"indexes": "indices", "aggs": "aggregations"}.get(key, key)] = value
+    if "aggs" in body and "aggregations" in body:
+        raise illegal_argument("Found two aggregation definitions: [aggs] and [aggregations]")
+    if "indexes" in body and "indices" in body:
+        raise illegal_argument("Found two index definitions: [indexes] and [indices]")
+    if merged.get("job_id") is None:
+        raise illegal_argument("[job_id] must not be null")
+    indices = merged.get("indices")
+    if indices is None:
+        raise illegal_argument("[indices] must not be null")
+    if isinstance(indices, str):
+        indices = [i for i in indices.split(",") if i]
+    if not indices:
+        raise illegal_argument("indices cannot be empty")
+    out: Json = {"datafeed_id": datafeed_id, "job_id": merged["job_id"]}
+    out["authorization"] = {"roles": ["superuser"]}
+    job_id = str(merged["job_id"])
+    if merged.get("query_delay") is not None:
+        out["query_delay"] = str(parse_duration(merged["query_delay"], "query_delay"))
+    else:
+        # DatafeedConfig.Builder.defaultRandomQueryDelay, es-ml-api.md §2.2
+        out["query_delay"] = f"{default_query_delay_ms(job_id)}ms"
+    frequency: Duration | None = None
+    if merged.get("frequency") is not None:
+        frequency = parse_duration(merged["frequency"], "frequency")
+        if frequency.ms <= 0:
+            raise illegal_argument(f"frequency cannot be less or equal than 0. Value = {frequency}")
+        out["frequency"] = str(frequency)
+    aggs = merged.get("aggregations")
+    if aggs is not None:
+        aggs = require_object(aggs, parser, "aggregations", raw)
+        if merged.get("script_fields"):
+            raise illegal_argument("script_fields cannot be used in combination with aggregations")
+    interval, composite = histogram_interval_ms(aggs) if aggs else (None, False)
+    if aggs and interval is None:
+        raise illegal_argument("A date_histogram (or histogram) aggregation is required")
+    chunking_in = merged.get("chunking_config")
+    if chunking_in is not None:
+        chunking_in = require_object(chunking_in, parser, "chunking_config", raw)
+        check_fields(chunking_in, ("mode", "time_span"), "chunking_config", raw)
+        mode = str(chunking_in.get("mode", "")).lower()
+        if mode not in ("auto", "manual", "off"):
+            raise illegal_argument(
+                f"No enum constant for chunking mode [{chunking_in.get('mode')}]"
+            )
+        chunking: Json = {"mode": mode}
+        if mode == "manual":
+            if chunking_in.get("time_span") is None:
+                raise illegal_argument("when chunk mode is manual time_span is required")
+            span = parse_duration(chunking_in["time_span"], "time_span")
+            if span.ms <= 0:
+                raise illegal_argument(
+                    f"chunking_config.time_span cannot be less or equal than 0. Value = {span}"
+                )
+            chunking["time_span"] = str(span)
+        elif chunking_in.get("time_span") is not None:
+            raise illegal_argument(f"chunking_config.time_span cannot be set in [{mode}] mode")
+    elif aggs:
+        # ChunkingConfig.newManual(TimeValue.timeValueMillis(1000 x interval)): a millis value
+        chunking = (
+            {"mode": "off"}
+            if composite
+            else {"mode": "manual", "time_span": f"{1000 * (interval or 0)}ms"}
+        )
+    else:
+        chunking = {"mode": "auto"}
+    out["chunking_config"] = chunking
+    out["indices_options"] = parse_indices_options(merged.get("indices_options"), params, raw)
+    query = merged.get("query", {"match_all": {}})
+    if not isinstance(query, dict) or not query:
+        raise EsError(
+            400,
+            "x_content_parse_exception",
+            "[1:1] failed to parse field [query]",
+            caused_by={
+                "type": "illegal_argument_exception",
+                "reason": "Datafeed query is not parsable",
+            },
+        )
+    out["query"] = query
+    out["indices"] = [str(i) for i in indices]
+    scroll = parse_int(merged.get("scroll_size", 1000), "scroll_size")
+    if scroll < 0:
+        raise illegal_argument(f"Invalid scroll_size value '{scroll}' in datafeed configuration")
+    out["scroll_size"] = scroll
+    if merged.get("max_empty_searches") is not None:
+        mes = parse_int(merged["max_empty_searches"], "max_empty_searches")
+        if update is not None and "max_empty_searches" in body and mes == -1:
+            pass  # es-ml-api.md §2.4: -1 unsets it on update
+        elif mes <= 0:
+            raise illegal_argument(
+                f"Invalid max_empty_searches value '{mes}' in datafeed configuration"
+            )
+        else:
+            out["max_empty_searches"] = mes
+    ddc_in = merged.get("delayed_data_check_config")
+    ddc: Json = {"enabled": True}
+    if ddc_in is not None:
+        ddc_in = require_object(ddc_in, parser, "delayed_data_check_config", raw)
+        check_fields(ddc_in, ("enabled", "check_window"), "delayed_data_check_config", raw)
+        ddc = {"enabled": bool(ddc_in.get("enabled", True))}
+        if ddc_in.get("check_window") is not None:
+            ddc["check_window"] = str(parse_duration(ddc_in["check_window"], "check_window"))
+    out["delayed_data_check_config"] = ddc
+    if aggs:
+        out["aggregations"] = aggs
+    if merged.get("script_fields"):
+        out["script_fields"] = merged["script_fields"]
+    if merged.get("runtime_mappings"):
+        out["runtime_mappings"] = merged["runtime_mappings"]
+    if job is not None:
+        validate_against_job(out, job, interval, frequency)
+    return out
+
+
+def validate_against_job(
+    df: Json, job: Json, interval: int | None, frequency: Duration | None
+) -> None:
+    """DatafeedJobValidator rules (es-ml-api.md §2.1, §5.5)."""
+    ac = job["analysis_config"]
+    span = parse_duration(ac["bucket_span"], "bucket_span")
+    if ac.get("latency") and parse_duration(ac["latency"], "latency").ms > 0:
+        raise illegal_argument("A job configured with datafeed cannot support latency")
+    if "aggregations" in df:
+        if not ac.get("summary_count_field_name"):
+            raise illegal_argument(
+                "A job configured with a datafeed with aggregations must set "
+                "summary_count_field_name; use doc_count or suitable alternative"
+            )
+        assert interval is not None
+        if interval > span.ms:
+            raise illegal_argument(
+                f"Aggregation interval [{_fmt_ms(interval)}] must be less than or equal to the "
+                f"bucket_span [{span}]"
+            )
+        if interval and span.ms % interval != 0:
+            raise illegal_argument(
+                f"Aggregation interval [{_fmt_ms(interval)}] must be a divisor of the bucket_span "
+                f"[{span}]"
+            )
+        if frequency is not None and interval and frequency.ms % interval != 0:
+            raise illegal_argument(
+                f"Datafeed frequency [{frequency}] must be a multiple of the aggregation interval "
+                f"[{_fmt_ms(interval)}]"
+            )
+    window = df["delayed_data_check_config"].get("check_window")
+    if window is not None:
+        w = parse_duration(window, "check_window")
+        if w.ms < span.ms:
+            raise illegal_argument(
+                f"delayed_data_check_config: check_window [{w}] must be greater than the "
+                f"bucket_span [{span}]"
+            )
+        if w.ms > 10_000 * span.ms:
+            raise illegal_argument(
+                f"delayed_data_check_config: check_window [{w}] must be less than 10,000x the "
+                f"bucket_span [{span}]"
+            )
+
+
+def exclude_generated(df: Json) -> Json:
+    """DatafeedConfig.toXContent with exclude_generated (es-ml-api.md §2.3)."""
+    out = {k: v for k, v in df.items() if k not in ("authorization", "headers")}
+    if out.get("query_delay") == f"{default_query_delay_ms(str(df['job_id']))}ms":
+        del out["query_delay"]
+    if out.get("indices_options") == default_indices_options():
+        del out["indices_options"]
+    if out.get("chunking_config") == {"mode": "auto"}:
+        del out["chunking_config"]
+    return out
+
+
+def reject_headers(body: Json, raw: str) -> None:
+    """`headers` is not accepted in a REST body (datafeeds_crud.yml)."""
+    if "headers" in body:
+        raise parse_error(
+            f"[{key_location(raw, 'headers')}] [datafeed_config] unknown field [headers]"
+        )

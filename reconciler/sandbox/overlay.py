@@ -1,0 +1,135 @@
+"""A copy-on-write view of the state for one request: changes become visible only on commit.
+
+Input: the state document. Output: an `Overlay` mapping that handlers read and mutate as if it
+were the state, and `commit()` that writes the changes back. No I/O.
+
+Elasticsearch applies a request whole or not at all; the sandbox gets the same atomicity by
+letting handlers work on an overlay and committing only when they return without an error.
+Copying the whole state for every request made each request cost O(number of resources); the
+overlay copies only what a handler touches: a collection (`jobs`, `datafeeds`, ...) is wrapped
+in a nested overlay, and a single resource is deep-copied the first time it is read.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator, MutableMapping
+from typing import Any
+
+_DELETED = object()
+
+
+class Overlay(MutableMapping[str, Any]):
+    """A mutable view over `base`; `depth` 0 is the state, 1 a collection inside it."""
+
+    def __init__(self, base: dict[str, Any], depth: int = 0) -> None:
+        self._base = base
+        self._depth = depth
+        self._changes: dict[str, Any] = {}
+
+    def __getitem__(self, key: str) -> Any:
+        if key in self._changes:
+            value = self._changes[key]
+            if value is _DELETED:
+                raise KeyError(key)
+            return value
+        value = self._base[key]
+        if self._depth == 0 and isinstance(value, dict):
+            value = Overlay(value, 1)
+        elif isinstance(value, dict | list):
+            value = _copy(value)
+        else:
+            return value
+        self._changes[key] = value
+        return value
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._changes[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        if key not in self:
+            raise KeyError(key)
+        self._changes[key] = _DELETED
+
+    def __contains__(self, key: object) -> bool:
+        if key in self._changes:
+            return self._changes[key] is not _DELETED
+        return key in self._base
+
+    def __iter__(self) -> Iterator[str]:
+        for key in self._base:
+            if self._changes.get(key) is not _DELETED:
+                yield key
+        for key, value in self._changes.items():
+            if key not in self._base and value is not _DELETED:
+                yield key
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __or__(self, other: Any) -> dict[str, Any]:
+        return {**self.plain(), **other}
+
+    def plain(self) -> dict[str, Any]:
+        """A plain-dict copy (for JSON output)."""
+        return {key: _plain(self[key]) for key in self}
+
+    def commit(self) -> None:
+        """Write every change into the base document."""
+        for key, value in self._changes.items():
+            if value is _DELETED:
+                self._base.pop(key, None)
+            elif isinstance(value, Overlay):
+                if value._base is self._base.get(key):
+                    value.commit()
+                else:
+                    self._base[key] = value.plain()
+            else:
+                # Values read through the overlay are private copies already.
+                self._base[key] = _plain(value) if _holds_overlay(value) else value
+
+
+def scan(mapping: Any) -> Iterator[tuple[str, Any]]:
+    """Iterate a collection for reading only, without copying its values.
+
+    For scans over every resource (group names, the datafeed of a job): copying each value just
+    to read it would make every request cost the size of the collection. Callers must not
+    mutate what they get; to change a value, read it again by key.
+    """
+    if not isinstance(mapping, Overlay):
+        yield from mapping.items()
+        return
+    for key in mapping:
+        if key in mapping._changes:
+            yield key, mapping._changes[key]
+        else:
+            yield key, mapping._base[key]
+
+
+def _copy(value: Any) -> Any:
+    """Copy a JSON document (dicts, lists, scalars); several times faster than deepcopy."""
+    if type(value) is dict:
+        return {k: _copy(v) for k, v in value.items()}
+    if type(value) is list:
+        return [_copy(v) for v in value]
+    return copy.deepcopy(value) if isinstance(value, dict | list) else value
+
+
+def _holds_overlay(value: Any) -> bool:
+    if isinstance(value, Overlay):
+        return True
+    if isinstance(value, dict):
+        return any(_holds_overlay(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_holds_overlay(v) for v in value)
+    return False
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Overlay):
+        return value.plain()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value

@@ -1,0 +1,259 @@
+"""Value parsing and validation shared by the emulator's resource handlers.
+
+Input: raw JSON values from request bodies and query strings. Output: parsed values (durations in
+milliseconds, byte sizes in bytes, booleans, epoch-ms dates) or `EsError`s with Elasticsearch's
+message texts. No I/O.
+
+The sandbox parses durations and byte sizes itself on purpose: it must not share code with the
+reconciler's own normaliser (ARCHITECTURE.md, "The sandbox"), or a bug would cancel itself out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from reconciler.sandbox.exceptions import EsError, illegal_argument, parse_error
+
+# es-ml-api.md §0.3 (MlStrings.VALID_ID_CHAR_PATTERN)
+ID_RE = re.compile(r"^[a-z0-9](?:[a-z0-9_\-.]*[a-z0-9])?$")
+ID_LENGTH_LIMIT = 64
+
+# TimeValue units, as TimeValue.parseTimeValue accepts them (lower-cased input).
+_TIME_UNITS_MS: dict[str, float] = {
+    "nanos": 1e-6,
+    "micros": 1e-3,
+    "ms": 1.0,
+    "s": 1000.0,
+    "m": 60_000.0,
+    "h": 3_600_000.0,
+    "d": 86_400_000.0,
+}
+_TIME_RE = re.compile(r"^(-?\d+(?:\.\d+)?)(nanos|micros|ms|s|m|h|d)$")
+
+# ByteSizeValue units (case-insensitive).
+_BYTE_UNITS: dict[str, int] = {
+    "b": 1,
+    "k": 1 << 10,
+    "kb": 1 << 10,
+    "m": 1 << 20,
+    "mb": 1 << 20,
+    "g": 1 << 30,
+    "gb": 1 << 30,
+    "t": 1 << 40,
+    "tb": 1 << 40,
+    "p": 1 << 50,
+    "pb": 1 << 50,
+}
+_BYTES_RE = re.compile(r"^(\d+(?:\.\d+)?)\s*(b|k|kb|m|mb|g|gb|t|tb|p|pb)$")
+
+
+class Duration:
+    """A parsed Elasticsearch time value that keeps its unit (TimeValue.getStringRep)."""
+
+    def __init__(self, amount: int, unit: str) -> None:
+        self.amount = amount
+        self.unit = unit
+
+    @property
+    def ms(self) -> float:
+        """The duration in milliseconds."""
+        return self.amount * _TIME_UNITS_MS[self.unit]
+
+    def __str__(self) -> str:
+        return f"{self.amount}{self.unit}"
+
+
+def parse_duration(value: Any, field: str) -> Duration:
+    """Parse a time value like `15m`; the unit is kept as given, lower-cased.
+
+    Args:
+        value: The raw JSON value.
+        field: The setting name used in the error text.
+
+    Returns:
+        The parsed duration.
+
+    Raises:
+        EsError: 400 with TimeValue.parseTimeValue's message texts.
+    """
+    text = str(value).strip().lower()
+    if text in ("-1", "0"):
+        return Duration(int(text), "ms")
+    match = _TIME_RE.match(text)
+    if match is None:
+        raise EsError(
+            400,
+            "illegal_argument_exception",
+            f"failed to parse setting [{field}] with value [{value}] as a time value: "
+            "unit is missing or unrecognized",
+        )
+    number, unit = match.groups()
+    if "." in number:
+        raise EsError(
+            400,
+            "illegal_argument_exception",
+            f"failed to parse [{value}], fractional time values are not supported",
+        )
+    return Duration(int(number), unit)
+
+
+def parse_bytes(value: Any, field: str) -> int:
+    """Parse a byte size like `100mb` into bytes (ByteSizeValue.parseBytesSizeValue)."""
+    text = str(value).strip().lower()
+    if text in ("-1", "0"):
+        return int(text)
+    match = _BYTES_RE.match(text)
+    if match is None:
+        raise EsError(
+            400,
+            "parse_exception",
+            f"failed to parse setting [{field}] with value [{value}] as a size in bytes: "
+            "unit is missing or unrecognized",
+        )
+    number, unit = match.groups()
+    return int(float(number) * _BYTE_UNITS[unit])
+
+
+def format_bytes(n: int) -> str:
+    """ByteSizeValue.toString-like rendering (largest unit that divides exactly, else `b`)."""
+    for unit in ("pb", "tb", "gb", "mb", "kb"):
+        size = _BYTE_UNITS[unit]
+        if n and n % size == 0:
+            return f"{n // size}{unit}"
+    return f"{n}b"
+
+
+def validate_id(value: Any, field: str, *, limit: bool = True) -> str:
+    """Check an ML resource id (es-ml-api.md §0.3).
+
+    Args:
+        value: The id from the URL or body.
+        field: `job_id`, `datafeed_id`, `id`, `filter_id`, `calendar_id`.
+        limit: Whether the 64-character limit applies (verified for jobs and DFA; the sandbox
+            applies it to every id kind, a decision on es-ml-api.md §10.14).
+
+    Returns:
+        The id.
+    """
+    text = str(value)
+    if text == "_all" or not ID_RE.match(text):
+        raise illegal_argument(
+            f"Invalid {field}; '{text}' can contain lowercase alphanumeric (a-z and 0-9), "
+            "hyphens or underscores; must start and end with alphanumeric"
+        )
+    if limit and len(text) > ID_LENGTH_LIMIT:
+        if field == "job_id":
+            raise illegal_argument(
+                f"The job id cannot contain more than {ID_LENGTH_LIMIT} characters."
+            )
+        raise illegal_argument(
+            f"Invalid {field}; '{text}' cannot contain more than {ID_LENGTH_LIMIT} characters."
+        )
+    return text
+
+
+def parse_bool(value: Any, name: str) -> bool:
+    """Booleans as Elasticsearch's REST layer parses them (`""` means true)."""
+    if isinstance(value, bool):
+        return value
+    text = str(value)
+    if text in ("", "true"):
+        return True
+    if text == "false":
+        return False
+    raise illegal_argument(
+        f"Failed to parse value [{value}] as only [true] or [false] are allowed."
+    )
+
+
+def parse_int(value: Any, name: str) -> int:
+    """An integer query parameter; ES answers 400 on garbage."""
+    if isinstance(value, bool):
+        raise illegal_argument(f"Failed to parse int parameter [{name}] with value [{value}]")
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise illegal_argument(
+            f"Failed to parse int parameter [{name}] with value [{value}]"
+        ) from None
+
+
+def parse_float(value: Any, name: str) -> float:
+    """A double parameter."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise illegal_argument(f"Failed to parse double [{name}] with value [{value}]") from None
+
+
+def parse_date_param(value: Any, name: str) -> int:
+    """Epoch-ms or ISO-8601 date param (DatafeedParams / results `start`/`end`)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return int(value)
+    text = str(value).strip()
+    if re.fullmatch(r"-?\d+", text):
+        return int(text)
+    iso = text[:-1] + "+00:00" if text.endswith("Z") else text
+    try:
+        parsed = dt.datetime.fromisoformat(iso)
+    except ValueError:
+        raise illegal_argument(
+            f"Query param [{name}] with value [{value}] cannot be parsed as a date or "
+            "converted to a number (epoch)."
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return int(parsed.timestamp() * 1000)
+
+
+def key_location(raw: str, key: str) -> str:
+    """`line:col` of a key in the raw body, as ObjectParser errors report it."""
+    needle = json.dumps(key)
+    pos = raw.find(needle)
+    if pos < 0:
+        return "1:1"
+    line = raw.count("\n", 0, pos) + 1
+    col = pos - (raw.rfind("\n", 0, pos) + 1) + 1
+    return f"{line}:{col}"
+
+
+def check_fields(body: Mapping[str, Any], allowed: Iterable[str], parser: str, raw: str) -> None:
+    """Reject unknown keys like an ObjectParser (`[1:2] [job_details] unknown field [x]`)."""
+    allowed_set = set(allowed)
+    for key in body:
+        if key not in allowed_set:
+            raise parse_error(f"[{key_location(raw, key)}] [{parser}] unknown field [{key}]")
+
+
+def require_object(value: Any, parser: str, field: str, raw: str) -> dict[str, Any]:
+    """A field that must be a JSON object."""
+    if not isinstance(value, dict):
+        raise parse_error(
+            f"[{key_location(raw, field)}] [{parser}] {field} doesn't support values of type: "
+            f"{_token_name(value)}"
+        )
+    return value
+
+
+def _token_name(value: Any) -> str:
+    if isinstance(value, list):
+        return "START_ARRAY"
+    if isinstance(value, str):
+        return "VALUE_STRING"
+    if isinstance(value, bool):
+        return "VALUE_BOOLEAN"
+    if isinstance(value, int | float):
+        return "VALUE_NUMBER"
+    return "VALUE_NULL"
+
+
+def non_negative(value: Any, field: str) -> int:
+    """A long that must be ≥ 0 (Messages.JOB_CONFIG_FIELD_VALUE_TOO_LOW)."""
+    number = parse_int(value, field)
+    if number < 0:
+        raise illegal_argument(f"{field} cannot be less than 0. Value = {number}")
+    return number

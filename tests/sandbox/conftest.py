@@ -1,0 +1,27 @@
+"""Fixtures for the sandbox tests: an in-memory emulator, a controllable clock, an httpx client."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from sandbox_helpers import Api, Clock
+
+from reconciler.sandbox import Sandbox, SandboxTransport
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def sandbox(clock: Clock) -> Sandbox:
+    return Sandbox(clock=clock)
+
+
+@pytest.fixture
+def api(sandbox: Sandbox) -> Iterator[Api]:
+    with httpx.Client(transport=SandboxTransport(sandbox), base_url="http://sandbox") as client:
+        yield Api(client, sandbox)
