@@ -34,3 +34,7 @@ main.add_command(plan_cmd.plan)
 main.add_command(apply_cmd.apply)
 main.add_command(apply_cmd.force_unlock)
 main.add_command(sandbox_cmd.sandbox)
+
+
+if __name__ == "__main__":  # `python -m reconciler.cli`
+    main()

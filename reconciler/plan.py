@@ -265,6 +265,14 @@ class _Planner:
             return d
         if d.want_state is None:
             d.want_state = d.live_state if d.live_state != "failed" else None
+            if (
+                ref.kind is Kind.DATAFEED
+                and d.want_state == "started"
+                and not self._job_runs(desired)
+            ):
+                # A datafeed runs only while its job is open: closing the job stops it
+                # (es-ml-api.md §5.1), and restarting it would be a 409.
+                d.want_state = "stopped"
         d.live_canon = drop_unset_computed(
             ref.kind, d.desired_canon, canonical(ref.kind, live.body, self.defaults)
         )
@@ -323,6 +331,11 @@ class _Planner:
             return
         if not d.state_ok:
             d.action = self._state_action(ref.kind, d.want_state)
+
+    def _job_runs(self, feed: Resource) -> bool:
+        """Will the datafeed's job be open once the plan is applied?"""
+        job = self.decisions.get(Ref(kind=Kind.JOB, id=_datafeed_job(feed) or ""))
+        return job is None or job.want_state in (None, "opened")
 
     def _needs_stop(self, ref: Ref, running: bool) -> bool:
         return running
@@ -619,6 +632,9 @@ def _build_steps(p: _Planner) -> tuple[Step, ...]:
             return True
         if d.action in (Action.CLOSE, Action.STOP):
             return True
+        if d.desired is not None and d.want_state is not None and not d.running_after:
+            # Down is where it should end up, also when its configuration changes too.
+            return True
         # A job closed for an update or a replace stops its datafeed first (§5.4).
         if d.ref.kind is Kind.DATAFEED:
             job = dec.get(job_of_feed(d.ref))
@@ -812,6 +828,10 @@ def _create_or_update(s: _Steps, p: _Planner, d: _Decision, job_of_feed: Any) ->
     if ref.kind is Kind.DATAFEED:
         job = job_of_feed(ref)
         after = [s.get(job, "apply")]
+    if ref.kind is Kind.CALENDAR:
+        # Deleting a job removes it from every calendar (es-ml-api.md §1.7): a calendar that
+        # lists a job being deleted or replaced is written after that delete.
+        after = [s.get(Ref(kind=Kind.JOB, id=j), "delete") for j in raw.get("job_ids") or []]
     if d.action in (Action.CREATE, Action.REPLACE):
         if ref.kind is Kind.JOB:
             call = api.put_job(ref.id, ownership.with_marker(Kind.JOB, raw))
@@ -875,6 +895,7 @@ def _calendar_update(s: _Steps, p: _Planner, d: _Decision) -> None:
     remove = sorted(live_jobs - want_jobs - gone)
     if add:
         after = [s.get(Ref(kind=Kind.JOB, id=j), "apply") for j in add]
+        after += [s.get(Ref(kind=Kind.JOB, id=j), "delete") for j in add]
         s.add(ref, "add-jobs", api.put_calendar_job(ref.id, add), phase="apply", after=after)
     if remove:
         after = [s.get(Ref(kind=Kind.JOB, id=j), "delete") for j in remove]

@@ -1,0 +1,36 @@
+"""Apply: execute exactly the plan it is given, safely and concurrently.
+
+Input: a `Plan` and a client. Output: an `ApplyResult`. I/O: the plan's calls and stats polls,
+through the client (see `executor.py` for the policy on ordering, failures and restores).
+
+Modules: `gate` (the --allow-destroy check, pure), `executor` (scheduling and steps),
+`waits` (polling run state), `outcome` (result and progress values).
+"""
+
+from __future__ import annotations
+
+from reconciler.apply.executor import apply_plan
+from reconciler.apply.gate import check_destructive, destructive_lines
+from reconciler.apply.outcome import (
+    ApplyResult,
+    EventHandler,
+    EventKind,
+    StepEvent,
+    StepOutcome,
+    StepStatus,
+)
+from reconciler.apply.waits import WaitFailed, wait_for_state
+
+__all__ = [
+    "ApplyResult",
+    "EventHandler",
+    "EventKind",
+    "StepEvent",
+    "StepOutcome",
+    "StepStatus",
+    "WaitFailed",
+    "apply_plan",
+    "check_destructive",
+    "destructive_lines",
+    "wait_for_state",
+]

@@ -1,0 +1,100 @@
+"""What an apply produced: one outcome per step, progress events, and the overall result.
+
+Input: nothing (value types filled in by `reconciler.apply.executor`). Output: immutable
+values that the CLI renders (progress lines, the final done / failed / skipped table). No I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from reconciler.model import Step
+
+
+class StepStatus(StrEnum):
+    """How one step ended."""
+
+    DONE = "done"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class EventKind(StrEnum):
+    """What a progress event reports."""
+
+    STARTED = "started"  # the step's call is about to be sent
+    WAITING = "waiting"  # the call succeeded; polling stats for the target run state
+    FINISHED = "finished"  # the step has an outcome (done, failed or skipped)
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    """The end of one step: its status, why (error text or skip reason) and how long it took."""
+
+    step: Step
+    status: StepStatus
+    #: For FAILED: the error text. For SKIPPED: the reason. For DONE: an optional note such as
+    #: "already opened" when Elasticsearch reported the state was already reached.
+    message: str = ""
+    #: Seconds from the step's start to its end (0 for skipped steps).
+    elapsed: float = 0.0
+
+    @property
+    def label(self) -> str:
+        """`close AnomalyDetectionJob/x`: the step's verb and resource."""
+        return f"{self.step.op} {self.step.ref}"
+
+
+@dataclass(frozen=True)
+class StepEvent:
+    """One progress event, delivered to `apply_plan(on_event=...)` from the executor thread.
+
+    `finished` counts the steps that have an outcome so far (this one included for FINISHED),
+    `total` the steps in the plan: the CLI prints `[finished/total]`.
+    """
+
+    kind: EventKind
+    step: Step
+    finished: int
+    total: int
+    outcome: StepOutcome | None = None
+    #: For WAITING: the run state being polled for.
+    detail: str = ""
+
+
+EventHandler = Callable[[StepEvent], None]
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    """Every step's outcome, in plan order, and the wall-clock time of the whole apply."""
+
+    outcomes: tuple[StepOutcome, ...]
+    elapsed: float
+    #: Set when the apply stopped scheduling early (lock lost, interrupted); the reason.
+    aborted: str = ""
+
+    def _with(self, status: StepStatus) -> tuple[StepOutcome, ...]:
+        return tuple(o for o in self.outcomes if o.status is status)
+
+    @property
+    def done(self) -> tuple[StepOutcome, ...]:
+        """Steps that succeeded (including those Elasticsearch reported as already done)."""
+        return self._with(StepStatus.DONE)
+
+    @property
+    def failed(self) -> tuple[StepOutcome, ...]:
+        """Steps whose call or wait failed."""
+        return self._with(StepStatus.FAILED)
+
+    @property
+    def skipped(self) -> tuple[StepOutcome, ...]:
+        """Steps not attempted (a dependency failed, unsafe restore, abort)."""
+        return self._with(StepStatus.SKIPPED)
+
+    @property
+    def ok(self) -> bool:
+        """True when every step succeeded."""
+        return all(o.status is StepStatus.DONE for o in self.outcomes) and not self.aborted

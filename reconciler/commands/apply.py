@@ -1,0 +1,455 @@
+"""`mlsync apply` and `mlsync force-unlock`: execute exactly the reviewed plan, under a lock.
+
+Input: manifests or a saved plan file, connection options, flags, the terminal.
+Output: the plan, live progress and a final done / failed / skipped table on the terminal (plain
+lines in CI logs), and an exit code (0 success or nothing to do, 1 refused or failed).
+Does I/O through `commands.common`, `reconciler.lock` and `reconciler.apply`.
+
+Order of work (each refusal happens before any mutating request):
+1. no terminal and no --auto-approve with a fresh plan: refuse before connecting;
+2. obtain the plan: compute it (fresh), or load the saved one (`--plan`, never re-derived);
+3. the --allow-destroy gate;
+4. confirmation on the terminal ("Only 'yes' will be accepted");
+5. take the cluster lock (ux-conventions.md §4.2), then re-read the live state and compare its
+   fingerprint with the plan's: a saved plan, or a fresh plan that another writer overtook
+   while it was being confirmed, is refused as stale;
+6. execute; the lock is released on every exit path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from typing import Any, TextIO
+
+import click
+from rich import box
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from reconciler import lock as cluster_lock
+from reconciler.apply import (
+    ApplyResult,
+    EventKind,
+    StepEvent,
+    StepOutcome,
+    StepStatus,
+    apply_plan,
+    check_destructive,
+)
+from reconciler.client import MLClient
+from reconciler.client.preflight import ClusterInfo
+from reconciler.cluster import read_cluster
+from reconciler.commands.common import (
+    compute_plan,
+    connection_options,
+    echo_err,
+    manifest_options,
+    open_client,
+    report_errors,
+)
+from reconciler.errors import ApplyError, StalePlanError, UsageError
+from reconciler.lock import DEFAULT_SCOPE, DEFAULT_TTL, acquire_lock
+from reconciler.model import Plan
+from reconciler.planfile import load_plan
+from reconciler.render import render_text
+
+CONFIRM_PROMPT = (
+    "Do you want to perform these actions?\n"
+    "  mlsync will perform the actions described above.\n"
+    "  Only 'yes' will be accepted to approve.\n\n"
+    "  Enter a value"
+)
+#: Above this many steps, a successful apply prints counts instead of the full table.
+FULL_TABLE_LIMIT = 100
+
+
+def _stdin_is_tty() -> bool:
+    return sys.stdin.isatty()
+
+
+def _stderr_is_tty() -> bool:
+    return sys.stderr.isatty()
+
+
+# ----------------------------------------------------------------------------- progress
+
+
+def plain_line(event: StepEvent) -> str:
+    """`[3/12] done   close AnomalyDetectionJob/x (1.2s)` (plus the reason when not done)."""
+    outcome = event.outcome
+    assert outcome is not None
+    width = len(str(event.total))
+    line = (
+        f"[{event.finished:>{width}}/{event.total}] {outcome.status.value:<6} {outcome.label} "
+        f"({outcome.elapsed:.1f}s)"
+    )
+    return f"{line}: {outcome.message}" if outcome.message else line
+
+
+class PlainProgress:
+    """One line per finished step, for CI logs and pipes."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream
+
+    def __call__(self, event: StepEvent) -> None:
+        """Print finished steps."""
+        if event.kind is EventKind.FINISHED:
+            click.echo(plain_line(event), file=self.stream or sys.stderr)
+
+
+class LiveProgress:
+    """A rich progress bar naming the running steps; finished lines scroll above it."""
+
+    def __init__(self, console: Console, total: int) -> None:
+        self.progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        )
+        self.task = self.progress.add_task("applying", total=total)
+        self.running: dict[int, str] = {}
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> LiveProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def __call__(self, event: StepEvent) -> None:
+        """Update the bar and the list of running steps."""
+        with self._lock:
+            label = f"{event.step.op} {event.step.ref}"
+            if event.kind is EventKind.STARTED:
+                self.running[event.step.index] = label
+            elif event.kind is EventKind.WAITING:
+                self.running[event.step.index] = f"{label} (waiting for {event.detail})"
+            else:
+                self.running.pop(event.step.index, None)
+                style = {"done": "green", "failed": "bold red", "skipped": "yellow"}
+                assert event.outcome is not None
+                color = style[event.outcome.status.value]
+                self.progress.console.print(plain_line(event), style=color, highlight=False)
+                self.progress.advance(self.task)
+            shown = list(self.running.values())[:3]
+            more = len(self.running) - len(shown)
+            text = ", ".join(shown) + (f" +{more}" if more > 0 else "")
+            self.progress.update(self.task, description=text or "applying")
+
+
+# ----------------------------------------------------------------------------- summary
+
+
+def _outcome_row(outcome: StepOutcome) -> tuple[str, ...]:
+    return (
+        str(outcome.step.index),
+        outcome.status.value,
+        outcome.step.op,
+        str(outcome.step.ref),
+        f"{outcome.elapsed:.1f}s",
+        outcome.message,
+    )
+
+
+def summary_table(result: ApplyResult, *, plain: bool = False) -> Table:
+    """The done / failed / skipped table (only failed and skipped rows for large applies).
+
+    `plain` draws no box lines (columns separated by spaces), for CI logs.
+    """
+    table = Table(
+        title="Apply result",
+        title_justify="left",
+        box=box.SIMPLE if plain else box.HEAVY_HEAD,
+    )
+    for name in ("#", "status", "step", "resource", "time", "detail"):
+        table.add_column(name, overflow="fold")
+    rows = result.outcomes
+    if len(rows) > FULL_TABLE_LIMIT:
+        rows = tuple(o for o in rows if o.status is not StepStatus.DONE)
+    styles = {StepStatus.DONE: "green", StepStatus.FAILED: "bold red", StepStatus.SKIPPED: "yellow"}
+    for outcome in rows:
+        table.add_row(*_outcome_row(outcome), style=styles[outcome.status])
+    return table
+
+
+def summary_line(result: ApplyResult) -> str:
+    """`Apply complete: 12 done, 0 failed, 0 skipped in 3.4s.`."""
+    counts = (
+        f"{len(result.done)} done, {len(result.failed)} failed, {len(result.skipped)} skipped "
+        f"in {result.elapsed:.1f}s"
+    )
+    if result.ok:
+        return f"Apply complete: {counts}."
+    why = f" ({result.aborted})" if result.aborted else ""
+    return f"Apply failed{why}: {counts}."
+
+
+# ----------------------------------------------------------------------------- the command
+
+
+def _require_approval_possible(options: dict[str, Any]) -> None:
+    if options["plan_file"] is None and not options["auto_approve"] and not _stdin_is_tty():
+        raise UsageError(
+            "apply needs confirmation but there is no terminal: review the plan and pass "
+            "--auto-approve, or apply a saved plan with --plan FILE; nothing was changed"
+        )
+
+
+def _check_flags(options: dict[str, Any]) -> None:
+    if options["plan_file"] is None:
+        return
+    clashing = [
+        flag
+        for flag, value in (
+            ("PATH", options.get("paths")),
+            ("--env", options.get("env")),
+            ("--var", options.get("variables")),
+            ("--prune", options.get("prune")),
+            ("--target", options.get("target")),
+        )
+        if value
+    ]
+    if clashing:
+        raise UsageError(
+            f"--plan applies a saved plan as it is; it cannot be combined with "
+            f"{', '.join(clashing)} (make a new plan with mlsync plan --out instead)"
+        )
+
+
+def _stale_check(plan: Plan, client: MLClient, info: ClusterInfo, *, saved: bool) -> None:
+    """Refuse when the cluster differs from the one, or the state, the plan was computed from."""
+    if plan.cluster.uuid and info.cluster_uuid and plan.cluster.uuid != info.cluster_uuid:
+        raise StalePlanError(
+            f"the plan was made against cluster {plan.cluster.name or '?'} "
+            f"({plan.cluster.uuid}), but this is {info.cluster_name} ({info.cluster_uuid})"
+        )
+    live = read_cluster(client, info)
+    if live.fingerprint != plan.live_fingerprint:
+        if saved:
+            raise StalePlanError(
+                "plan is stale: the cluster changed since the plan was made; run mlsync plan again"
+            )
+        raise StalePlanError(
+            "plan is stale: the cluster changed while the plan was being confirmed (another "
+            "writer?); nothing was changed, run mlsync apply again"
+        )
+
+
+def _execute(
+    plan: Plan, client: MLClient, info: ClusterInfo, options: dict[str, Any]
+) -> ApplyResult:
+    """Run the plan with the progress display that fits the output."""
+    common: dict[str, Any] = {
+        "concurrency": options["concurrency"],
+        "wait_timeout": options["wait_timeout"],
+        "poll_interval": options["poll_interval"],
+    }
+    lock = acquire_lock(
+        client,
+        scope=options["lock_scope"],
+        ttl=options["lock_ttl"],
+        timeout=options["lock_timeout"],
+        retry_interval=min(1.0, max(0.05, options["lock_ttl"] / 10)),
+    )
+    with lock:
+        echo_err(f"Acquired the cluster lock '{lock.scope}' (lock ID {lock.info.lock_id}).")
+        _stale_check(plan, client, info, saved=options["plan_file"] is not None)
+        if _stderr_is_tty():
+            console = Console(stderr=True)
+            with LiveProgress(console, len(plan.steps)) as live:
+                result = apply_plan(plan, client, on_event=live, guard=lock.check, **common)
+        else:
+            result = apply_plan(plan, client, on_event=PlainProgress(), guard=lock.check, **common)
+    if lock.release_error:
+        echo_err(f"Warning: {lock.release_error}")
+    return result
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Treat SIGTERM (a cancelled CI job) like Ctrl-C.
+
+    The lock is then released and the table printed instead of the process dying mid-apply.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _report(result: ApplyResult) -> None:
+    tty = sys.stdout.isatty()
+    console = Console(stderr=False, width=None if tty else 160)
+    table = summary_table(result, plain=not tty)
+    if table.row_count:
+        console.print(table)
+    click.echo(summary_line(result))
+    if not result.ok:
+        failed = len(result.failed)
+        raise ApplyError(
+            f"{failed} step{'s' if failed != 1 else ''} failed, {len(result.skipped)} skipped"
+            f"{'; ' + result.aborted if result.aborted else ''}. Nothing was rolled back: "
+            "re-run mlsync plan/apply to converge"
+        )
+
+
+@click.command("apply")
+@manifest_options
+@click.option(
+    "--plan",
+    "plan_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Apply a plan saved by `mlsync plan --out FILE` (refused if the cluster changed).",
+)
+@click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
+@click.option(
+    "--allow-destroy",
+    is_flag=True,
+    help="Allow deletes and replaces (a replaced job loses its results and model state).",
+)
+@click.option("--prune", is_flag=True, help="Delete owned resources that are not in the manifests.")
+@click.option("--target", multiple=True, metavar="KIND/ID", help="Apply only these resources.")
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=4,
+    show_default=True,
+    help="Independent resources changed at the same time (1: strictly in plan order).",
+)
+@click.option(
+    "--wait-timeout",
+    type=click.FloatRange(min=0),
+    default=600.0,
+    show_default=True,
+    help="Seconds to wait for each open/close/start/stop to complete.",
+)
+@click.option(
+    "--poll-interval",
+    type=click.FloatRange(min=0.01),
+    default=0.5,
+    show_default=True,
+    help="Seconds between two run-state polls while waiting.",
+)
+@click.option(
+    "--lock-timeout",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Seconds to wait for another apply's lock to be released.",
+)
+@click.option(
+    "--lock-ttl",
+    type=click.FloatRange(min=1),
+    default=DEFAULT_TTL,
+    show_default=True,
+    help="Seconds the lock stays valid if this process dies (renewed every TTL/3 meanwhile).",
+)
+@click.option(
+    "--lock-scope",
+    default=DEFAULT_SCOPE,
+    show_default=True,
+    help="Name of the lock (separate teams may use separate scopes).",
+)
+@connection_options
+@report_errors
+def apply(**options: Any) -> None:
+    """Apply the changes of a plan to the cluster (PATH defaults to manifests/).
+
+    Without --plan, computes the plan, shows it and asks for confirmation. Steps run in
+    dependency order, independent resources concurrently. If a step fails, the steps that
+    depend on it are skipped and independent steps continue; anything apply stopped for an
+    update is restarted when safe. Nothing is rolled back: re-run plan/apply to converge.
+    """
+    _check_flags(options)
+    _require_approval_possible(options)
+    if options["plan_file"] is not None:
+        plan = load_plan(options["plan_file"])
+        client = open_client(options)
+        try:
+            info = client.preflight()
+            echo_err(info.banner())
+            _apply_loaded(plan, client, info, options, fresh=False)
+        finally:
+            client.close()
+        return
+    context = compute_plan(options)
+    try:
+        _apply_loaded(context.plan, context.client, context.info, options, fresh=True)
+    finally:
+        context.client.close()
+
+
+def _apply_loaded(
+    plan: Plan, client: MLClient, info: ClusterInfo, options: dict[str, Any], *, fresh: bool
+) -> None:
+    if fresh:
+        click.echo(render_text(plan), nl=False)
+    else:
+        click.echo(f"Applying the saved plan {options['plan_file']} ({len(plan.steps)} steps).")
+    if not plan.has_changes:
+        click.echo("No changes. The cluster matches the manifests; nothing to apply.")
+        return
+    check_destructive(plan, allow_destroy=options["allow_destroy"])
+    if fresh and not options["auto_approve"]:
+        answer = click.prompt(CONFIRM_PROMPT, default="", show_default=False, err=True)
+        if answer.strip() != "yes":
+            raise ApplyError("apply cancelled: only 'yes' is accepted; nothing was changed")
+    with _sigterm_as_interrupt():
+        result = _execute(plan, client, info, options)
+    _report(result)
+
+
+@click.command("force-unlock")
+@click.argument("lock_id")
+@click.option(
+    "--scope", default=DEFAULT_SCOPE, show_default=True, help="Name of the lock to remove."
+)
+@click.option("--force", is_flag=True, help="Do not ask for confirmation.")
+@connection_options
+@report_errors
+def force_unlock(**options: Any) -> None:
+    """Remove the cluster lock LOCK_ID left behind by an apply that no longer runs.
+
+    Only the exact lock ID shown in the lock error is accepted. Removing the lock of an apply
+    that is still running lets two applies interleave.
+    """
+    lock_id = options["lock_id"]
+    if not options["force"]:
+        if not _stdin_is_tty():
+            raise UsageError("force-unlock needs confirmation: pass --force (no terminal)")
+        click.confirm(
+            f"Remove the cluster lock '{options['scope']}' with ID {lock_id}?",
+            abort=True,
+            err=True,
+        )
+    client = open_client(options)
+    try:
+        removed = cluster_lock.force_unlock(client, lock_id, scope=options["scope"])
+    finally:
+        client.close()
+    click.echo(f"Removed the cluster lock '{options['scope']}' held by {removed.describe()}.")

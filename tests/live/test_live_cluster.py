@@ -1,0 +1,56 @@
+"""Against a real Elasticsearch: apply the example manifests, re-plan to nothing, clean up.
+
+This is the check that the sandbox and the canonical form agree with the real server: a
+perpetual diff that the sandbox hides would show up here as a non-empty second plan.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from reconciler.cli import main
+from reconciler.client import MLClient
+
+pytestmark = pytest.mark.live
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "manifests"
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.output
+
+
+def test_examples_converge_on_a_real_cluster(
+    live_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(EXAMPLES, tmp_path / "manifests")
+    client = MLClient(hosts=[live_url])
+    # The DFA jobs need their source indices; a real cluster has the data, this one gets a doc.
+    client.index(
+        index="customer_data",
+        id="1",
+        document={"account_age_days": 40, "churned": False, "monthly_spend": 10.0},
+    )
+    client.index(
+        index="transactions", document={"@timestamp": "2024-01-01T00:00:00Z", "amount": 12.5}
+    )
+    client.close()
+    try:
+        code, out = run("apply", "manifests", "--url", live_url, "--auto-approve")
+        assert code == 0, out
+        code, out = run("plan", "manifests", "--url", live_url, "--detailed-exitcode")
+        assert code == 0, out
+        assert "No changes" in out
+    finally:
+        (tmp_path / "empty").mkdir()
+        (tmp_path / "empty" / "none.yaml").write_text("")
+        code, out = run(
+            "apply", "empty", "--url", live_url, "--auto-approve", "--prune", "--allow-destroy"
+        )
+        assert code == 0, out
