@@ -30,7 +30,7 @@ from reconciler import ownership
 from reconciler.client import api
 from reconciler.model import Call, ClusterSummary, Kind, LiveState, Ref, Resource, State
 from reconciler.normalize import ServerDefaults, canonical_event, event_key
-from reconciler.plan import fingerprint
+from reconciler.plan import fingerprint, resource_fingerprint
 from reconciler.units import model_memory_limit_mb, parse_byte_size
 
 #: Largest page Elasticsearch serves: `from + size` must stay within 10 000 (§3, §8).
@@ -207,5 +207,6 @@ def read_cluster(
         job_model_memory_limit_mb=defaults.job_model_memory_limit_mb,
         dfa_model_memory_limit_bytes=defaults.dfa_model_memory_limit_bytes,
         fingerprint=fingerprint(state.values(), defaults),
+        fingerprints={ref: resource_fingerprint(res, defaults) for ref, res in state.items()},
         request_count=requests,
     )

@@ -247,8 +247,11 @@ class Plan(BaseModel):
     cluster: ClusterSummary = ClusterSummary()
     #: sha256 of the rendered manifests the plan was computed from.
     manifest_digest: str = ""
-    #: sha256 over the canonical live state read; apply refuses a saved plan when it changed.
+    #: sha256 over the canonical live state read (all resources; informational).
     live_fingerprint: str = ""
+    #: Per resource the plan acts on: sha256 of its canonical live body and run state, or
+    #: "absent". Apply refuses the plan when any of these changed (ux-conventions.md §2.3).
+    resource_fingerprints: dict[str, str] = {}
     #: Changes sorted parents-first then by id (no-ops included; renderers hide them).
     changes: tuple[Change, ...] = ()
     #: Steps in a valid execution order (dependencies point backwards).
@@ -284,5 +287,7 @@ class LiveState:
     dfa_model_memory_limit_bytes: int = 1024**3
     #: sha256 over the canonical live resources and their run states.
     fingerprint: str = ""
+    #: The same per resource.
+    fingerprints: dict[Ref, str] = field(default_factory=dict)
     #: HTTP requests made to read it.
     request_count: int = 0

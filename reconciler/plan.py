@@ -104,19 +104,37 @@ def run_state(kind: Kind, state: str | None) -> str | None:
     return None
 
 
+ABSENT = "absent"
+
+
+def resource_fingerprint(res: Resource, defaults: ServerDefaults) -> str:
+    """sha256 of one live resource's canonical body, run state and ownership."""
+    record = [
+        str(res.ref),
+        canonical(res.ref.kind, res.body, defaults),
+        run_state(res.ref.kind, res.state),
+        res.owned,
+    ]
+    return hashlib.sha256(json.dumps(record, sort_keys=True, default=str).encode()).hexdigest()
+
+
 def fingerprint(resources: Iterable[Resource], defaults: ServerDefaults) -> str:
-    """sha256 over every live resource's canonical body, run state and ownership."""
+    """sha256 over every live resource's fingerprint."""
     digest = hashlib.sha256()
     for res in sorted(resources, key=lambda r: r.ref.sort_key):
-        record = [
-            str(res.ref),
-            canonical(res.ref.kind, res.body, defaults),
-            run_state(res.ref.kind, res.state),
-            res.owned,
-        ]
-        digest.update(json.dumps(record, sort_keys=True, default=str).encode())
+        digest.update(resource_fingerprint(res, defaults).encode())
         digest.update(b"\n")
     return digest.hexdigest()
+
+
+def stale_resources(plan: Plan, live: LiveState) -> list[str]:
+    """The resources the plan acts on whose live state changed since it was made."""
+    current = {str(ref): value for ref, value in live.fingerprints.items()}
+    return sorted(
+        address
+        for address, value in plan.resource_fingerprints.items()
+        if current.get(address, ABSENT) != value
+    )
 
 
 # ----------------------------------------------------------------------------- decisions
@@ -943,7 +961,12 @@ def make_plan(
     planner.apply_targets()
     planner.decide_all()
     steps = _build_steps(planner)
+    touched = {step.ref for step in steps}
     return Plan(
+        resource_fingerprints={
+            str(ref): live.fingerprints.get(ref, ABSENT)
+            for ref in sorted(touched, key=lambda r: r.sort_key)
+        },
         mlsync_version=__version__,
         environment=options.environment,
         cluster=live.cluster,

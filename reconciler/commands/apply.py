@@ -62,6 +62,7 @@ from reconciler.commands.common import (
 from reconciler.errors import ApplyError, StalePlanError, UsageError
 from reconciler.lock import DEFAULT_SCOPE, DEFAULT_TTL, acquire_lock
 from reconciler.model import Plan
+from reconciler.plan import stale_resources
 from reconciler.planfile import load_plan
 from reconciler.render import render_text
 
@@ -240,14 +241,19 @@ def _stale_check(plan: Plan, client: MLClient, info: ClusterInfo, *, saved: bool
             f"the plan was made against cluster {plan.cluster.name or '?'} "
             f"({plan.cluster.uuid}), but this is {info.cluster_name} ({info.cluster_uuid})"
         )
-    live = read_cluster(client, info)
-    if live.fingerprint != plan.live_fingerprint:
+    # Only the resources the plan acts on count: a DFA elsewhere finishing its run, or a
+    # look-back datafeed stopping itself, does not make this plan wrong.
+    changed = stale_resources(plan, read_cluster(client, info))
+    if changed:
+        what = ", ".join(changed[:5]) + (
+            f" and {len(changed) - 5} more" if len(changed) > 5 else ""
+        )
         if saved:
             raise StalePlanError(
-                "plan is stale: the cluster changed since the plan was made; run mlsync plan again"
+                f"plan is stale: {what} changed since the plan was made; run mlsync plan again"
             )
         raise StalePlanError(
-            "plan is stale: the cluster changed while the plan was being confirmed (another "
+            f"plan is stale: {what} changed while the plan was being confirmed (another "
             "writer?); nothing was changed, run mlsync apply again"
         )
 

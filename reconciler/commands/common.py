@@ -189,6 +189,7 @@ def read_live(client: MLClient) -> tuple[ClusterInfo, LiveState]:
         job_model_memory_limit_mb=live.job_model_memory_limit_mb,
         dfa_model_memory_limit_bytes=live.dfa_model_memory_limit_bytes,
         fingerprint=live.fingerprint,
+        fingerprints=live.fingerprints,
         request_count=client.request_count,
     )
     return info, live

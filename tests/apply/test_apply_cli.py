@@ -151,16 +151,26 @@ def test_a_saved_plan_is_applied_as_saved(env: Env) -> None:
 def test_a_stale_saved_plan_is_refused(env: Env) -> None:
     saved = env.root / "web.plan.json"
     assert env.run("plan", str(env.manifests), "--out", str(saved)).exit_code == 0
-    env.client.perform(api.put_filter("other", {"items": ["x"]}))  # someone changed the cluster
+    # Someone else creates the filter this plan was going to create.
+    env.client.perform(api.put_filter("hosts", {"items": ["z"]}))
     before = env.mutations()
     result = env.run("apply", "--plan", str(saved), "--poll-interval", "0.01")
     assert result.exit_code == 1
-    assert "plan is stale: the cluster changed since the plan was made; run mlsync plan again" in (
+    assert "plan is stale: Filter/hosts changed since the plan was made; run mlsync plan again" in (
         result.stderr
     )
     lock_only = [m for m in env.mutations()[len(before) :] if "mlsync-locks" not in m]
     assert lock_only == []
     assert read_lock(env.client) is None
+
+
+def test_a_change_elsewhere_does_not_make_a_plan_stale(env: Env) -> None:
+    saved = env.root / "web.plan.json"
+    assert env.run("plan", str(env.manifests), "--out", str(saved)).exit_code == 0
+    env.client.perform(api.put_filter("other", {"items": ["x"]}))  # not a resource of this plan
+    result = env.run("apply", "--plan", str(saved), "--poll-interval", "0.01")
+    assert result.exit_code == 0, result.output
+    assert env.plan_steps() == 0
 
 
 def test_plan_file_cannot_be_combined_with_manifest_options(env: Env) -> None:
