@@ -84,8 +84,9 @@ def main() -> None:
         )
         docs.append({"kind": "DataFrameAnalytics", "id": f"dfa-{i:03d}", "spec": spec})
     if args.latency:
+        # Every answer now takes that long, like a remote cluster.
         client.perform(
-            Call(method="PUT", path="/_sandbox/faults", body={"rules": [], "latency": args.latency})
+            Call(method="PUT", path="/_sandbox/transitions", body={"latency": args.latency})
         )
 
     with tempfile.TemporaryDirectory() as tmp:
