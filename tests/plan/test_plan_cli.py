@@ -157,3 +157,23 @@ def test_markdown_stays_under_the_github_comment_limit() -> None:
     assert len(text) <= GITHUB_COMMENT_LIMIT
     assert "omitted to stay under GitHub's comment size limit" in text
     assert text.startswith("<!-- mlsync:plan env=default -->")
+
+
+def test_github_actions_outputs_and_summary(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_OUTPUT", str(workdir / "out.txt"))
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(workdir / "summary.md"))
+    code, _, _ = invoke("--sandbox")
+    assert code == 0
+    outputs = dict(line.split("=", 1) for line in (workdir / "out.txt").read_text().splitlines())
+    assert outputs == {
+        "has_changes": "true",
+        "create": "3",
+        "update": "0",
+        "restart_update": "0",
+        "replace": "0",
+        "delete": "0",
+    }
+    summary = (workdir / "summary.md").read_text()
+    assert summary.startswith("<!-- mlsync:plan env=default -->")
+    assert "`AnomalyDetectionJob/tx`" in summary
