@@ -25,6 +25,21 @@ from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 DEFAULT_URL = "http://localhost:9200"
 
 
+#: The connection settings, as flag names (`--api-key` -> `api_key`) and environment suffixes
+#: (`MLSYNC_API_KEY`, `ELASTICSEARCH_API_KEY`).
+SETTINGS = (
+    "url",
+    "api_key",
+    "username",
+    "password",
+    "bearer_token",
+    "cloud_id",
+    "ca_cert",
+    "insecure",
+    "timeout",
+)
+
+
 class ConnectionConfigError(ValueError):
     """The connection settings are contradictory or malformed (the CLI prints it, exit 1)."""
 
@@ -289,17 +304,7 @@ class ConnectionConfig(BaseModel):
         """
         values: dict[str, Any] = {}
         origins: dict[str, str] = {}
-        for key in (
-            "url",
-            "api_key",
-            "username",
-            "password",
-            "bearer_token",
-            "cloud_id",
-            "ca_cert",
-            "insecure",
-            "timeout",
-        ):
+        for key in SETTINGS:
             flag = flags.get(key)
             if flag not in (None, "", False, (), []):
                 values[key] = flag

@@ -29,6 +29,7 @@ from reconciler.client import (
     InsecureConnectionWarning,
     MLClient,
 )
+from reconciler.client.connection import SETTINGS
 from reconciler.client.preflight import ClusterInfo
 from reconciler.cluster import read_cluster
 from reconciler.errors import ManifestError, MlsyncError, UsageError
@@ -134,7 +135,7 @@ def open_client(options: dict[str, Any]) -> MLClient:
         # index as existing (a real cluster has the data; see reconciler/sandbox/README.md).
         sandbox = Sandbox(state_file=state, implicit_indices=True)
         return MLClient(hosts=[SANDBOX_URL], transport=SandboxTransport(sandbox))
-    flags = {key: options.get(key) for key in ConnectionKeys}
+    flags = {key: options.get(key) for key in SETTINGS}
     try:
         config = ConnectionConfig.resolve(flags, os.environ)
         if not config.hosts and not config.cloud_id:
@@ -151,19 +152,6 @@ def open_client(options: dict[str, Any]) -> MLClient:
         # --insecure: say so on every run, loudly (ux-conventions.md §4.5).
         echo_err(f"Warning: {warning.message}")
     return client
-
-
-ConnectionKeys = (
-    "url",
-    "api_key",
-    "username",
-    "password",
-    "bearer_token",
-    "cloud_id",
-    "ca_cert",
-    "insecure",
-    "timeout",
-)
 
 
 @dataclass
