@@ -27,6 +27,7 @@ from typing import Any
 from reconciler import ownership
 from reconciler.model import Kind
 from reconciler.units import model_memory_limit_mb, parse_byte_size, parse_duration_ms
+from reconciler.vocabulary import FUNCTION_SHORTCUTS
 
 Body = dict[str, Any]
 
@@ -129,15 +130,6 @@ JOB_GENERATED = (
     "datafeed_config",
 )
 
-#: Detector function shortcuts, normalised to the long form on output (§1.3).
-FUNCTION_ALIASES = {
-    "nzc": "non_zero_count",
-    "low_nzc": "low_non_zero_count",
-    "high_nzc": "high_non_zero_count",
-    "dc": "distinct_count",
-    "low_dc": "low_distinct_count",
-    "high_dc": "high_distinct_count",
-}
 
 #: The stop words of the default categorization analyzer (es-ml-api.md §1.2,
 #: CategorizationAnalyzerConfig): day and month names and their abbreviations, GMT, UTC.
@@ -199,7 +191,7 @@ def _canonical_detector(detector: Any) -> Any:
         return detector
     out = {k: v for k, v in detector.items() if k != "detector_index"}
     if isinstance(out.get("function"), str):
-        out["function"] = FUNCTION_ALIASES.get(out["function"], out["function"])
+        out["function"] = FUNCTION_SHORTCUTS.get(out["function"], out["function"])
     if isinstance(out.get("exclude_frequent"), str):
         out["exclude_frequent"] = out["exclude_frequent"].lower()
     if out.get("use_null") is False:

@@ -21,6 +21,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from reconciler.units import model_memory_limit_mb, parse_byte_size, parse_duration_ms
+from reconciler.vocabulary import FUNCTION_SHORTCUTS
 
 __all__ = [
     "DETECTOR_FUNCTIONS",
@@ -160,14 +161,6 @@ DETECTOR_FUNCTIONS: tuple[str, ...] = (
     "time_of_day", "time_of_week",
     "lat_long",
 )  # fmt: skip
-FUNCTION_SHORTCUTS: dict[str, str] = {
-    "nzc": "non_zero_count",
-    "low_nzc": "low_non_zero_count",
-    "high_nzc": "high_non_zero_count",
-    "dc": "distinct_count",
-    "low_dc": "low_distinct_count",
-    "high_dc": "high_distinct_count",
-}
 
 
 def _function(value: str) -> str:
