@@ -37,6 +37,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from reconciler import lock as cluster_lock
 from reconciler.apply import (
@@ -147,7 +148,10 @@ class LiveProgress:
                 style = {"done": "green", "failed": "bold red", "skipped": "yellow"}
                 assert event.outcome is not None
                 color = style[event.outcome.status.value]
-                self.progress.console.print(plain_line(event), style=color, highlight=False)
+                # Messages quote the server (`no such index [x]`): never read them as markup.
+                self.progress.console.print(
+                    plain_line(event), style=color, highlight=False, markup=False
+                )
                 self.progress.advance(self.task)
             shown = list(self.running.values())[:3]
             more = len(self.running) - len(shown)
@@ -158,8 +162,10 @@ class LiveProgress:
 # ----------------------------------------------------------------------------- summary
 
 
-def _outcome_row(outcome: StepOutcome) -> tuple[str, ...]:
-    return (
+def _outcome_row(outcome: StepOutcome) -> tuple[Text, ...]:
+    # Text cells: server messages contain brackets (`no such index [x]`) that Rich would
+    # otherwise swallow as markup (ux-conventions.md §2.5).
+    cells = (
         str(outcome.step.index),
         outcome.status.value,
         outcome.step.op,
@@ -167,6 +173,7 @@ def _outcome_row(outcome: StepOutcome) -> tuple[str, ...]:
         f"{outcome.elapsed:.1f}s",
         outcome.message,
     )
+    return tuple(Text(cell) for cell in cells)
 
 
 def summary_table(result: ApplyResult, *, plain: bool = False) -> Table:
