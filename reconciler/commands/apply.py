@@ -56,6 +56,7 @@ from reconciler.commands.common import (
     compute_plan,
     connection_options,
     echo_err,
+    echo_plan,
     manifest_options,
     open_client,
     report_errors,
@@ -421,7 +422,7 @@ def _apply_loaded(
     plan: Plan, client: MLClient, info: ClusterInfo, options: dict[str, Any], *, fresh: bool
 ) -> None:
     if fresh:
-        click.echo(render_text(plan), nl=False)
+        echo_plan(render_text(plan))
     else:
         click.echo(f"Applying the saved plan {options['plan_file']} ({len(plan.steps)} steps).")
     if not plan.has_changes:

@@ -50,6 +50,32 @@ def echo_err(message: str) -> None:
     click.echo(message, err=True)
 
 
+#: Colours by the plan line's leading symbol (Terraform's palette); meaning never rests on colour
+#: alone, the symbols are always there (ux-conventions.md §2.5).
+_PLAN_COLOURS = (
+    ("-/+ ", "red"),
+    ("+ ", "green"),
+    ("~ ", "yellow"),
+    ("- ", "red"),
+    ("> ", "cyan"),
+    ("< ", "magenta"),
+    ("!! ", "red"),
+    ("# ", "bright_black"),
+)
+
+
+def echo_plan(text: str) -> None:
+    """Print a text plan, coloured on a terminal unless NO_COLOR is set."""
+    if not sys.stdout.isatty() or os.environ.get("NO_COLOR"):
+        click.echo(text, nl=False)
+        return
+    for line in text.splitlines():
+        stripped = line.lstrip()
+        colour = next((c for prefix, c in _PLAN_COLOURS if stripped.startswith(prefix)), None)
+        bold = stripped.startswith("!!") or line.startswith("Plan: ")
+        click.echo(click.style(line, fg=colour, bold=bold) if colour or bold else line)
+
+
 def manifest_options(func: Callable[P, R]) -> Callable[P, R]:
     """PATH arguments, --env and --var."""
     func = click.option(

@@ -17,6 +17,7 @@ from reconciler.commands.common import (
     compute_plan,
     connection_options,
     echo_err,
+    echo_plan,
     manifest_options,
     report_errors,
 )
@@ -66,7 +67,10 @@ def plan(**options: Any) -> None:
     context = compute_plan(options)
     try:
         result = context.plan
-        click.echo(render(result, options["fmt"]), nl=False)
+        if options["fmt"] == "text":
+            echo_plan(render(result, "text"))
+        else:
+            click.echo(render(result, options["fmt"]), nl=False)
         if options.get("out"):
             save_plan(result, options["out"])
             out = options["out"]

@@ -177,3 +177,22 @@ def test_github_actions_outputs_and_summary(workdir: Path, monkeypatch: pytest.M
     summary = (workdir / "summary.md").read_text()
     assert summary.startswith("<!-- mlsync:plan env=default -->")
     assert "`AnomalyDetectionJob/tx`" in summary
+
+
+def test_text_plan_is_coloured_only_on_a_terminal(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sys
+
+    from reconciler.commands.common import echo_plan
+
+    text = "  + Filter/x will be created\n  -/+ AnomalyDetectionJob/y must be replaced\nPlan: 1 to create.\n"
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    echo_plan(text)
+    coloured = capsys.readouterr().out
+    assert "\x1b[32m" in coloured and "\x1b[31m" in coloured
+    assert "+ Filter/x will be created" in coloured  # the symbol stays
+    monkeypatch.setenv("NO_COLOR", "1")
+    echo_plan(text)
+    assert capsys.readouterr().out == text
