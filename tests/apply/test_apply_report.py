@@ -16,7 +16,10 @@ def test_brackets_in_server_messages_survive() -> None:
         op="create",
         call=Call(method="PUT", path="/_ml/data_frame/analytics/churn"),
     )
-    message = "PUT /_ml/data_frame/analytics/churn -> 400 action_request_validation_exception: Validation Failed: 1: no such index [customer_data];"
+    message = (
+        "PUT /_ml/data_frame/analytics/churn -> 400 action_request_validation_exception: "
+        "Validation Failed: 1: no such index [customer_data];"
+    )
     result = ApplyResult(
         outcomes=(StepOutcome(step=step, status=StepStatus.FAILED, message=message),), elapsed=0.1
     )

@@ -186,7 +186,11 @@ def test_text_plan_is_coloured_only_on_a_terminal(
 
     from reconciler.commands.common import echo_plan
 
-    text = "  + Filter/x will be created\n  -/+ AnomalyDetectionJob/y must be replaced\nPlan: 1 to create.\n"
+    text = (
+        "  + Filter/x will be created\n"
+        "  -/+ AnomalyDetectionJob/y must be replaced\n"
+        "Plan: 1 to create.\n"
+    )
     monkeypatch.delenv("NO_COLOR", raising=False)
     monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
     echo_plan(text)
