@@ -136,3 +136,26 @@ def test_two_concurrent_applies_exactly_one_proceeds(tmp_path: Path) -> None:
     assert "Apply complete" in outputs[winner.pid][0]
     code, out = cli(state, "plan", str(manifests), "--detailed-exitcode")
     assert code == 0, out
+
+
+def test_sigterm_mid_apply_releases_the_lock_and_reports(tmp_path: Path) -> None:
+    # A cancelled CI job sends SIGTERM: apply stops, reports, releases the lock, exits 1.
+    state = tmp_path / "state.json"
+    sandbox = new_state(state, transition_delay=0.2)
+    manifests = write_manifests(tmp_path, 2)
+    proc = spawn_apply(state, manifests, "--lock-ttl", "300")
+    deadline = time.monotonic() + 60
+    while ml_mutations(sandbox) < 3:
+        assert proc.poll() is None and time.monotonic() < deadline, "apply ended too early"
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1, (out, err)
+    assert "interrupted" in err and "re-run mlsync plan/apply to converge" in err
+    lock = sandbox.handle("GET", "/mlsync-locks/_doc/default", {}, b"")
+    assert lock.status == 404, lock.body  # released, not left for 300 s
+    # Nothing is half-done for good: a re-run converges at once (no lock to wait for).
+    code, output = cli(state, "apply", str(manifests), "--auto-approve", "--poll-interval", "0.01")
+    assert code == 0, output
+    code, output = cli(state, "plan", str(manifests), "--detailed-exitcode")
+    assert code == 0, output
