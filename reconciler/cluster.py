@@ -7,7 +7,7 @@ Does I/O through the client only.
 Nine bulk reads, whatever the number of resources (anchors.md §5 item 10; the Terraform
 provider makes one to four GETs per resource):
 
-  GET /_ml/anomaly_detectors?exclude_generated=true      jobs (not paged; ES returns up to 10 000)
+  GET /_ml/anomaly_detectors                             jobs (not paged; ES returns up to 10 000)
   GET /_ml/anomaly_detectors/_stats                      job states, model sizes
   GET /_ml/datafeeds?exclude_generated=true              datafeeds
   GET /_ml/datafeeds/_stats                              datafeed states
@@ -18,7 +18,8 @@ provider makes one to four GETs per resource):
   GET /_ml/calendars/_all/events                         every scheduled event (paged)
 
 `exclude_generated=true` is Elasticsearch's own "configuration for export" mode (es-ml-api.md
-§1.1, §2.3, §3.5): it drops generated fields so what is read is what a manifest would say.
+§1.1, §2.3, §3.5): it drops generated fields so what is read is what a manifest would say. Jobs
+are the exception (see `read_cluster`).
 """
 
 from __future__ import annotations
@@ -109,7 +110,10 @@ def read_cluster(
     job_stats = {
         s["job_id"]: s for s in get(api.get_job_stats("_all")).get("jobs", []) if "job_id" in s
     }
-    for body in get(api.get_jobs("_all", exclude_generated=True)).get("jobs", []):
+    # Jobs are read in full (not `exclude_generated`): that mode also strips Kibana's
+    # `custom_settings.created_by`, which an update must re-send because `_update` replaces
+    # `custom_settings` whole. The generated fields are dropped by the canonical form.
+    for body in get(api.get_jobs("_all")).get("jobs", []):
         ref = Ref(kind=Kind.JOB, id=body["job_id"])
         stats = job_stats.get(ref.id, {})
         state[ref] = Resource(

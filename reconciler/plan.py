@@ -349,6 +349,9 @@ class _Planner:
             return
         if not d.state_ok:
             d.action = self._state_action(ref.kind, d.want_state)
+            if d.live_state == "failed":
+                verb = "force-closed" if ref.kind is Kind.JOB else "force-stopped"
+                d.reasons.append(f"it has failed: it is {verb} first (es-ml-api.md §5.1, §5.3)")
 
     def _job_runs(self, feed: Resource) -> bool:
         """Will the datafeed's job be open once the plan is applied?"""
@@ -604,8 +607,13 @@ def _job_update_body(d: _Decision) -> Body:
     if detectors:
         body["detectors"] = [detectors[i] for i in sorted(detectors)]
     if d.adopt or any(f.path.startswith("custom_settings") for f in d.fields):
-        # `custom_settings` is replaced whole by `_update`: always re-send the marker (§1.6).
-        body["custom_settings"] = ownership.with_marker(Kind.JOB, raw)["custom_settings"]
+        # `custom_settings` is replaced whole by `_update`: always re-send the marker (§1.6),
+        # and keep Kibana's `created_by` (it says which wizard made the job; not compared).
+        settings = ownership.with_marker(Kind.JOB, raw)["custom_settings"]
+        live_settings = (d.live.body.get("custom_settings") if d.live else None) or {}
+        if "created_by" in live_settings and "created_by" not in settings:
+            settings = {**settings, "created_by": live_settings["created_by"]}
+        body["custom_settings"] = settings
     return body
 
 

@@ -153,6 +153,8 @@ def render_text(plan: Plan) -> str:
                 f"  {SYMBOL[change.action]} {change.ref} {_headline(change)} "
                 f"({change.state_before} -> {change.state_after})"
             )
+            for reason in change.reasons:
+                out.append(f"      # {reason}")
         out.append("")
     destructive = plan.destructive_changes
     if destructive:
