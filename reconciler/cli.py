@@ -10,6 +10,9 @@ traceback (`--debug` shows it).
 
 from __future__ import annotations
 
+import sys
+from typing import Any
+
 import click
 
 from reconciler import __version__
@@ -19,7 +22,32 @@ from reconciler.commands import sandbox as sandbox_cmd
 from reconciler.commands import validate as validate_cmd
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _Cli(click.Group):
+    """The command group; bad flags exit 1, not click's default 2.
+
+    Exit code 2 means "changes present" for `plan --detailed-exitcode` (Terraform's convention),
+    so a CI step must never read a mistyped flag as "there are changes".
+    """
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the CLI; usage errors print click's message and exit 1."""
+        try:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        except click.UsageError as exc:
+            exc.show()
+            sys.exit(1)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+
+
+@click.group(
+    cls=_Cli,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(__version__, prog_name="mlsync")
 def main() -> None:
     """Manage Elasticsearch machine-learning configuration as code.

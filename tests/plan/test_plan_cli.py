@@ -200,3 +200,17 @@ def test_text_plan_is_coloured_only_on_a_terminal(
     monkeypatch.setenv("NO_COLOR", "1")
     echo_plan(text)
     assert capsys.readouterr().out == text
+
+
+def test_bad_flags_exit_1_not_2(workdir: Path) -> None:
+    # 2 means "changes present" with --detailed-exitcode; a typo must never look like that.
+    from reconciler.cli import main
+
+    for argv in (
+        ["plan", "--bogus"],
+        ["plan", "--format", "yaml"],
+        ["apply", "--concurrency", "0"],
+    ):
+        result = CliRunner().invoke(main, argv)
+        assert result.exit_code == 1, (argv, result.output)
+        assert "Error:" in result.output and "Traceback" not in result.output
