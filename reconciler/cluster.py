@@ -9,7 +9,7 @@ provider makes one to four GETs per resource):
 
   GET /_ml/anomaly_detectors                             jobs (not paged; ES returns up to 10 000)
   GET /_ml/anomaly_detectors/_stats                      job states, model sizes
-  GET /_ml/datafeeds?exclude_generated=true              datafeeds
+  GET /_ml/datafeeds                                     datafeeds
   GET /_ml/datafeeds/_stats                              datafeed states
   GET /_ml/data_frame/analytics?exclude_generated=true   DFA (paged; one page of 10 000)
   GET /_ml/data_frame/analytics/_stats                   DFA states and progress (paged)
@@ -18,8 +18,9 @@ provider makes one to four GETs per resource):
   GET /_ml/calendars/_all/events                         every scheduled event (paged)
 
 `exclude_generated=true` is Elasticsearch's own "configuration for export" mode (es-ml-api.md
-§1.1, §2.3, §3.5): it drops generated fields so what is read is what a manifest would say. Jobs
-are the exception (see `read_cluster`).
+§1.1, §2.3, §3.5): it drops generated fields so what is read is what a manifest would say. Jobs and
+datafeeds are read in full instead (see `read_cluster`); the canonical form drops what the server
+generates.
 """
 
 from __future__ import annotations
@@ -129,7 +130,9 @@ def read_cluster(
         for s in get(api.get_datafeed_stats("_all")).get("datafeeds", [])
         if "datafeed_id" in s
     }
-    for body in get(api.get_datafeeds("_all", exclude_generated=True)).get("datafeeds", []):
+    # In full as well: `exclude_generated` drops a `query_delay` equal to the job-id default and
+    # an `auto` chunking_config (§2.3), which a manifest may legitimately spell out.
+    for body in get(api.get_datafeeds("_all")).get("datafeeds", []):
         ref = Ref(kind=Kind.DATAFEED, id=body["datafeed_id"])
         job = state.get(Ref(kind=Kind.JOB, id=str(body.get("job_id"))))
         state[ref] = Resource(

@@ -47,7 +47,16 @@ def diff_bodies(
     """
     if live == desired:  # the common case, and far cheaper than DeepDiff
         return ()
-    tree = DeepDiff(live, desired, view="tree", threshold_to_diff_deeper=0, verbose_level=2)
+    # 1 and 1.0 are the same number: ES returns doubles for fields a manifest may write as
+    # integers (hyperparameters, thresholds).
+    tree = DeepDiff(
+        live,
+        desired,
+        view="tree",
+        threshold_to_diff_deeper=0,
+        verbose_level=2,
+        ignore_numeric_type_changes=True,
+    )
     found: dict[tuple[str | int, ...], Difference] = {}
     for report in tree.values():
         for level in report:

@@ -20,6 +20,7 @@ Two further notions complete the picture:
 from __future__ import annotations
 
 import copy
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -479,9 +480,19 @@ def canonical_event(event: Any) -> Any:
     return out
 
 
-def event_key(event: Body) -> tuple[str, str, str]:
-    """Events have no user-facing id: they are compared as a set keyed by time and description."""
-    return (str(event.get("start_time")), str(event.get("end_time")), str(event.get("description")))
+def event_key(event: Body) -> str:
+    """Events have no user-facing id: they are a set, keyed by their whole canonical content.
+
+    A change to any field (times, description, skip flags, force_time_shift) is then a delete
+    of the old event and an add of the new one, the only way Elasticsearch changes an event.
+    """
+    main = ("start_time", "end_time", "description")
+    rest = sorted((k, v) for k, v in event.items() if k not in main)
+    return json.dumps(
+        [*(event.get(k) for k in main), *rest],
+        sort_keys=True,
+        default=str,
+    )
 
 
 def canonical_calendar(body: Body) -> Body:

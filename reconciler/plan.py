@@ -228,15 +228,47 @@ class _Planner:
                     f"true); mlsync never modifies it — remove it from the manifests"
                 )
             if ref.kind is Kind.DATAFEED:
-                job_id = _datafeed_job(res)
-                job = self.desired.get(Ref(kind=Kind.JOB, id=job_id or ""))
-                if res.state == "started" and job is not None and job.state == "closed":
-                    problems.append(
-                        f"{res.source or ref}: {ref} should be started but its job {job_id} "
-                        f"should be closed; a datafeed runs only while its job is open"
-                    )
+                problems += self._check_datafeed(ref, res)
         if problems:
             raise PlanError("cannot plan:\n  " + "\n  ".join(problems))
+
+    def _check_datafeed(self, ref: Ref, res: Resource) -> list[str]:
+        """A desired datafeed must be able to run and to exist next to its job's other datafeeds."""
+        problems = []
+        where = res.source or ref
+        job_id = _datafeed_job(res) or ""
+        job_ref = Ref(kind=Kind.JOB, id=job_id)
+        job, live_job = self.desired.get(job_ref), self.live.get(job_ref)
+        # The job's state once applied: declared, else as it is now, else closed (a new job).
+        job_state = job.state if job and job.state else None
+        if job_state is None:
+            job_state = run_state(Kind.JOB, live_job.state) if live_job else "closed"
+        if res.state == "started" and job_state != "opened":
+            problems.append(
+                f"{where}: {ref} should be started but its job {job_id} will be {job_state}; a "
+                "datafeed runs only while its job is open (es-ml-api.md §5.2): add `state: "
+                f"opened` to job {job_id}"
+            )
+        if job is None and live_job is not None and self.options.prune and self._prunable(live_job):
+            problems.append(
+                f"{where}: {ref} feeds job {job_id}, which --prune would delete because no "
+                "manifest declares it; declare the job or remove the datafeed"
+            )
+        for other_ref, other in self.live.items():
+            if (
+                other_ref.kind is Kind.DATAFEED
+                and other_ref != ref
+                and _datafeed_job(other) == job_id
+                and other_ref not in self.desired
+                and not (self.options.prune and self._prunable(other))
+            ):
+                # One datafeed per job (es-ml-api.md §2.5): the PUT would be a 409.
+                problems.append(
+                    f"{where}: job {job_id} already has datafeed {other_ref.id} on the cluster; "
+                    "a job has one datafeed: declare that one instead, or remove it (mlsync "
+                    "apply --prune removes it when mlsync owns it)"
+                )
+        return problems
 
     # -- targeting -----------------------------------------------------------------------
 
@@ -296,7 +328,7 @@ class _Planner:
         )
         atomic = SET_LISTS[ref.kind]
         for path, before, after in diff_bodies(d.live_canon, d.desired_canon, atomic):
-            klass = classify(ref.kind, path)
+            klass = classify(ref.kind, path, removed=after is None)
             d.fields.append(
                 FieldChange(
                     path=dotted(path),
@@ -423,6 +455,12 @@ class _Planner:
                         " and Elasticsearch deletes a job's datafeed with the job"
                     )
 
+        for cref, jobs in self.memberships_to_restore().items():
+            for job_id in jobs:
+                self.decisions[Ref(kind=Kind.JOB, id=job_id)].reasons.append(
+                    f"deleting it removes it from calendar {cref.id}; it is added back after "
+                    "the job is recreated"
+                )
         for ref, d in self.decisions.items():
             if ref.kind is Kind.JOB and d.action is Action.RESTART_UPDATE:
                 for feed in self._datafeeds_of(ref.id):
@@ -430,6 +468,32 @@ class _Planner:
                         d.reasons.append(
                             f"its datafeed {feed.id} is stopped first and restarted after"
                         )
+
+    def memberships_to_restore(self) -> dict[Ref, list[str]]:
+        """Calendars (from the whole live state) that will lose a replaced job, and those jobs.
+
+        Calendars created, replaced or deleted by this plan are skipped (their own steps set
+        their jobs), and so are jobs a declared calendar no longer lists.
+        """
+        replaced = {
+            r.id
+            for r, d in self.decisions.items()
+            if r.kind is Kind.JOB and d.action is Action.REPLACE
+        }
+        out: dict[Ref, list[str]] = {}
+        for cref, cal in self.live_state.resources.items():
+            if cref.kind is not Kind.CALENDAR or not replaced:
+                continue
+            decision = self.decisions.get(cref)
+            if decision and decision.action in (Action.CREATE, Action.REPLACE, Action.DELETE):
+                continue
+            listed = set(cal.body.get("job_ids") or [])
+            if decision and decision.desired is not None:
+                listed &= set(decision.desired_canon.get("job_ids", []))
+            jobs = sorted(replaced & listed)
+            if jobs:
+                out[cref] = jobs
+        return out
 
     def _datafeeds_of(self, job_id: str) -> list[Ref]:
         return [
@@ -646,9 +710,9 @@ def _build_steps(p: _Planner) -> tuple[Step, ...]:
         d = dec[ref]
         return Ref(kind=Kind.JOB, id=_datafeed_job(d.desired) or _datafeed_job(d.live) or "")
 
-    def feed_of_job(job: Ref) -> Ref | None:
-        feeds = p._datafeeds_of(job.id)
-        return feeds[0] if feeds else None
+    def feeds_of_job(job: Ref) -> list[Ref]:
+        """Every datafeed of the job, live or desired (two, while one replaces the other)."""
+        return p._datafeeds_of(job.id)
 
     def stopping(d: _Decision) -> bool:
         """Must this resource be stopped/closed before its other steps?"""
@@ -680,14 +744,13 @@ def _build_steps(p: _Planner) -> tuple[Step, ...]:
             if kind is Kind.DATAFEED:
                 s.add(ref, "stop", api.stop_datafeed(ref.id), phase="stop", wait_for="stopped")
             elif kind is Kind.JOB:
-                feed = feed_of_job(ref)
                 s.add(
                     ref,
                     "close",
                     api.close_job(ref.id),
                     phase="stop",
                     wait_for="closed",
-                    after=[s.get(feed, "stop") if feed else None],
+                    after=[s.get(feed, "stop") for feed in feeds_of_job(ref)],
                 )
             else:
                 s.add(
@@ -720,8 +783,7 @@ def _build_steps(p: _Planner) -> tuple[Step, ...]:
                 continue
             after: list[int | None] = []
             if kind is Kind.JOB:
-                feed = feed_of_job(ref)
-                after.append(s.get(feed, "delete") if feed else None)
+                after += [s.get(feed, "delete") for feed in feeds_of_job(ref)]
             if kind is Kind.FILTER:
                 # A filter in use cannot be deleted (409, §4.1): after the jobs that used it
                 # are deleted or updated.
@@ -750,32 +812,16 @@ def _build_steps(p: _Planner) -> tuple[Step, ...]:
                 continue
             _create_or_update(s, p, d, job_of_feed if kind is Kind.DATAFEED else None)
     # Jobs recreated by a replace lose their calendar memberships (ES removes a deleted job from
-    # every calendar, §1.7): put them back once the job exists again.
-    for ref, d in dec.items():
-        if (
-            ref.kind is not Kind.CALENDAR
-            or d.desired is None
-            or d.action in (Action.CREATE, Action.REPLACE)
-        ):
-            continue
-        wanted = set(d.desired_canon.get("job_ids", []))
-        readd = sorted(
-            j.id
-            for j, jd in dec.items()
-            if j.kind is Kind.JOB
-            and jd.action is Action.REPLACE
-            and j.id in wanted
-            and j.id in set((d.live_canon or {}).get("job_ids", []))
+    # every calendar, §1.7): put them back in every calendar that listed them, declared or not.
+    for cref, job_ids in sorted(p.memberships_to_restore().items(), key=lambda i: i[0].sort_key):
+        s.add(
+            cref,
+            "add-jobs",
+            api.put_calendar_job(cref.id, job_ids),
+            phase="readd",
+            after=[s.get(Ref(kind=Kind.JOB, id=j), "apply") for j in job_ids],
+            description=f"re-add replaced jobs {', '.join(job_ids)} to calendar {cref.id}",
         )
-        if readd:
-            s.add(
-                ref,
-                "add-jobs",
-                api.put_calendar_job(ref.id, readd),
-                phase="readd",
-                after=[s.get(Ref(kind=Kind.JOB, id=j), "apply") for j in readd],
-                description=f"re-add replaced jobs {', '.join(readd)} to calendar {ref.id}",
-            )
 
     # Filters go last among the deletes: jobs must stop using them first.
     delete(Kind.FILTER)
@@ -853,7 +899,9 @@ def _create_or_update(s: _Steps, p: _Planner, d: _Decision, job_of_feed: Any) ->
         ]
     if ref.kind is Kind.DATAFEED:
         job = job_of_feed(ref)
+        # One datafeed per job (es-ml-api.md §2.5): a new one waits for the old one's delete.
         after = [s.get(job, "apply")]
+        after += [s.get(other, "delete") for other in p._datafeeds_of(job.id) if other != ref]
     if ref.kind is Kind.CALENDAR:
         # Deleting a job removes it from every calendar (es-ml-api.md §1.7): a calendar that
         # lists a job being deleted or replaced is written after that delete.
@@ -928,7 +976,7 @@ def _calendar_update(s: _Steps, p: _Planner, d: _Decision) -> None:
         s.add(
             ref, "remove-jobs", api.delete_calendar_job(ref.id, remove), phase="apply", after=after
         )
-    live_ids: dict[tuple[str, str, str], str] = d.live.facts.get("event_ids", {})
+    live_ids: dict[str, str] = d.live.facts.get("event_ids", {})
     live_events = {event_key(e): e for e in d.live_canon.get("events", [])}
     raw_events = [e for e in d.desired.body.get("events") or [] if isinstance(e, dict)]
     want_events = {event_key(canonical_event(e)): e for e in raw_events}
@@ -940,7 +988,7 @@ def _calendar_update(s: _Steps, p: _Planner, d: _Decision) -> None:
                 "delete-event",
                 api.delete_calendar_event(ref.id, event_id),
                 phase="apply",
-                description=f"delete event {key[2]!r} of calendar {ref.id}",
+                description=f"delete event {live_events[key].get('description')!r} of {ref.id}",
             )
     new = [want_events[k] for k in sorted(want_events.keys() - live_events.keys())]
     if new:

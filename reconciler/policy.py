@@ -56,14 +56,18 @@ DFA_IN_PLACE = frozenset({"description", "allow_lazy_start"})
 DFA_WHEN_STOPPED = frozenset({"model_memory_limit", "max_num_threads"})
 
 
-def classify(kind: Kind, path: Path) -> FieldClass:
-    """Classify a change at `path` (a path into the canonical body)."""
+def classify(kind: Kind, path: Path, *, removed: bool = False) -> FieldClass:
+    """Classify a change at `path` (a path into the canonical body); `removed`: field unset."""
     head = path[0] if path else ""
     if kind is Kind.JOB:
         return _classify_job(path)
     if kind is Kind.DATAFEED:
-        # Every datafeed field but `job_id` updates, with the datafeed stopped (§2.4).
-        return FieldClass.REPLACE if head == "job_id" else FieldClass.RESTART
+        # Every datafeed field but `job_id` updates, with the datafeed stopped (§2.4). Removing
+        # `aggregations` is the exception: no documented update value clears them, so the
+        # datafeed is recreated (configuration only; the job and its results are untouched).
+        if head == "job_id" or (head == "aggregations" and removed and len(path) == 1):
+            return FieldClass.REPLACE
+        return FieldClass.RESTART
     if kind is Kind.DFA:
         if head in DFA_IN_PLACE:
             return FieldClass.UPDATE

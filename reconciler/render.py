@@ -99,7 +99,7 @@ def _field_lines(change: Change) -> list[str]:
         note = ""
         if f.forces_replacement:
             note = "  # forces replacement"
-        elif f.needs_restart:
+        elif f.needs_restart and change.action is Action.RESTART_UPDATE:
             note = (
                 "  # requires job close/reopen"
                 if change.ref.kind is Kind.JOB

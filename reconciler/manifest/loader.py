@@ -226,7 +226,7 @@ def _declarations(
     manifest: Any, data: dict[str, Any], doc: Document, source: SourceLocation
 ) -> Iterator[_Item]:
     """The resources a valid manifest declares (a job may also declare its datafeed)."""
-    spec: dict[str, Any] = data.get("spec") or {}
+    spec: dict[str, Any] = es_values(data.get("spec") or {}, _validated(manifest.spec))
     ref = Ref(kind=Kind(manifest.kind), id=manifest.id)
 
     def declare(**extra: Any) -> Declaration:
@@ -287,6 +287,30 @@ def _declarations(
         )
 
 
+def es_values(raw: Any, validated: Any) -> Any:
+    """`raw` with quoted numbers replaced by the numbers they validated to.
+
+    Elasticsearch's parsers coerce `"80"` to `80.0` for numeric fields and return the number,
+    so a body that kept the string would differ from the cluster forever. Everything else stays
+    exactly as the user wrote it (units, key order, query DSL).
+    """
+    if isinstance(raw, dict) and isinstance(validated, dict):
+        return {k: es_values(v, validated.get(k, v)) for k, v in raw.items()}
+    if isinstance(raw, list) and isinstance(validated, list) and len(raw) == len(validated):
+        return [es_values(a, b) for a, b in zip(raw, validated, strict=True)]
+    if (
+        isinstance(raw, str)
+        and isinstance(validated, int | float)
+        and not isinstance(validated, bool)
+    ):
+        return validated
+    return raw
+
+
+def _validated(model: Any) -> Any:
+    return model.model_dump(by_alias=True, exclude_unset=True)
+
+
 def _run_window(start: str | int | None, end: str | int | None) -> dict[str, Any]:
     facts: dict[str, Any] = {}
     if start is not None:
@@ -333,6 +357,7 @@ def _inline_datafeed(job: JobManifest, data: dict[str, Any], doc: Document, base
         )
     problems += check_datafeed(spec_model, body_path)
     ref = Ref(kind=Kind.DATAFEED, id=resolved)
+    raw = es_values(raw, _validated(spec_model))
     raw["job_id"] = job.id
     line, column = doc.locate(base, key=True)
     resource = Resource(

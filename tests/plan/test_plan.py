@@ -8,6 +8,7 @@ import pytest
 
 from reconciler.errors import PlanError
 from reconciler.model import Action, Kind, LiveState, Plan, Ref, Resource, Risk, SourceLocation
+from reconciler.normalize import canonical_event, event_key
 from reconciler.plan import PlanOptions, make_plan
 
 JOB = {
@@ -372,7 +373,7 @@ def test_calendar_jobs_and_events_update_in_place() -> None:
     live = Resource(
         ref=cref,
         body={"calendar_id": "holidays", "job_ids": ["a"], "events": [ev_old]},
-        facts={"event_ids": {("1000", "2000", "old"): "e1"}},
+        facts={"event_ids": {event_key(canonical_event(ev_old)): "e1"}},
     )
     desired = Resource(
         ref=cref,
