@@ -56,6 +56,15 @@ Body = dict[str, Any]
 
 RUNNING = frozenset({"opened", "started"})
 
+#: Job fields `_update` can set but never unset (es-ml-api.md §1.6): leaving one out of a
+#: manifest keeps the live value, which the plan says in a warning.
+UNSETTABLE_JOB_FIELDS = (
+    "background_persist_interval",
+    "renormalization_window_days",
+    "results_retention_days",
+    "system_annotations_retention_days",
+)
+
 
 class ReferenceLike(Protocol):
     """A manifest reference the manifests could not satisfy (see reconciler.manifest)."""
@@ -323,9 +332,16 @@ class _Planner:
                 # A datafeed runs only while its job is open: closing the job stops it
                 # (es-ml-api.md §5.1), and restarting it would be a 409.
                 d.want_state = "stopped"
-        d.live_canon = drop_unset_computed(
-            ref.kind, d.desired_canon, canonical(ref.kind, live.body, self.defaults)
-        )
+        live_canon = canonical(ref.kind, live.body, self.defaults)
+        d.live_canon = drop_unset_computed(ref.kind, d.desired_canon, live_canon)
+        if ref.kind is Kind.JOB:
+            for name in UNSETTABLE_JOB_FIELDS:
+                if name in live_canon and name not in d.desired_canon:
+                    self.warnings.append(
+                        f"{ref}: {name} is {live_canon[name]!r} on the cluster and the manifest "
+                        "leaves it out; the job update API cannot unset it, so it stays (set it "
+                        "in the manifest to change it)"
+                    )
         atomic = SET_LISTS[ref.kind]
         for path, before, after in diff_bodies(d.live_canon, d.desired_canon, atomic):
             klass = classify(ref.kind, path, removed=after is None)

@@ -416,3 +416,9 @@ def test_plan_is_deterministic() -> None:
     a = plan([job(state="opened"), feed(state="started")], [])
     b = plan([feed(state="started"), job(state="opened")], [])
     assert a.model_dump_json() == b.model_dump_json()
+
+
+def test_fields_the_update_api_cannot_unset_are_kept_with_a_warning() -> None:
+    p = plan([job()], [job_live({**JOB, "results_retention_days": 30})])
+    assert not p.has_changes
+    assert any("results_retention_days is 30 on the cluster" in w for w in p.warnings)
