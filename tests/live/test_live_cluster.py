@@ -35,10 +35,26 @@ def test_examples_converge_on_a_real_cluster(
     client.index(
         index="customer_data",
         id="1",
-        document={"account_age_days": 40, "churned": False, "monthly_spend": 10.0},
+        document={
+            "account_age_days": 40,
+            "churned": False,
+            "monthly_spend": 10.0,
+            "support_tickets": 1,
+            "login_frequency": 3.5,
+            "feature_usage_score": 0.7,
+        },
     )
     client.index(
-        index="transactions", document={"@timestamp": "2024-01-01T00:00:00Z", "amount": 12.5}
+        index="transactions",
+        id="1",
+        document={
+            "@timestamp": "2024-01-01T00:00:00Z",
+            "amount": 12.5,
+            "transaction_hour": 13,
+            "merchant_category_code": 5411,
+            "days_since_last_transaction": 2,
+            "amount_deviation_from_avg": 0.4,
+        },
     )
     client.close()
     try:
