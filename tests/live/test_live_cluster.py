@@ -7,6 +7,7 @@ perpetual diff that the sandbox hides would show up here as a non-empty second p
 from __future__ import annotations
 
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -48,7 +49,8 @@ def test_examples_converge_on_a_real_cluster(
         index="transactions",
         id="1",
         document={
-            "@timestamp": "2024-01-01T00:00:00Z",
+            # The fraud DFA's source query keeps the last 7 days.
+            "@timestamp": datetime.now(UTC).isoformat(),
             "amount": 12.5,
             "transaction_hour": 13,
             "merchant_category_code": 5411,
