@@ -16,7 +16,7 @@ import re
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from typing import Any, Literal
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, unquote, urlencode
 
 from reconciler.model import Call as Call
 
@@ -615,6 +615,15 @@ _COLLECTION_KEY = {
     "calendars": "calendars",
 }
 
+#: The id field of each resource in those answers (es-ml-api.md §0.3, §1.1, §2.1, §3.1, §4).
+_ID_FIELD = {
+    "anomaly_detectors": "job_id",
+    "datafeeds": "datafeed_id",
+    "data_frame/analytics": "id",
+    "filters": "filter_id",
+    "calendars": "calendar_id",
+}
+
 #: Fields ES echoes verbatim on GET; if the caller sent one and the stored object has another
 #: value, the object was not created by this call (es-ml-api.md §1.1, §2.1, §3.1, §4).
 _ECHOED = ("description", "job_id", "indices", "custom_settings", "_meta", "source", "dest")
@@ -647,9 +656,19 @@ def confirmed_object(call: Call, read_body: Any) -> tuple[bool, Any]:
         items = (
             read_body.get(_COLLECTION_KEY[ml.group(1)], []) if isinstance(read_body, dict) else []
         )
-        if not items:
+        # A GET by id also expands expressions: `GET /_ml/anomaly_detectors/team` lists the jobs
+        # of group `team` (es-ml-api.md §0.4). Only an item whose own id is the created id
+        # stands for the create; anything else means it was not created (the PUT is then sent
+        # again, and Elasticsearch answers it).
+        id_field, wanted = _ID_FIELD[ml.group(1)], unquote(ml.group(2))
+        matching = (
+            [i for i in items if isinstance(i, dict) and i.get(id_field) == wanted]
+            if isinstance(items, list)
+            else []
+        )
+        if len(matching) != 1:
             return False, None
-        stored = items[0]
+        stored = matching[0]
         sent = call.body if isinstance(call.body, dict) else {}
         for key in _ECHOED:
             if key in sent and key in stored and not _same(sent[key], stored[key]):
@@ -682,17 +701,31 @@ def _same(sent: Any, stored: Any) -> bool:
 
 #: ES messages for a transition that had already happened (es-ml-api.md §5.1-§5.3).
 _ALREADY = re.compile(r"already (been )?(opened|started)")
+_CALENDAR_JOBS = re.compile(r"^/_ml/calendars/([^/]+)/jobs/([^/]+)$")
+#: The answer for removing an id a calendar does not hold (es-ml-api.md §4.2, calendar_crud.yml).
+_NOT_IN_CALENDAR = re.compile(r"^Cannot remove \[(.+)\] as it is not present in calendar \[(.+)\]$")
 
 
 def already_done(call: Call, status: int, reason: str) -> Any:
     """The answer a repeated call stands for, when ES says it was already done; else None.
 
-    Only meaningful after a retry: the first attempt may have taken effect before its answer
-    was lost, so `_open`/`_start` then reports 409 "already opened/started" and a DELETE 404.
+    Only meaningful for a retry that follows a lost answer (the client checks that): the first
+    attempt may have taken effect before its answer was lost, so `_open`/`_start` then reports
+    409 "already opened/started", a DELETE 404, and removing jobs from a calendar 400 `Cannot
+    remove [x] as it is not present in calendar [c]` for an id of this very call (es-ml-api.md
+    §4.2; the removal is all or nothing, so the first id named is one the first attempt took
+    out). The calendar itself is not in that last answer: it stands as `{"calendar_id": c}`.
     """
     klass = classify(call)
     if klass is CallClass.DELETE and status == 404:
         return {"acknowledged": True}
+    path = _CALENDAR_JOBS.match(call.path) if call.method == "DELETE" else None
+    gone = _NOT_IN_CALENDAR.match(reason) if path and status == 400 else None
+    if path and gone:
+        calendar_id = unquote(path.group(1))
+        job_ids = {unquote(j).strip() for j in path.group(2).split(",")}
+        if gone.group(1) in job_ids and gone.group(2) == calendar_id:
+            return {"calendar_id": calendar_id}
     if klass is CallClass.TRANSITION and status == 409 and _ALREADY.search(reason):
         if call.path.endswith("/_open"):
             return {"opened": True}

@@ -61,6 +61,26 @@ logger = logging.getLogger("reconciler.client")
 #: The REST API version serverless projects are addressed with (ux-conventions.md §1.6).
 SERVERLESS_API_VERSION = "2023-10-31"
 JSON = "application/json"
+#: Statuses after which the request may still have been applied (a proxy or a node gave up on
+#: it, not Elasticsearch's own refusal; retry.py).
+_MAYBE_APPLIED_STATUSES = (502, 503, 504)
+
+
+#: Header names whose values are credentials; reprs show them as `***` (architecture safety
+#: rule: secrets never appear in output or logs).
+SENSITIVE_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "cookie", "x-api-key", "es-secondary-authorization"}
+)
+
+
+def masked_headers(
+    headers: Mapping[str, str], redact: Callable[[str], str] | None = None
+) -> dict[str, str]:
+    """`headers` fit for a repr: credential headers as `***`, other values redacted."""
+    return {
+        k: "***" if k.lower() in SENSITIVE_HEADERS else (redact(v) if redact else v)
+        for k, v in headers.items()
+    }
 
 
 @dataclass(frozen=True)
@@ -72,6 +92,18 @@ class HttpRequest:
     headers: dict[str, str]
     content: bytes | None
     node: str
+    #: The client's redactor, so that the repr hides configured secrets in other headers too.
+    redact: Callable[[str], str] | None = field(default=None, repr=False, compare=False)
+
+    def __repr__(self) -> str:
+        # The dataclass repr would print the Authorization header (finding B4).
+        size = None if self.content is None else len(self.content)
+        url = self.redact(self.url) if self.redact else self.url
+        return (
+            f"HttpRequest(method={self.method!r}, url={url!r}, "
+            f"headers={masked_headers(self.headers, self.redact)!r}, content_bytes={size!r}, "
+            f"node={self.node!r})"
+        )
 
 
 @dataclass(frozen=True)
@@ -130,6 +162,16 @@ class ClientCore:
     product_checked: bool = False
     _host: int = 0
 
+    def __repr__(self) -> str:
+        # The dataclass repr would print `authorization` and any secret in `headers` (B4).
+        authorization = None if self.authorization is None else "***"
+        return (
+            f"ClientCore(urls={self.urls!r}, authorization={authorization!r}, "
+            f"headers={masked_headers(self.headers, self.redact)!r}, policy={self.policy!r}, "
+            f"user_agent={self.user_agent!r}, request_count={self.request_count!r}, "
+            f"version={self.version!r}, product_checked={self.product_checked!r})"
+        )
+
     # ----------------------------------------------------------------- requests
 
     def media_headers(self, plain: bool) -> dict[str, str]:
@@ -163,7 +205,7 @@ class ClientCore:
             content = json.dumps(call.body, separators=(",", ":")).encode("utf-8")
         else:
             headers.pop("content-type", None)
-        return HttpRequest(call.method, url, headers, content, node)
+        return HttpRequest(call.method, url, headers, content, node, redact=self.redact)
 
     # ----------------------------------------------------------------- the flow
 
@@ -188,6 +230,11 @@ class ClientCore:
         started = self.clock()
         retries = 0
         sent = 0
+        # Set once an attempt may have taken effect without us hearing it: a lost answer
+        # (read timeout, broken connection) or 502/503/504 (retry.py). Only then can an error
+        # on a later attempt mean "the earlier attempt already did it" (`api.already_done`);
+        # after a refused connection or a 429 nothing was applied and an error is an error.
+        maybe_applied = False
         while True:
             request = self.build(call, plain=plain)
             self.request_count += 1
@@ -214,7 +261,7 @@ class ClientCore:
                 if 200 <= status < 300:
                     self._check_product(call, headers)
                     return make_response(body, meta)
-                if retries > 0:
+                if maybe_applied:
                     done = api.already_done(call, status, error_details(status, body)[1])
                     if done is not None:
                         logger.info(
@@ -227,10 +274,12 @@ class ClientCore:
                 failure: FailureKind | int = status
                 error: Exception = make_error(call, status, body, self.redact)
                 retry_after = parse_retry_after(headers.get("retry-after"))
+                maybe_applied = maybe_applied or status in _MAYBE_APPLIED_STATUSES
             else:
                 logger.debug("%s %s -> %s (%.3fs)", call.method, call.path, outcome.kind, took)
                 failure = outcome.kind
                 error = _transport_error(call, outcome, sent, self.redact)
+                maybe_applied = maybe_applied or outcome.kind in ("timeout", "lost")
                 self._host += 1  # try the next host, if there is one
             decision = self.policy.decide(
                 klass, failure, retries, self.clock() - started, retry_after, self.rng

@@ -79,42 +79,111 @@ def _indices_option(key: str, value: Any) -> Any:
     return parse_bool(value, key)
 
 
-def histogram_interval_ms(aggs: Json) -> tuple[int | None, bool]:
-    """Find the date_histogram/histogram interval (ms) and whether it is a composite agg."""
+# Keys of an aggregation object that are not its type (AggregatorFactories.parseAggregators).
+_AGG_META_KEYS = ("aggregations", "aggs", "meta")
+_CALENDAR_UNITS = {
+    "1m": "1m", "minute": "1m", "1h": "1h", "hour": "1h", "1d": "1d", "day": "1d",
+}  # fmt: skip
+
+
+def _agg_type(agg: Any) -> str | None:
+    if not isinstance(agg, dict):
+        return None
+    return next((k for k in agg if k not in _AGG_META_KEYS), None)
+
+
+def _sub_aggs(agg: Any) -> Json:
+    if not isinstance(agg, dict):
+        return {}
+    nested = agg.get("aggregations") or agg.get("aggs")
+    return nested if isinstance(nested, dict) else {}
+
+
+def _composite_date_source(agg: Json) -> Json | None:
+    sources = agg["composite"].get("sources", []) if isinstance(agg["composite"], dict) else []
+    for source in sources if isinstance(sources, list) else []:
+        for spec in source.values() if isinstance(source, dict) else []:
+            if isinstance(spec, dict) and isinstance(spec.get("date_histogram"), dict):
+                return dict(spec["date_histogram"])
+    return None
+
+
+def _is_histogram(agg: Any) -> bool:
+    """DatafeedConfigUtils.isHistogram: (date_)histogram, or composite with a date source."""
+    kind = _agg_type(agg)
+    if kind in ("date_histogram", "histogram"):
+        return True
+    return kind == "composite" and _composite_date_source(agg) is not None
+
+
+def _find_histogram(aggs: Json) -> Json:
+    """DatafeedConfigUtils.getHistogramAggregation: one aggregation per level down to it."""
+    if not aggs:
+        raise illegal_argument("A date_histogram (or histogram) aggregation is required")
+    if len(aggs) != 1:
+        raise illegal_argument(
+            "The date_histogram (or histogram) aggregation cannot have sibling aggregations"
+        )
+    agg = next(iter(aggs.values()))
+    return agg if _is_histogram(agg) else _find_histogram(_sub_aggs(agg))
+
+
+def _check_no_more_histograms(aggs: Json) -> None:
+    """DatafeedConfig.Builder.checkNoMoreHistogramAggregations, at every depth below."""
     for agg in aggs.values():
-        if not isinstance(agg, dict):
-            continue
-        for kind in ("date_histogram", "histogram"):
-            if kind in agg:
-                spec = agg[kind]
-                for key in ("fixed_interval", "interval", "calendar_interval"):
-                    if key in spec:
-                        value = spec[key]
-                        if kind == "histogram" or isinstance(value, int | float):
-                            return int(value), False
-                        calendar = {
-                            "1m": "1m",
-                            "minute": "1m",
-                            "1h": "1h",
-                            "hour": "1h",
-                            "1d": "1d",
-                            "day": "1d",
-                        }
-                        text = calendar.get(str(value), str(value))
-                        return int(parse_duration(text, key).ms), False
-        if "composite" in agg:
-            for source in agg["composite"].get("sources", []):
-                for spec in source.values():
-                    if "date_histogram" in spec:
-                        dh = spec["date_histogram"]
-                        value = dh.get("fixed_interval") or dh.get("calendar_interval")
-                        return int(parse_duration(value, "fixed_interval").ms), True
-        nested = agg.get("aggregations") or agg.get("aggs")
-        if isinstance(nested, dict):
-            found = histogram_interval_ms(nested)
-            if found[0] is not None:
-                return found
-    return None, False
+        if _is_histogram(agg):
+            raise illegal_argument(
+                "Aggregations can only have 1 date_histogram or histogram aggregation"
+            )
+        _check_no_more_histograms(_sub_aggs(agg))
+
+
+def _interval_ms(kind: str, spec: Json) -> int:
+    """DatafeedConfigUtils.getHistogramIntervalMillis for the found histogram."""
+    for key in ("fixed_interval", "interval", "calendar_interval"):
+        if key in spec:
+            value = spec[key]
+            if kind == "histogram" or isinstance(value, int | float):
+                return int(value)
+            text = _CALENDAR_UNITS.get(str(value), str(value))
+            return int(parse_duration(text, key).ms)
+    return 0
+
+
+def validate_aggregations(aggs: Json) -> tuple[int, bool]:
+    """DatafeedConfig.validateAggregations (es-ml-api.md §2.1, §5.5).
+
+    Exactly one aggregation per level down to the date_histogram/histogram (or composite with
+    a date_histogram source), no second histogram anywhere below it, a direct `max`
+    sub-aggregation on the histogram's own field (checkHistogramAggregationHasChildMaxTimeAgg
+    names that field `time_field` in its message), and a positive interval.
+
+    Returns:
+        The histogram interval in ms, and whether the histogram is a composite aggregation.
+    """
+    hist = _find_histogram(aggs)
+    below = _sub_aggs(hist)
+    _check_no_more_histograms(below)
+    kind = str(_agg_type(hist))
+    spec = _composite_date_source(hist) if kind == "composite" else hist[kind]
+    spec = spec if isinstance(spec, dict) else {}
+    time_field = spec.get("field")
+    has_max = any(
+        _agg_type(child) == "max"
+        and isinstance(child["max"], dict)
+        and child["max"].get("field") == time_field
+        for child in below.values()
+    )
+    if not has_max or time_field is None:
+        # Java's MessageFormat renders a missing field as `null`.
+        shown = "null" if time_field is None else time_field
+        raise illegal_argument(
+            f"Date histogram must have nested max aggregation for time_field [{shown}]"
+        )
+    interval = _interval_ms(kind, spec)
+    if interval <= 0:
+        raise illegal_argument("Aggregation interval must be greater than 0")
+    return interval, kind == "composite"
 
 
 def _fmt_ms(ms: int) -> str:
@@ -163,8 +232,11 @@ def build_datafeed(
     if indices is None:
         raise illegal_argument("[indices] must not be null")
     if isinstance(indices, str):
-        indices = [i for i in indices.split(",") if i]
-    if not indices:
+        # DatafeedConfig's parser declares `indices` with declareStringArray, which takes a
+        # single string as a one-element list and never splits it: "a,b" is stored as ["a,b"]
+        # (es-ml-api.md §2.1 "a single string is accepted").
+        indices = [indices]
+    if not indices or "" in indices:
         raise illegal_argument("indices cannot be empty")
     out: Json = {"datafeed_id": datafeed_id, "job_id": merged["job_id"]}
     out["authorization"] = {"roles": ["superuser"]}
@@ -181,13 +253,13 @@ def build_datafeed(
             raise illegal_argument(f"frequency cannot be less or equal than 0. Value = {frequency}")
         out["frequency"] = str(frequency)
     aggs = merged.get("aggregations")
+    interval: int | None = None
+    composite = False
     if aggs is not None:
         aggs = require_object(aggs, parser, "aggregations", raw)
         if merged.get("script_fields"):
             raise illegal_argument("script_fields cannot be used in combination with aggregations")
-    interval, composite = histogram_interval_ms(aggs) if aggs else (None, False)
-    if aggs and interval is None:
-        raise illegal_argument("A date_histogram (or histogram) aggregation is required")
+        interval, composite = validate_aggregations(aggs)
     chunking_in = merged.get("chunking_config")
     if chunking_in is not None:
         chunking_in = require_object(chunking_in, parser, "chunking_config", raw)

@@ -25,6 +25,7 @@ from reconciler.sandbox.expressions import expand_ids
 from reconciler.sandbox.transitions import dfa_progress
 from reconciler.sandbox.validation import (
     check_fields,
+    format_bytes,
     key_location,
     parse_bytes,
     parse_duration,
@@ -312,9 +313,10 @@ def _memory_limit(ctx: Ctx, value: Any) -> str:
     if given < (1 << 20):
         raise illegal_argument("[model_memory_limit] must be at least [1mb]")
     if max_bytes is not None and given > max_bytes:
+        # DataFrameAnalyticsConfig.Builder: both values as ByteSizeValue.toString (§3.1).
         raise illegal_argument(
-            f"model_memory_limit [{value}] must be less than the value of the "
-            f"xpack.ml.max_model_memory_limit setting [{max_setting}]"
+            f"model_memory_limit [{format_bytes(given)}] must be less than the value of the "
+            f"xpack.ml.max_model_memory_limit setting [{format_bytes(max_bytes)}]"
         )
     return str(value).lower()
 
@@ -443,9 +445,16 @@ def update_dfa(ctx: Ctx, req: Request) -> Json:
     )
     require_no_body_id(body, "id", dfa_id)
     config = copy.deepcopy(get_config(ctx, dfa_id))
-    needs_stop = any(
-        k in body and body[k] != config.get(k) for k in ("model_memory_limit", "max_num_threads")
+    # TransportUpdateDataFrameAnalyticsAction: only a real change of the memory limit (compared
+    # as a byte size: "1024mb" == "1gb") or of the thread count needs a stopped job (§3.3).
+    needs_stop = "max_num_threads" in body and body["max_num_threads"] != config.get(
+        "max_num_threads"
     )
+    if "model_memory_limit" in body:
+        new_limit = parse_bytes(body["model_memory_limit"], "model_memory_limit")
+        needs_stop = needs_stop or new_limit != parse_bytes(
+            config["model_memory_limit"], "model_memory_limit"
+        )
     if needs_stop and dfa_state(ctx, dfa_id) != "stopped":
         raise conflict(f"Cannot update analytics [{dfa_id}] unless it's stopped")
     if "description" in body:

@@ -16,6 +16,7 @@ from reconciler.sandbox.validation import (
     ID_RE,
     Duration,
     check_fields,
+    format_bytes,
     key_location,
     non_negative,
     parse_bytes,
@@ -87,6 +88,7 @@ DEFAULT_STOPWORDS = [
 
 MB = 1 << 20
 DEFAULT_MODEL_MEMORY_MB = 1024
+MLCATEGORY = "mlcategory"
 _WORD = re.compile(r"^\w+$")
 _JAVA_PATTERN_LETTERS = set("GuyDMLdQqYwWEeFaKkHhmsSAnNVzOXxZpBgv")
 
@@ -313,6 +315,113 @@ def parse_bucket_span(value: Any) -> Duration:
     return span
 
 
+def parse_per_partition_categorization(value: Any, raw: str) -> Json:
+    """`per_partition_categorization` as stored (PerPartitionCategorizationConfig.java)."""
+    ppc_in = require_object(
+        value if value is not None else {}, "analysis_config", "per_partition_categorization", raw
+    )
+    ppc: Json = {"enabled": bool(ppc_in.get("enabled", False))}
+    if ppc_in.get("stop_on_warn") and not ppc["enabled"]:
+        raise illegal_argument(
+            "stop_on_warn cannot be true in per_partition_categorization when enabled is false"
+        )
+    if ppc["enabled"]:
+        ppc["stop_on_warn"] = bool(ppc_in.get("stop_on_warn", False))
+    return ppc
+
+
+def _by_over_partition(det: Json) -> list[str]:
+    """Detector.getByOverPartitionTerms: the detector's by, over and partition fields."""
+    return [
+        det[k] for k in ("by_field_name", "over_field_name", "partition_field_name") if det.get(k)
+    ]
+
+
+def check_mlcategory_use(detectors: list[Json], cat_field: Any) -> None:
+    """AnalysisConfig.Builder.verifyMlCategoryIsUsedWhenCategorizationFieldNameIsSet.
+
+    `mlcategory` needs a categorization field, and a categorization field needs a detector
+    that uses `mlcategory` as its by, over or partition field (es-ml-api.md §1.2).
+    """
+    used = any(MLCATEGORY in _by_over_partition(det) for det in detectors)
+    if used and cat_field is None:
+        raise illegal_argument(
+            "categorization_field_name must be set for mlcategory to be available"
+        )
+    if cat_field is not None and not used:
+        raise illegal_argument(
+            "categorization_field_name is set but mlcategory is not used in any detector "
+            "by/over/partition field"
+        )
+
+
+def check_per_partition_categorization(ppc: Json, detectors: list[Json], cat_field: Any) -> None:
+    """AnalysisConfig.Builder.verifyConfigConsistentWithPerPartitionCategorization."""
+    if not ppc["enabled"]:
+        return
+    if cat_field is None:
+        raise illegal_argument(
+            "categorization_field_name must be set when per-partition categorization is enabled"
+        )
+    previous: str | None = None
+    for det in detectors:
+        partition = det.get("partition_field_name")
+        if MLCATEGORY in _by_over_partition(det):
+            if partition == MLCATEGORY:
+                raise illegal_argument(
+                    "mlcategory cannot be used as a partition_field_name when per-partition "
+                    "categorization is enabled"
+                )
+            if partition is None:
+                raise illegal_argument(
+                    "partition_field_name must be set for detectors that reference mlcategory "
+                    "when per-partition categorization is enabled"
+                )
+        if partition is not None:
+            if previous is not None and previous != partition:
+                raise illegal_argument(
+                    "partition_field_name cannot vary between detectors when per-partition "
+                    f"categorization is enabled: [{previous}] and [{partition}] are used"
+                )
+            previous = partition
+
+
+def check_nested_field_names(detectors: list[Json], influencers: list[str]) -> None:
+    """AnalysisConfig.Builder.verifyNoInconsistentNestedFieldNames.
+
+    Over the sorted term fields (by/over/partition fields and influencers), a field may not be
+    followed by one nested under it (`a` with `a.b`, `a.b` with `a.b.c`); `a.b` with `a.c` is
+    fine. Sorting is Java's String order (UTF-16 code units), the same as Python's for the
+    Basic Multilingual Plane.
+    """
+    terms = sorted({f for det in detectors for f in _by_over_partition(det)} | set(influencers))
+    previous: str | None = None
+    for term in terms:
+        if not term:
+            continue
+        if previous is not None and term.startswith(previous + "."):
+            raise illegal_argument(
+                f"Fields [{previous}] and [{term}] cannot both be used in the same analysis_config"
+            )
+        previous = term
+
+
+def check_unique_detectors(detectors: list[Json]) -> None:
+    """Job.Builder.validateDetectorsAreUnique: Detector.equals minus `detector_index`.
+
+    The comparison includes `detector_description` (given or generated), so two `count`
+    detectors with different descriptions are not duplicates (es-ml-api.md §1.2).
+    """
+    seen: set[str] = set()
+    for det in detectors:
+        key = repr(sorted((k, v) for k, v in det.items() if k != "detector_index"))
+        if key in seen:
+            raise illegal_argument(
+                f"Duplicate detectors are not allowed: [{det['detector_description']}]"
+            )
+        seen.add(key)
+
+
 def parse_analysis_config(value: Any, raw: str) -> Json:
     """`analysis_config` with defaults (es-ml-api.md §1.2)."""
     ac_in = require_object(value, "job_details", "analysis_config", raw)
@@ -328,66 +437,49 @@ def parse_analysis_config(value: Any, raw: str) -> Json:
         )
     summary = ac_in.get("summary_count_field_name")
     detectors = [parse_detector(d, raw, summary=bool(summary)) for d in detectors_in]
-    seen: dict[str, str] = {}
-    for det in detectors:
-        key = repr(sorted((k, v) for k, v in det.items() if k != "detector_description"))
-        if key in seen:
-            raise illegal_argument(
-                f"Duplicate detectors are not allowed: [{det['detector_description']}]"
-            )
-        seen[key] = det["detector_description"]
     for index, det in enumerate(detectors):
         det["detector_index"] = index
     out: Json = {"bucket_span": str(span)}
-    cat_field = ac_in.get("categorization_field_name")
-    uses_mlcategory = any(
-        d.get(k) == "mlcategory"
-        for d in detectors
-        for k in ("by_field_name", "over_field_name", "partition_field_name")
-    )
-    if uses_mlcategory and not cat_field:
-        raise illegal_argument(
-            "categorization_field_name must be set for mlcategory to be available"
-        )
+    influencers = ac_in.get("influencers", [])
+    if not isinstance(influencers, list):
+        influencers = [influencers]
+    influencers = [str(i) for i in influencers]
+    cat_field = ac_in.get("categorization_field_name") or None
     filters = ac_in.get("categorization_filters")
     analyzer = ac_in.get("categorization_analyzer")
-    if filters is not None and not cat_field:
-        raise illegal_argument("categorization_filters require setting categorization_field_name")
+    # PerPartitionCategorizationConfig's constructor runs while parsing, before the builder.
+    ppc = parse_per_partition_categorization(ac_in.get("per_partition_categorization"), raw)
+    # The rest follows AnalysisConfig.Builder.build (AnalysisConfig.java, 8.x), in its order.
+    check_mlcategory_use(detectors, cat_field)
     if analyzer is not None and not cat_field:
         raise illegal_argument("categorization_analyzer requires setting categorization_field_name")
-    if filters is not None and analyzer is not None:
-        raise illegal_argument(
-            "categorization_filters cannot be used with categorization_analyzer - instead "
-            "specify them as pattern_replace char_filters in the analyzer"
-        )
+    if filters:
+        if analyzer is not None:
+            raise illegal_argument(
+                "categorization_filters cannot be used with categorization_analyzer - instead "
+                "specify them as pattern_replace char_filters in the analyzer"
+            )
+        if not cat_field:
+            raise illegal_argument(
+                "categorization_filters require setting categorization_field_name"
+            )
+        filters = validate_categorization_filters(filters)
+    check_per_partition_categorization(ppc, detectors, cat_field)
+    check_nested_field_names(detectors, influencers)
+    # Job.Builder.validateDetectorsAreUnique runs once the analysis_config is built.
+    check_unique_detectors(detectors)
     if cat_field:
         out["categorization_field_name"] = cat_field
-        if filters is not None:
-            filters = validate_categorization_filters(filters)
         # JobManager.validateCategorizationAnalyzerOrSetDefault (7.14+): filters are folded into
         # the stored default analyzer and categorization_filters is dropped.
         out["categorization_analyzer"] = (
             analyzer if analyzer is not None else default_analyzer(filters)
         )
-        ppc_in = ac_in.get("per_partition_categorization") or {}
-        ppc = {"enabled": bool(ppc_in.get("enabled", False))}
-        if ppc_in.get("stop_on_warn") and not ppc["enabled"]:
-            raise illegal_argument(
-                "stop_on_warn cannot be true in per_partition_categorization when enabled is false"
-            )
-        if ppc["enabled"]:
-            ppc["stop_on_warn"] = bool(ppc_in.get("stop_on_warn", False))
-            if not any(d.get("partition_field_name") for d in detectors):
-                raise illegal_argument(
-                    "partition_field_name must be set for detectors when "
-                    "per_partition_categorization is enabled"
-                )
+        # AnalysisConfig.toXContent: per_partition_categorization only with a categorization
+        # field (es-ml-api.md §1.2).
         out["per_partition_categorization"] = ppc
     out["detectors"] = detectors
-    influencers = ac_in.get("influencers", [])
-    if not isinstance(influencers, list):
-        influencers = [influencers]
-    out["influencers"] = [str(i) for i in influencers]
+    out["influencers"] = influencers
     if summary:
         out["summary_count_field_name"] = summary
     if ac_in.get("latency") is not None:
@@ -478,9 +570,11 @@ def parse_analysis_limits(value: Any, raw: str, max_mb: int | None, parser: str)
     if al_in.get("model_memory_limit") is not None:
         mb = parse_memory_limit_mb(al_in["model_memory_limit"])
         if max_mb is not None and mb > max_mb:
+            # AnalysisLimits.validateAndSetDefaults renders both as ByteSizeValue.toString
+            # (es-ml-api.md §1.5: `model_memory_limit [10gb] ... setting [9gb]`).
             raise illegal_argument(
-                f"model_memory_limit [{mb}mb] must be less than the value of the "
-                f"xpack.ml.max_model_memory_limit setting [{max_mb}mb]"
+                f"model_memory_limit [{format_bytes(mb * MB)}] must be less than the value of "
+                f"the xpack.ml.max_model_memory_limit setting [{format_bytes(max_mb * MB)}]"
             )
     else:
         mb = default_mb

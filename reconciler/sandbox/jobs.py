@@ -253,6 +253,10 @@ def update_job(ctx: Ctx, req: Request) -> Json:
         "job_id",
     )  # fmt: skip
     check_fields(body, allowed, "job_update", req.raw)
+    if job_id == "_all" or "*" in job_id:
+        # UpdateJobAction.Request: `_all` is refused with a 400 status_exception; es-ml-api.md
+        # §1.6 says a wildcard is refused with a 400 too (its text is not cited: we reuse this).
+        raise bad_request("Cannot update more than 1 job at a time")
     job = copy.deepcopy(get_job(ctx, job_id))
     require_no_body_id(body, "job_id", job_id)
     ac = job["analysis_config"]

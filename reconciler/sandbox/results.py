@@ -288,7 +288,11 @@ def revert_snapshot(ctx: Ctx, req: Request) -> Json:
         results = ctx.state["results"].get(job_id, {})
         for kind in ("buckets", "records", "influencers"):
             results[kind] = [r for r in results.get(kind, []) if r["timestamp"] <= cutoff]
+    # The revert's internal JobUpdate carries the snapshot's id and its min_version together
+    # (JobUpdate model_snapshot_id + model_snapshot_min_version, es-ml-api.md §1.1/§1.6), as
+    # AutodetectResultProcessor.updateModelSnapshotOnJob does for a new snapshot.
     ctx.state["jobs"][job_id]["model_snapshot_id"] = snapshot_id
+    ctx.state["jobs"][job_id]["model_snapshot_min_version"] = snap["min_version"]
     return {"model": snap}
 
 

@@ -119,12 +119,21 @@ def parse_bytes(value: Any, field: str) -> int:
 
 
 def format_bytes(n: int) -> str:
-    """ByteSizeValue.toString-like rendering (largest unit that divides exactly, else `b`)."""
+    """ByteSizeValue.toString: the largest unit not above the value, one decimal at most.
+
+    ByteSizeValue.toString divides by the largest unit (pb..kb) the value reaches and renders
+    it with Strings.format1Decimals, which keeps the first decimal digit (truncated, not
+    rounded) and drops a `.0`: 10240 MB -> `10gb`, 1536 MB -> `1.5gb`, 1000 bytes -> `1000b`.
+    """
+    value, suffix = float(n), "b"
     for unit in ("pb", "tb", "gb", "mb", "kb"):
-        size = _BYTE_UNITS[unit]
-        if n and n % size == 0:
-            return f"{n // size}{unit}"
-    return f"{n}b"
+        if n >= _BYTE_UNITS[unit]:
+            value, suffix = n / _BYTE_UNITS[unit], unit
+            break
+    whole, _, fraction = repr(value).partition(".")
+    if fraction[:1] in ("", "0"):
+        return f"{whole}{suffix}"
+    return f"{whole}.{fraction[0]}{suffix}"
 
 
 def validate_id(value: Any, field: str, *, limit: bool = True) -> str:

@@ -135,9 +135,30 @@ def test_confirmation_of_ml_creates() -> None:
         api.confirmed_object(put, {"count": 1, "jobs": [{**stored, "description": "other"}]})
     # ES stores a single index string as a list and filter items sorted and de-duplicated.
     feed = api.put_datafeed("d", {"job_id": "j", "indices": "logs"})
-    assert api.confirmed_object(feed, {"datafeeds": [{"job_id": "j", "indices": ["logs"]}]})[0]
+    stored_feed = {"datafeed_id": "d", "job_id": "j", "indices": ["logs"]}
+    assert api.confirmed_object(feed, {"datafeeds": [stored_feed]})[0]
     flt = api.put_filter("f", {"items": ["b", "a", "b"]})
     assert api.confirmed_object(flt, {"filters": [{"filter_id": "f", "items": ["a", "b"]}]})[0]
+
+
+@pytest.mark.parametrize(
+    ("put", "key", "id_field"),
+    [
+        (api.put_job("team", {}), "jobs", "job_id"),
+        (api.put_datafeed("team", {}), "datafeeds", "datafeed_id"),
+        (api.put_data_frame_analytics("team", {}), "data_frame_analytics", "id"),
+        (api.put_filter("team", {}), "filters", "filter_id"),
+        (api.put_calendar("team", {}), "calendars", "calendar_id"),
+    ],
+)
+def test_confirmation_needs_exactly_the_created_id(put: Call, key: str, id_field: str) -> None:
+    # A GET by id expands groups and expressions (es-ml-api.md §0.4): `GET .../team` can list
+    # job `other` of group `team`. That is not the object the PUT created.
+    other = {id_field: "other"}
+    assert api.confirmed_object(put, {"count": 1, key: [other]}) == (False, None)
+    mine = {id_field: "team"}
+    assert api.confirmed_object(put, {"count": 2, key: [other, mine]}) == (True, mine)
+    assert api.confirmed_object(put, {"count": 2, key: [mine, dict(mine)]}) == (False, None)
 
 
 def test_confirmation_of_document_creates_compares_the_source() -> None:
@@ -172,3 +193,16 @@ def test_already_done_after_a_retry() -> None:
         is None
     )
     assert api.already_done(api.put_job("j", {}), 404, "x") is None
+
+
+def test_removing_calendar_jobs_is_done_when_es_says_not_present() -> None:
+    # es-ml-api.md §4.2: the repeat of an applied removal answers 400 "not present".
+    remove = api.delete_calendar_job("wildlife", ["otter", "seal"])
+    gone = "Cannot remove [otter] as it is not present in calendar [wildlife]"
+    assert api.already_done(remove, 400, gone) == {"calendar_id": "wildlife"}
+    other_id = "Cannot remove [bear] as it is not present in calendar [wildlife]"
+    assert api.already_done(remove, 400, other_id) is None
+    other_calendar = "Cannot remove [otter] as it is not present in calendar [zoo]"
+    assert api.already_done(remove, 400, other_calendar) is None
+    assert api.already_done(remove, 409, gone) is None
+    assert api.already_done(api.put_calendar_job("wildlife", "otter"), 400, gone) is None

@@ -15,7 +15,12 @@ import httpx
 import pytest
 
 from reconciler import AsyncMLClient, MLClient
-from reconciler.client.errors import ConnectionError, ConnectionTimeout, ServerError
+from reconciler.client.errors import (
+    BadRequestError,
+    ConnectionError,
+    ConnectionTimeout,
+    ServerError,
+)
 from reconciler.sandbox import AsyncSandboxTransport, Sandbox, SandboxTransport, start_in_thread
 
 FAST = {"retry_backoff_base": 0.001, "retry_backoff_cap": 0.004}
@@ -149,6 +154,57 @@ def test_an_open_whose_answer_is_lost_is_done_when_es_says_already_opened(
     assert client.ml.open_job(job_id="j3").body == {"opened": True}
     assert [e["status"] for e in admin.log("POST", "/_ml/anomaly_detectors/j3/_open")] == [200, 409]
     assert client.ml.get_job_stats(job_id="j3")["jobs"][0]["state"] == "opened"
+
+
+def test_a_dropped_create_is_not_confirmed_by_a_group_of_the_same_name(
+    client: MLClient, admin: Admin
+) -> None:
+    # B3: `GET /_ml/anomaly_detectors/team` expands group `team` to job `other` (§0.4); the
+    # read-back must not take `other` for the job `team` the lost PUT was creating.
+    client.ml.put_job("other", groups=["team"], **COUNT_JOB)
+    admin.faults(
+        {"method": "PUT", "path": "^/_ml/anomaly_detectors/team$", "drop": True, "times": 1}
+    )
+    with pytest.raises(BadRequestError) as err:
+        client.ml.put_job("team", **COUNT_JOB)
+    assert (err.value.status, err.value.error_type, err.value.reason) == (
+        400,
+        "resource_already_exists_exception",
+        "The job cannot be created with the Id 'team'. The Id is already used.",
+    )
+    sent = [(e["method"], e["status"]) for e in admin.log() if e["path"].endswith("/team")]
+    assert sent == [("PUT", None), ("GET", 200), ("PUT", 400)]
+    assert [j["job_id"] for j in client.ml.get_jobs()["jobs"]] == ["other"]
+
+
+def test_a_calendar_job_removal_whose_answer_is_lost_is_done_when_es_says_not_present(
+    client: MLClient, admin: Admin
+) -> None:
+    # C7: the repeat of an applied removal answers 400 "not present" (es-ml-api.md §4.2).
+    client.ml.put_calendar("wildlife", job_ids=["otter", "seal"])
+    admin.faults(
+        {"method": "DELETE", "path": "^/_ml/calendars/wildlife/jobs/", "timeout": True, "times": 1}
+    )
+    resp = client.ml.delete_calendar_job("wildlife", "otter")
+    assert resp.body == {"calendar_id": "wildlife"} and resp.meta.confirmed
+    path = "/_ml/calendars/wildlife/jobs/otter"
+    assert [e["status"] for e in admin.log("DELETE", path)] == [200, 400]
+    assert client.ml.get_calendars("wildlife")["calendars"][0]["job_ids"] == ["seal"]
+
+
+def test_not_present_after_a_refused_attempt_is_still_an_error(
+    client: MLClient, admin: Admin
+) -> None:
+    # A 429 means the first attempt was never applied: the 400 of the retry is genuine.
+    client.ml.put_calendar("wildlife", job_ids=["seal"])
+    admin.faults(
+        {"method": "DELETE", "path": "^/_ml/calendars/wildlife/jobs/", "status": 429, "times": 1}
+    )
+    with pytest.raises(BadRequestError) as err:
+        client.ml.delete_calendar_job("wildlife", "otter")
+    assert err.value.reason == "Cannot remove [otter] as it is not present in calendar [wildlife]"
+    path = "/_ml/calendars/wildlife/jobs/otter"
+    assert [e["status"] for e in admin.log("DELETE", path)] == [429, 400]
 
 
 def test_other_writes_are_never_repeated_after_a_lost_answer(

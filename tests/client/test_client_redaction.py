@@ -14,7 +14,8 @@ import httpx
 import pytest
 from client_fakes import ES, FakeES
 
-from reconciler import MLClient
+from reconciler import AsyncMLClient, MLClient
+from reconciler.client import api
 from reconciler.client.connection import ConnectionConfig, ConnectionConfigError
 from reconciler.client.errors import ClientError
 from reconciler.sandbox import Sandbox, start_in_thread
@@ -181,3 +182,32 @@ def test_sandbox_fake_es_echo_is_redacted_in_error_bodies(fake: FakeES) -> None:
     with pytest.raises(ClientError) as err:
         client.ml.get_jobs()
     assert err.value.body["error"]["echo"] == "Bearer ***"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("auth", sorted(AUTH))
+def test_reprs_of_the_client_core_and_its_requests_hide_credentials(auth: str) -> None:
+    # B4: the dataclass reprs printed `authorization='Basic ...'` and the request headers.
+    secret = {"basic": PASSWORD, "bearer": BEARER}.get(auth, KEY_SECRET)
+    extra = {"X-Api-Key": KEY_SECRET, "x-trace": f"t-{secret}"}
+    transport = httpx.MockTransport(leaky_server)
+    for client in (
+        MLClient(transport=transport, headers=extra, **AUTH[auth]),
+        AsyncMLClient(transport=transport, headers=extra, **AUTH[auth]),  # type: ignore[arg-type]
+    ):
+        core = client._core
+        request = core.build(api.get_jobs("j"))
+        texts = [repr(core), str(core), repr(request), str(request), repr([request])]
+        assert request.headers["authorization"] not in ("", "***")  # still sent as configured
+        assert all("authorization='***'" in t or "'authorization': '***'" in t for t in texts)
+        assert "'x-api-key': '***'" in repr(request) and "'t-***'" in repr(request)
+        assert_clean(texts)
+
+
+def test_reprs_hide_credentials_given_in_the_url() -> None:
+    client = MLClient(hosts=[f"http://{USER}:{PASSWORD}@localhost:9200"])
+    request = client._core.build(api.ml_info())
+    texts = [repr(client), repr(client._core), repr(request)]
+    assert request.headers["authorization"] == "Basic " + b64(f"{USER}:{PASSWORD}")
+    assert "authorization='***'" in texts[1] and "'authorization': '***'" in texts[2]
+    assert_clean(texts)
+    client.close()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 from sandbox_helpers import Api, Clock, job_body
 
 DF = "/_ml/datafeeds"
@@ -237,3 +240,102 @@ def test_preview_returns_a_top_level_array(api: Api) -> None:
         {"@timestamp": 1000, "amount": 2, "user": "u"},
         {"@timestamp": 3000, "amount": 0, "user": "u"},
     ]
+
+
+# --------------------------------------------------------------------------- fidelity review
+
+
+def _summary_job(api: Api, job_id: str = "k") -> None:
+    api.ok(
+        "PUT",
+        f"{AD}/{job_id}",
+        job_body(
+            analysis_config={
+                "bucket_span": "15m",
+                "summary_count_field_name": "doc_count",
+                "detectors": [{"function": "mean", "field_name": "amount"}],
+            }
+        ),
+    )
+
+
+def _histogram(**nested: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"date_histogram": {"field": "time", "fixed_interval": "5m"}}
+    if nested:
+        out["aggregations"] = nested
+    return out
+
+
+_MAX_TIME = {"max": {"field": "time"}}
+
+
+@pytest.mark.parametrize(
+    ("aggs", "reason"),
+    [
+        # A3 (DatafeedConfig.validateAggregations, es-ml-api.md §2.1/§5.5): no max at all.
+        (
+            {"buckets": _histogram()},
+            "Date histogram must have nested max aggregation for time_field [time]",
+        ),
+        # a max on another field, or below another level, does not count
+        (
+            {"buckets": _histogram(m={"max": {"field": "amount"}})},
+            "Date histogram must have nested max aggregation for time_field [time]",
+        ),
+        (
+            {"buckets": _histogram(t={"terms": {"field": "x"}, "aggs": {"time": _MAX_TIME}})},
+            "Date histogram must have nested max aggregation for time_field [time]",
+        ),
+        # a second histogram below the first, at any depth
+        (
+            {"buckets": _histogram(time=_MAX_TIME, h={"histogram": {"field": "b", "interval": 5}})},
+            "Aggregations can only have 1 date_histogram or histogram aggregation",
+        ),
+        (
+            {
+                "buckets": _histogram(
+                    time=_MAX_TIME,
+                    t={"terms": {"field": "x"}, "aggs": {"d": _histogram(time=_MAX_TIME)}},
+                )
+            },
+            "Aggregations can only have 1 date_histogram or histogram aggregation",
+        ),
+        # DatafeedConfigUtils.getHistogramAggregation: one aggregation per level down to it
+        (
+            {"a": _histogram(time=_MAX_TIME), "b": _histogram(time=_MAX_TIME)},
+            "The date_histogram (or histogram) aggregation cannot have sibling aggregations",
+        ),
+        (
+            {"t": {"terms": {"field": "x"}}},
+            "A date_histogram (or histogram) aggregation is required",
+        ),
+        ({}, "A date_histogram (or histogram) aggregation is required"),
+    ],
+)
+def test_aggregations_shape_rules(api: Api, aggs: dict[str, Any], reason: str) -> None:
+    _summary_job(api)
+    err = api.error(400, "PUT", f"{DF}/d", {"job_id": "k", "indices": ["i"], "aggregations": aggs})
+    assert (err["type"], err["reason"]) == ("illegal_argument_exception", reason)
+    assert api.ok("GET", DF)["count"] == 0
+
+
+def test_aggregations_with_the_histogram_under_a_single_parent_are_accepted(api: Api) -> None:
+    _summary_job(api)
+    aggs = {
+        "by_host": {
+            "terms": {"field": "host", "size": 10},
+            "aggregations": {"buckets": _histogram(time=_MAX_TIME, avg={"avg": {"field": "v"}})},
+        }
+    }
+    df = api.ok("PUT", f"{DF}/d", {"job_id": "k", "indices": ["i"], "aggregations": aggs})
+    assert df["aggregations"] == aggs
+    assert df["chunking_config"] == {"mode": "manual", "time_span": "300000000ms"}
+
+
+def test_a_single_indices_string_is_one_index_not_a_comma_list(api: Api) -> None:
+    # C4: DatafeedConfig declares `indices` as a string array; a lone string is one element.
+    setup_job(api, "j")
+    df = api.ok("PUT", f"{DF}/d", {"job_id": "j", "indices": "a,b"})
+    assert df["indices"] == ["a,b"]
+    updated = api.ok("POST", f"{DF}/d/_update", {"indexes": "logs-*,metrics-*"})
+    assert updated["indices"] == ["logs-*,metrics-*"]

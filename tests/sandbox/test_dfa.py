@@ -245,3 +245,37 @@ def test_explain_and_preview(api: Api) -> None:
     assert fields["host.keyword"]["feature_type"] == "categorical"
     preview = api.ok("POST", f"{DFA}/_preview", {"config": dfa_body()})
     assert len(preview["feature_values"]) == 3
+
+
+def test_update_compares_model_memory_limit_by_bytes(api: Api) -> None:
+    # C6: DataFrameAnalyticsConfigUpdate compares ByteSizeValues, so "1024mb" is no change
+    # from the default "1gb" and needs no stop (es-ml-api.md §3.3).
+    source(api)
+    api.ok("PUT", f"{DFA}/a", dfa_body())
+    api.ok("POST", f"{DFA}/a/_start")
+    same = api.ok("POST", f"{DFA}/a/_update", {"model_memory_limit": "1024mb"})
+    assert same["model_memory_limit"] == "1024mb"
+    err = api.error(409, "POST", f"{DFA}/a/_update", {"model_memory_limit": "2gb"})
+    assert (err["type"], err["reason"]) == (
+        "status_exception",
+        "Cannot update analytics [a] unless it's stopped",
+    )
+    assert api.ok("GET", f"{DFA}/a")["data_frame_analytics"][0]["model_memory_limit"] == "1024mb"
+
+
+def test_model_memory_limit_over_the_max_shows_byte_sizes() -> None:
+    # DataFrameAnalyticsConfig.Builder renders both values with ByteSizeValue.toString (§3.1).
+    import httpx
+
+    from reconciler.sandbox import Sandbox, SandboxTransport
+
+    sandbox = Sandbox(max_model_memory_limit="20mb", implicit_indices=True)
+    with httpx.Client(transport=SandboxTransport(sandbox), base_url="http://x") as c:
+        api = Api(c, sandbox)
+        for given, shown in (("8gb", "8gb"), ("2048mb", "2gb")):
+            err = api.error(400, "PUT", f"{DFA}/a", dfa_body(model_memory_limit=given))
+            assert (err["type"], err["reason"]) == (
+                "illegal_argument_exception",
+                f"model_memory_limit [{shown}] must be less than the value of the "
+                "xpack.ml.max_model_memory_limit setting [20mb]",
+            )

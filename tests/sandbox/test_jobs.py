@@ -557,3 +557,178 @@ def test_close_expressions(api: Api) -> None:
     assert api.ok("POST", f"{AD}/g/_close") == {"closed": True}
     states = [j["state"] for j in api.ok("GET", f"{AD}/_stats")["jobs"]]
     assert states == ["closed", "closed"]
+
+
+# --------------------------------------------------------------------------- fidelity review
+# Each case below reproduces a finding of the fidelity review (A1, A2, A4, B1, B2, C1) and
+# asserts Elasticsearch's own status, type and reason text.
+
+
+def _analysis(**ac: Any) -> dict[str, Any]:
+    return {"analysis_config": ac, "data_description": {"time_field": "@timestamp"}}
+
+
+_MLCAT = {"function": "count", "by_field_name": "mlcategory"}
+_PPC_ON = {"enabled": True}
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        # A1: AnalysisConfig.verifyMlCategoryIsUsedWhenCategorizationFieldNameIsSet.
+        (
+            _analysis(categorization_field_name="message", detectors=[{"function": "count"}]),
+            "categorization_field_name is set but mlcategory is not used in any detector "
+            "by/over/partition field",
+        ),
+        # A2: AnalysisConfig.verifyConfigConsistentWithPerPartitionCategorization.
+        (
+            _analysis(per_partition_categorization=_PPC_ON, detectors=[{"function": "count"}]),
+            "categorization_field_name must be set when per-partition categorization is enabled",
+        ),
+        (
+            _analysis(
+                categorization_field_name="message",
+                per_partition_categorization=_PPC_ON,
+                detectors=[_MLCAT],
+            ),
+            "partition_field_name must be set for detectors that reference mlcategory when "
+            "per-partition categorization is enabled",
+        ),
+        (
+            _analysis(
+                categorization_field_name="message",
+                per_partition_categorization=_PPC_ON,
+                detectors=[
+                    {"function": "count", "by_field_name": "host", "partition_field_name": "x"},
+                    {
+                        "function": "count",
+                        "over_field_name": "u",
+                        "partition_field_name": "mlcategory",
+                    },
+                ],
+            ),
+            "mlcategory cannot be used as a partition_field_name when per-partition "
+            "categorization is enabled",
+        ),
+        (
+            _analysis(
+                categorization_field_name="message",
+                per_partition_categorization=_PPC_ON,
+                detectors=[
+                    {**_MLCAT, "partition_field_name": "a"},
+                    {"function": "count", "partition_field_name": "b"},
+                ],
+            ),
+            "partition_field_name cannot vary between detectors when per-partition "
+            "categorization is enabled: [a] and [b] are used",
+        ),
+        # A4: AnalysisConfig.verifyNoInconsistentNestedFieldNames (term fields + influencers).
+        (
+            _analysis(detectors=[{"function": "count", "by_field_name": "a"}], influencers=["a.b"]),
+            "Fields [a] and [a.b] cannot both be used in the same analysis_config",
+        ),
+        (
+            _analysis(
+                detectors=[
+                    {"function": "count", "over_field_name": "a.b.c"},
+                    {"function": "count", "partition_field_name": "a.b"},
+                ]
+            ),
+            "Fields [a.b] and [a.b.c] cannot both be used in the same analysis_config",
+        ),
+    ],
+)
+def test_analysis_config_cross_field_rules(api: Api, body: dict[str, Any], reason: str) -> None:
+    err = api.error(400, "PUT", f"{AD}/j", body)
+    assert (err["type"], err["reason"]) == ("illegal_argument_exception", reason)
+    assert api.ok("GET", AD)["count"] == 0
+
+
+def test_valid_categorization_and_nesting_are_accepted(api: Api) -> None:
+    per_partition = api.ok(
+        "PUT",
+        f"{AD}/ppc",
+        _analysis(
+            categorization_field_name="message",
+            per_partition_categorization={"enabled": True, "stop_on_warn": True},
+            detectors=[
+                {**_MLCAT, "partition_field_name": "host"},
+                {"function": "count", "partition_field_name": "host"},
+            ],
+        ),
+    )
+    assert per_partition["analysis_config"]["per_partition_categorization"] == {
+        "enabled": True,
+        "stop_on_warn": True,
+    }
+    # `a.b` with `a.c` (siblings) is fine; only a field with one nested under it clashes.
+    siblings = api.ok(
+        "PUT",
+        f"{AD}/siblings",
+        _analysis(
+            detectors=[{"function": "count", "by_field_name": "a.b"}], influencers=["a.c", "ab"]
+        ),
+    )
+    assert siblings["analysis_config"]["influencers"] == ["a.c", "ab"]
+
+
+def test_duplicate_detectors_compare_their_descriptions(api: Api) -> None:
+    # B2: Detector.equals includes detector_description (Job.validateDetectorsAreUnique).
+    described = [
+        {"function": "count", "detector_description": "all events"},
+        {"function": "count", "detector_description": "events again"},
+    ]
+    job = api.ok("PUT", f"{AD}/two", _analysis(detectors=described))
+    assert [d["detector_description"] for d in job["analysis_config"]["detectors"]] == [
+        "all events",
+        "events again",
+    ]
+    same = [{"function": "count", "detector_description": "x"}] * 2
+    err = api.error(400, "PUT", f"{AD}/dup", _analysis(detectors=same))
+    assert (err["type"], err["reason"]) == (
+        "illegal_argument_exception",
+        "Duplicate detectors are not allowed: [x]",
+    )
+
+
+@pytest.mark.parametrize("expression", ["_all", "*", "j*"])
+def test_update_of_all_or_a_wildcard_is_a_bad_request(api: Api, expression: str) -> None:
+    # B1: es-ml-api.md §1.6 "Updating `_all` / wildcard → 400" (UpdateJobAction.Request).
+    api.ok("PUT", f"{AD}/j1", MINIMAL_JOB)
+    err = api.error(400, "POST", f"{AD}/{expression}/_update", {"description": "x"})
+    assert (err["type"], err["reason"]) == (
+        "status_exception",
+        "Cannot update more than 1 job at a time",
+    )
+    assert "description" not in api.ok("GET", f"{AD}/j1")["jobs"][0]
+
+
+@pytest.mark.parametrize(
+    ("given", "setting", "shown"),
+    [
+        ("10gb", "9gb", ("10gb", "9gb")),  # es-ml-api.md §1.5
+        (10240, "9216mb", ("10gb", "9gb")),  # ByteSizeValue.toString picks the largest unit
+        ("1536mb", "1gb", ("1.5gb", "1gb")),
+        ("600mb", "500mb", ("600mb", "500mb")),
+    ],
+)
+def test_model_memory_limit_over_the_max_shows_byte_sizes(
+    given: Any, setting: str, shown: tuple[str, str]
+) -> None:
+    # C1: AnalysisLimits renders both values with ByteSizeValue.toString.
+    import httpx
+    from sandbox_helpers import Api as A
+
+    from reconciler.sandbox import Sandbox, SandboxTransport
+
+    sandbox = Sandbox(max_model_memory_limit=setting)
+    with httpx.Client(transport=SandboxTransport(sandbox), base_url="http://x") as c:
+        err = A(c, sandbox).error(
+            400, "PUT", f"{AD}/j", job_body(analysis_limits={"model_memory_limit": given})
+        )
+    assert (err["type"], err["reason"]) == (
+        "illegal_argument_exception",
+        f"model_memory_limit [{shown[0]}] must be less than the value of the "
+        f"xpack.ml.max_model_memory_limit setting [{shown[1]}]",
+    )

@@ -155,3 +155,23 @@ def test_job_stats_reflect_seeded_data(api: Api) -> None:
     assert stats["model_size_stats"]["model_bytes"] == 1024
     assert stats["timing_stats"]["bucket_count"] == 4
     assert "minimum_bucket_processing_time_ms" in stats["timing_stats"]
+
+
+def test_revert_moves_the_snapshot_min_version_too(api: Api) -> None:
+    # C5: the revert's JobUpdate sets model_snapshot_id and model_snapshot_min_version.
+    api.ok("PUT", f"{AD}/j", job_body())
+    api.seed(
+        "j",
+        {
+            "model_snapshots": [
+                {"snapshot_id": "old", "timestamp": T0, "min_version": "7.6.0"},
+                {"snapshot_id": "new", "timestamp": T0 + SPAN, "min_version": "8.3.0"},
+            ]
+        },
+    )
+    job = api.ok("GET", f"{AD}/j")["jobs"][0]
+    assert (job["model_snapshot_id"], job["model_snapshot_min_version"]) == ("new", "8.3.0")
+    reverted = api.ok("POST", f"{AD}/j/model_snapshots/old/_revert")
+    assert reverted["model"]["min_version"] == "7.6.0"
+    job = api.ok("GET", f"{AD}/j")["jobs"][0]
+    assert (job["model_snapshot_id"], job["model_snapshot_min_version"]) == ("old", "7.6.0")
