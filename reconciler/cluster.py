@@ -135,12 +135,15 @@ def read_cluster(
     for body in get(api.get_datafeeds("_all")).get("datafeeds", []):
         ref = Ref(kind=Kind.DATAFEED, id=body["datafeed_id"])
         job = state.get(Ref(kind=Kind.JOB, id=str(body.get("job_id"))))
+        stats = feed_stats.get(ref.id, {})
         state[ref] = Resource(
             ref=ref,
             body=body,
-            state=feed_stats.get(ref.id, {}).get("state", "stopped"),
+            state=stats.get("state", "stopped"),
             owned=bool(job and job.owned),
             elastic_managed=bool(job and job.elastic_managed),
+            # Whether it ever searched: tells a finished look-back from one never run (§6.2).
+            facts={"search_count": (stats.get("timing_stats") or {}).get("search_count", 0)},
         )
 
     def counted(make: Callable[[int, int], Call]) -> Callable[[int, int], Call]:

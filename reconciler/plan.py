@@ -293,12 +293,22 @@ class _Planner:
                     job_ref = Ref(kind=Kind.JOB, id=_datafeed_job(res) or "")
                     if ref in wanted or job_ref in wanted:
                         wanted |= {ref, job_ref}
+        # A job needs the filters its custom rules use (opening it fails without them, §1.3.1),
+        # as Terraform's -target follows dependencies.
+        for ref in list(wanted):
+            job = self.desired.get(ref)
+            if ref.kind is Kind.JOB and job is not None:
+                wanted |= {
+                    f
+                    for f in self.desired
+                    if f.kind is Kind.FILTER and _uses_filter(job.body, f.id)
+                }
         self.desired = {r: v for r, v in self.desired.items() if r in wanted}
         self.live = {r: v for r, v in self.live.items() if r in wanted}
         self.warnings.append(
             "resource targeting is in effect: the plan covers only "
             + ", ".join(sorted(str(t) for t in self.options.targets))
-            + " (and their datafeeds/jobs); other changes may be pending"
+            + " (and the datafeeds, jobs and filters they need); other changes may be pending"
         )
 
     # -- decide --------------------------------------------------------------------------
@@ -432,9 +442,10 @@ class _Planner:
             # A DFA job runs to completion and stops itself (§5.3): that is "started" done.
             return bool(live.facts.get("completed"))
         if d.ref.kind is Kind.DATAFEED and want == "started" and now == "stopped":
-            # A look-back datafeed (with `end`) stops itself when it reaches `end`; it is not
-            # restarted on every apply (anchors.md §5 item 16).
-            return bool(d.desired and d.desired.facts.get("end"))
+            # A look-back datafeed (with `end`) stops itself when it reaches `end`; once it has
+            # run (it searched), it is not restarted on every apply (anchors.md §5 item 16).
+            ran = int(live.facts.get("search_count") or 0) > 0
+            return bool(d.desired and d.desired.facts.get("end")) and ran
         return False
 
     @staticmethod

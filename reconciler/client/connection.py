@@ -344,6 +344,7 @@ class ConnectionConfig(BaseModel):
                 f"{origins.get('timeout', 'timeout')} must be a number of seconds, got {timeout!r}"
             ) from None
 
+        hosts = _move_userinfo(hosts, values, origins)
         try:
             return cls(**_arguments(values, hosts, bool(insecure), timeout, origins))
         except ValidationError as exc:
@@ -352,6 +353,29 @@ class ConnectionConfig(BaseModel):
             if isinstance(first, ConnectionConfigError):
                 raise first from None
             raise ConnectionConfigError(str(exc)) from None
+
+
+def _move_userinfo(hosts: list[str], values: dict[str, Any], origins: dict[str, str]) -> list[str]:
+    """`https://user:password@host` is basic auth: take it out of the URL.
+
+    The URL is then safe to print, and the credentials meet the one-method rule and the
+    redactor like any other username/password.
+    """
+    clean: list[str] = []
+    for host in hosts:
+        url, creds = normalize_url(host)
+        clean.append(url)
+        if creds is None:
+            continue
+        if "username" in values or "password" in values:
+            other = origins.get("username") or origins.get("password")
+            raise ConnectionConfigError(
+                f"{origins.get('url', 'the URL')} carries a user and password and {other} sets "
+                "basic authentication too; set only one"
+            )
+        values["username"], values["password"] = creds
+        origins["username"] = origins["password"] = origins.get("url", "url")
+    return clean
 
 
 def _arguments(

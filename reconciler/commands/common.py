@@ -12,6 +12,7 @@ is made, so bad input never sends anything to the cluster (ARCHITECTURE.md, safe
 from __future__ import annotations
 
 import functools
+import json
 import os
 import sys
 import warnings
@@ -156,7 +157,16 @@ def open_client(options: dict[str, Any]) -> MLClient:
         from reconciler.sandbox import Sandbox, SandboxTransport
 
         state: Path = options.get("sandbox_state") or DEFAULT_SANDBOX_STATE
-        state.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            state.parent.mkdir(parents=True, exist_ok=True)
+            if state.exists():
+                json.loads(state.read_text(encoding="utf-8") or "{}")
+        except json.JSONDecodeError as exc:
+            raise UsageError(
+                f"{state}: the sandbox state file is damaged ({exc}); delete it to start afresh"
+            ) from None
+        except OSError as exc:
+            raise UsageError(f"{state}: cannot use the sandbox state file ({exc})") from None
         # The embedded sandbox has none of the user's data loaded, so it treats every concrete
         # index as existing (a real cluster has the data; see reconciler/sandbox/README.md).
         sandbox = Sandbox(state_file=state, implicit_indices=True)

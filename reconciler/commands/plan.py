@@ -76,7 +76,10 @@ def plan(**options: Any) -> None:
             out = options["out"]
             echo_err(f"Saved the plan to {out}; apply it with: mlsync apply --plan {out}")
         if os.environ.get("GITHUB_ACTIONS") == "true":
-            write_github_outputs(result)
+            try:
+                write_github_outputs(result)
+            except OSError as exc:
+                echo_err(f"Warning: could not write the GitHub Actions outputs: {exc}")
     finally:
         context.client.close()
     if options.get("detailed_exitcode") and result.has_changes:

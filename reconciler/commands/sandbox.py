@@ -10,7 +10,8 @@ import json
 
 import click
 
-from reconciler.sandbox import Sandbox, serve
+from reconciler.sandbox import Sandbox
+from reconciler.sandbox.server import make_server
 
 
 def _parse_fault(spec: str) -> dict[str, object]:
@@ -96,23 +97,42 @@ def serve_cmd(
     es_version: str,
 ) -> None:
     """Serve the emulator over HTTP until Ctrl-C."""
-    if username is not None and password is None:
-        raise click.UsageError("--username needs --password")
+    if (username is None) != (password is None):
+        raise click.UsageError("--username and --password go together")
+    if not 0 <= port <= 65535:
+        raise click.UsageError(f"--port {port}: expected 0-65535")
     rules = [_parse_fault(f) for f in faults] if faults else None
-    emulator = Sandbox(
-        state_file,
-        version=es_version,
-        api_key=api_key,
-        username=username,
-        password=password,
-        transition_delay=transition_delay,
-        faults=rules,
-        latency=latency,
-    )
+    try:
+        emulator = Sandbox(
+            state_file,
+            version=es_version,
+            api_key=api_key,
+            username=username,
+            password=password,
+            transition_delay=transition_delay,
+            faults=rules,
+            latency=latency,
+        )
+        # Read the state once now: a damaged file is reported before anything listens.
+        emulator.handle("GET", "/_sandbox/requests", {}, b"")
+        server = make_server(emulator, host, port)
+    except json.JSONDecodeError as exc:
+        raise click.ClickException(
+            f"{state_file}: the sandbox state file is damaged ({exc}); delete it to start afresh"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(f"cannot serve on {host}:{port}: {exc}") from None
+    bound_port = server.server_address[1]  # --port 0 picks a free port
     click.echo(
-        f"mlsync sandbox (Elasticsearch {es_version}) listening on http://{host}:{port}", err=True
+        f"mlsync sandbox (Elasticsearch {es_version}) listening on http://{host}:{bound_port}",
+        err=True,
     )
-    serve(emulator, host, port)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
 
 
 serve_cmd.name = "serve"

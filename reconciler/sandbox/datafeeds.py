@@ -104,13 +104,14 @@ def datafeed_stats(ctx: Ctx, req: Request) -> Json:
         df = ctx.state["datafeeds"][df_id]
         task = ctx.state["datafeed_tasks"].get(df_id)
         buckets = len(ctx.state["results"].get(df["job_id"], {}).get("buckets", []))
+        searches = int(ctx.state.get("datafeed_searches", {}).get(df_id, 0))
         entry: Json = {"datafeed_id": df_id, "state": datafeed_state(ctx, df_id)}
         if task is not None:
             entry["node"] = node_info()
             entry["assignment_explanation"] = ""
         timing: Json = {
             "job_id": df["job_id"],
-            "search_count": buckets,
+            "search_count": buckets + searches,
             "bucket_count": buckets,
             "total_search_time_ms": 0.0,
             "exponential_average_search_time_per_hour_ms": 0.0,

@@ -145,6 +145,9 @@ def _settle_datafeeds(ctx: Ctx, delay: float) -> None:
             finished = float(task["since"]) + lookback
             if finished <= ctx.now:
                 task.update(state="stopping", since=finished, auto_close=True)
+                # The look-back searched its indices: its timing stats say so (§6.2).
+                searches: Json = ctx.state.setdefault("datafeed_searches", {})
+                searches[df_id] = int(searches.get(df_id, 0)) + 1
         if task["state"] == "stopping":
             done = _due(ctx, task, df_id, delay)
             if done is not None:

@@ -140,3 +140,20 @@ def test_userinfo_in_urls_is_split_off_and_never_echoed() -> None:
     with pytest.raises(ConnectionConfigError) as err:
         normalize_url("ftp://user:hunter2@es")
     assert "hunter2" not in str(err.value)
+
+
+def test_credentials_in_the_url_become_basic_auth_and_count_as_a_method() -> None:
+    from reconciler.client import ConnectionConfig, ConnectionConfigError
+
+    config = ConnectionConfig.resolve({"url": ("https://elastic:s3cret@es.example:9200",)}, {})
+    assert config.hosts == ("https://es.example:9200",)
+    assert config.authorization() == "Basic ZWxhc3RpYzpzM2NyZXQ="
+    assert "s3cret" not in repr(config)
+    with pytest.raises(ConnectionConfigError, match="more than one authentication method"):
+        ConnectionConfig.resolve(
+            {"url": ("https://elastic:s3cret@es.example:9200",), "api_key": "id:key"}, {}
+        )
+    with pytest.raises(ConnectionConfigError, match="carries a user and password"):
+        ConnectionConfig.resolve(
+            {"url": ("https://u:p@es.example",), "username": "x", "password": "y"}, {}
+        )

@@ -38,13 +38,17 @@ def job_live(
 
 
 def feed_live(
-    body: dict[str, Any] | None = None, state: str = "stopped", owned: bool = True
+    body: dict[str, Any] | None = None,
+    state: str = "stopped",
+    owned: bool = True,
+    searches: int = 0,
 ) -> Resource:
     return Resource(
         ref=Ref(kind=Kind.DATAFEED, id="f"),
         body={"datafeed_id": "f", **(body or FEED)},
         state=state,
         owned=owned,
+        facts={"search_count": searches},
     )
 
 
@@ -259,9 +263,18 @@ def test_unset_state_leaves_run_state_alone() -> None:
 def test_lookback_datafeed_that_finished_is_not_restarted() -> None:
     p = plan(
         [job(state="opened"), feed(state="started", end="2024-02-01T00:00:00Z")],
-        [job_live(state="opened"), feed_live(state="stopped")],
+        [job_live(state="opened"), feed_live(state="stopped", searches=3)],
     )
     assert not p.has_changes
+
+
+def test_lookback_datafeed_that_never_ran_is_started() -> None:
+    # A failed or never-attempted start leaves search_count at 0 (es-ml-api.md §6.2).
+    p = plan(
+        [job(state="opened"), feed(state="started", end="2024-02-01T00:00:00Z")],
+        [job_live(state="opened"), feed_live(state="stopped", searches=0)],
+    )
+    assert [s.op for s in p.steps] == ["start"]
 
 
 def test_delete_needs_prune_and_ownership() -> None:
@@ -422,3 +435,17 @@ def test_fields_the_update_api_cannot_unset_are_kept_with_a_warning() -> None:
     p = plan([job()], [job_live({**JOB, "results_retention_days": 30})])
     assert not p.has_changes
     assert any("results_retention_days is 30 on the cluster" in w for w in p.warnings)
+
+
+def test_target_takes_the_filters_a_job_uses() -> None:
+    fref = Ref(kind=Kind.FILTER, id="safe")
+    rule = {"scope": {"user_id": {"filter_id": "safe"}}}
+    detector = {**JOB["analysis_config"]["detectors"][0], "custom_rules": [rule]}
+    body = {**JOB, "analysis_config": {**JOB["analysis_config"], "detectors": [detector]}}
+    other = Resource(ref=Ref(kind=Kind.FILTER, id="unrelated"), body={"items": ["x"]})
+    p = plan(
+        [Resource(ref=fref, body={"items": ["a"]}), other, job(body), feed()],
+        [],
+        targets=(Ref(kind=Kind.DATAFEED, id="f"),),
+    )
+    assert set(actions(p)) == {"Filter/safe", "AnomalyDetectionJob/j", "Datafeed/f"}

@@ -214,3 +214,22 @@ def test_bad_flags_exit_1_not_2(workdir: Path) -> None:
         result = CliRunner().invoke(main, argv)
         assert result.exit_code == 1, (argv, result.output)
         assert "Error:" in result.output and "Traceback" not in result.output
+
+
+def test_damaged_embedded_sandbox_state_is_a_clear_error(workdir: Path) -> None:
+    (workdir / ".mlsync").mkdir()
+    (workdir / ".mlsync" / "sandbox.json").write_text("{broken")
+    code, out, err = invoke("--sandbox")
+    assert code == 1
+    assert "the sandbox state file is damaged" in err and "Traceback" not in err + out
+
+
+def test_unwritable_github_output_is_a_warning(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_OUTPUT", str(workdir / "missing-dir" / "out.txt"))
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    code, _, err = invoke("--sandbox")
+    assert code == 0
+    assert "Warning: could not write the GitHub Actions outputs" in err
