@@ -6,7 +6,9 @@ them (es-ml-api.md §0.3). No I/O.
 
 from __future__ import annotations
 
+import math
 import re
+from typing import Any
 
 from reconciler.manifest.locate import Problem
 from reconciler.manifest.source import Path
@@ -16,8 +18,10 @@ __all__ = [
     "ID_LENGTH_LIMIT",
     "check_body_id",
     "check_id",
+    "check_reserved_metadata",
     "duration_ms",
     "is_valid_id",
+    "non_finite_paths",
 ]
 
 # MlStrings.java @3f60fb6c: lowercase alphanumerics, '-', '_', '.'; starts and ends alnum.
@@ -88,3 +92,53 @@ def duration_ms(value: str | int | None) -> int | None:
         return parse_duration_ms(str(value))
     except ValueError:
         return None
+
+
+def non_finite_paths(data: Any, path: Path = ()) -> list[Path]:
+    """Paths of every NaN or infinite number in `data` (YAML `.nan`, `.inf`, `1.0e+999`).
+
+    Elasticsearch's JSON has no such values, so they fail at apply wherever they are (a field
+    or a free-form query); the caller reports one problem per path.
+    """
+    if isinstance(data, float) and not math.isfinite(data):
+        return [path]
+    if isinstance(data, dict):
+        return [p for k, v in data.items() for p in non_finite_paths(v, (*path, k))]
+    if isinstance(data, list):
+        return [p for i, v in enumerate(data) for p in non_finite_paths(v, (*path, i))]
+    return []
+
+
+# ARCHITECTURE.md safety rules / reconciler.ownership: `managed` marks Elastic-managed jobs,
+# `managed_by` is the ownership marker mlsync itself adds to jobs and DFA.
+_RESERVED_KEYS = {
+    "managed": "it marks Elastic-managed jobs, which mlsync never modifies",
+    "managed_by": "it is mlsync's ownership marker, added by mlsync itself",
+}
+
+
+def check_reserved_metadata(
+    meta: dict[str, Any] | None, path: Path, keys: tuple[str, ...]
+) -> list[Problem]:
+    """Reserved keys in a job's `custom_settings` or a DFA's `_meta`.
+
+    Args:
+        meta: The metadata object as declared (None when absent).
+        path: Where it is in the document.
+        keys: The reserved keys for this kind.
+
+    Returns:
+        One problem per reserved key present, located at the key.
+    """
+    if not meta:
+        return []
+    field = str(path[-1])
+    return [
+        Problem(
+            (*path, key),
+            f"{field}.{key} is reserved: {_RESERVED_KEYS[key]}; remove it from the manifest",
+            at_key=True,
+        )
+        for key in keys
+        if key in meta
+    ]

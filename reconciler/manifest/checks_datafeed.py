@@ -7,6 +7,8 @@ is declared in the manifests too, that job's spec. Output: `Problem`s with ES's 
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
 from typing import Any
 
 from reconciler.manifest.checks_common import duration_ms
@@ -15,7 +17,68 @@ from reconciler.manifest.source import Path
 from reconciler.manifest.spec_datafeed import DatafeedSpec
 from reconciler.manifest.spec_job import JobSpec
 
-__all__ = ["check_datafeed", "check_datafeed_against_job"]
+__all__ = ["check_datafeed", "check_datafeed_against_job", "check_run_window"]
+
+# Date math relative to now as `_start` accepts it (DateMathParser): now, now-1d, now/d, ...
+_DATE_MATH = re.compile(r"now(?:[+-]\d+[yMwdhHms])*(?:/[yMwdhHms])?")
+
+
+def _run_time_ms(value: str | int) -> int | str | None:
+    """Epoch ms of an absolute `start`/`end`; "now" for date math; None when unparsable."""
+    if isinstance(value, int):
+        return value
+    text = value.strip()
+    if text.isdigit():
+        return int(text)
+    if _DATE_MATH.fullmatch(text):
+        return "now"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)  # ES reads a date without zone as UTC
+    return int(parsed.timestamp() * 1000)
+
+
+def check_run_window(start: str | int | None, end: str | int | None, base: Path) -> list[Problem]:
+    """Checks `POST _ml/datafeeds/<id>/_start` makes on `start`/`end` (es-ml-api.md §5.2).
+
+    Args:
+        start: The envelope's `start` (None when absent).
+        end: The envelope's `end` (None when absent).
+        base: Path of the mapping that holds them (`()` or `("datafeed",)`).
+
+    Returns:
+        The problems, with ES's wording plus a hint.
+    """
+    problems: list[Problem] = []
+    millis: dict[str, int] = {}
+    for name, value in (("start", start), ("end", end)):
+        if value is None:
+            continue
+        parsed = _run_time_ms(value)
+        if parsed is None:
+            problems.append(
+                Problem(
+                    (*base, name),
+                    f"Query param [{name}] with value [{value}] cannot be parsed as a date or "
+                    "converted to a number (epoch). Use epoch milliseconds, an ISO 8601 "
+                    "date-time (2024-01-01T00:00:00Z) or date math such as now-1d",
+                )
+            )
+        elif isinstance(parsed, int):
+            millis[name] = parsed
+    if len(millis) == 2 and millis["end"] <= millis["start"]:
+        problems.append(
+            Problem(
+                (*base, "end"),
+                f"Invalid time range: end time '{end}' is earlier than start time '{start}'. "
+                "Make end later than start",
+            )
+        )
+    return problems
+
 
 _HISTOGRAMS = ("date_histogram", "histogram", "composite")
 # Calendar intervals ML accepts for datafeed aggregations (fixed length up to a day).
@@ -107,6 +170,16 @@ def check_datafeed(spec: DatafeedSpec, base: Path) -> list[Problem]:
             )
         )
     chunking = spec.chunking_config
+    if chunking is not None and chunking.mode != "manual" and chunking.time_span is not None:
+        # ChunkingConfig: time_span belongs to mode manual only (es-ml-api.md §2.1).
+        problems.append(
+            Problem(
+                (*base, "chunking_config", "time_span"),
+                f"chunking_config.time_span is only allowed with mode manual (mode is "
+                f"{chunking.mode}); set mode: manual or remove time_span",
+                at_key=True,
+            )
+        )
     if chunking is not None and chunking.mode == "manual":
         span = duration_ms(chunking.time_span)
         if chunking.time_span is None:

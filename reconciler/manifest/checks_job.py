@@ -10,7 +10,13 @@ import json
 import re
 from typing import Any
 
-from reconciler.manifest.checks_common import check_body_id, check_id, duration_ms, is_valid_id
+from reconciler.manifest.checks_common import (
+    check_body_id,
+    check_id,
+    check_reserved_metadata,
+    duration_ms,
+    is_valid_id,
+)
 from reconciler.manifest.envelope import JobManifest
 from reconciler.manifest.fields import FUNCTION_SHORTCUTS
 from reconciler.manifest.locate import Problem
@@ -90,6 +96,9 @@ def check_job(manifest: JobManifest) -> list[Problem]:
     problems = check_id(manifest.id, "job_id", ("id",))
     problems += check_body_id(spec.job_id, manifest.id, "job_id", ("spec", "job_id"))
     problems += _check_job_settings(spec)
+    problems += check_reserved_metadata(
+        spec.custom_settings, ("spec", "custom_settings"), ("managed", "managed_by")
+    )
     problems += _check_analysis_config(spec.analysis_config, spec, ("spec", "analysis_config"))
     problems += _check_data_description(spec)
     if spec.datafeed_config is not None and manifest.datafeed is not None:

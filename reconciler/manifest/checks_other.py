@@ -7,9 +7,10 @@ Input: validated manifests. Output: `Problem`s with ES's wording (es-ml-api.md �
 from __future__ import annotations
 
 import fnmatch
+import re
 from datetime import datetime
 
-from reconciler.manifest.checks_common import check_body_id, check_id
+from reconciler.manifest.checks_common import check_body_id, check_id, check_reserved_metadata
 from reconciler.manifest.envelope import (
     CalendarManifest,
     DataFrameAnalyticsManifest,
@@ -17,6 +18,7 @@ from reconciler.manifest.envelope import (
 )
 from reconciler.manifest.locate import Problem
 from reconciler.manifest.source import Path
+from reconciler.manifest.spec_dfa import AnalyzedFields
 from reconciler.units import parse_byte_size
 
 __all__ = ["check_calendar", "check_dfa", "check_filter"]
@@ -98,7 +100,51 @@ def check_dfa(manifest: DataFrameAnalyticsManifest) -> list[Problem]:
         problems.append(
             Problem(("spec", "max_num_threads"), "[max_num_threads] must be a positive integer")
         )
+    problems += check_reserved_metadata(spec.meta, ("spec", "_meta"), ("managed_by",))
+    problems += _check_analyzed_fields(manifest)
     return problems
+
+
+def _includes_excludes(
+    fields: AnalyzedFields | list[str] | None,
+) -> tuple[list[str], list[str]]:
+    # The array form means `{includes: [...], excludes: []}` (§3.1).
+    if fields is None:
+        return [], []
+    if isinstance(fields, list):
+        return fields, []
+    return fields.includes or [], fields.excludes or []
+
+
+def _check_analyzed_fields(manifest: DataFrameAnalyticsManifest) -> list[Problem]:
+    """An analyzed field must not be excluded by `source._source` (§3.1).
+
+    ES: `field [a] is included in [analyzed_fields] but not in [source._source]`; the check
+    applies to fields the source filter excludes (wildcards as ES's simple match).
+    """
+    spec = manifest.spec
+    _, source_excludes = _includes_excludes(spec.source.source_filtering)
+    includes, _ = _includes_excludes(spec.analyzed_fields)
+    if not source_excludes:
+        return []
+    base: Path = ("spec", "analyzed_fields")
+    if not isinstance(spec.analyzed_fields, list):
+        base = (*base, "includes")
+    return [
+        Problem(
+            (*base, i),
+            f"field [{name}] is included in [analyzed_fields] but not in [source._source]; "
+            "remove it from analyzed_fields.includes or from source._source.excludes",
+        )
+        for i, name in enumerate(includes)
+        if any(_simple_match(pattern, name) for pattern in source_excludes)
+    ]
+
+
+def _simple_match(pattern: str, name: str) -> bool:
+    """ES's Regex.simpleMatch: `*` is the only wildcard (fnmatch would also read `[` and `?`)."""
+    regex = ".*".join(re.escape(part) for part in pattern.split("*"))
+    return re.fullmatch(regex, name) is not None
 
 
 def check_filter(manifest: FilterManifest) -> list[Problem]:

@@ -4,8 +4,10 @@ Input: the manifest paths, the `--env` name and the `--var` mapping. Output: the
 variables, or diagnostics. Reads the environment file (file I/O).
 
 The environment file is a YAML mapping of variable names to values (any YAML value, so a
-list of indices or a number keeps its type). It lives under the first directory given on
-the command line (e.g. `manifests/environments/prod.yaml`).
+list of indices or a number keeps its type); a `--var` value is read as a YAML scalar the
+same way (`--var on=false` is a boolean). `env` and `env_var` are reserved names. The file
+lives under the first directory given on the command line (e.g.
+`manifests/environments/prod.yaml`).
 """
 
 from __future__ import annotations
@@ -19,10 +21,41 @@ from typing import Any
 from reconciler.errors import Diagnostic
 from reconciler.manifest.source import parse_documents
 
-__all__ = ["ENVIRONMENTS_DIR", "environment_root", "load_variables"]
+__all__ = ["ENVIRONMENTS_DIR", "RESERVED_VARIABLES", "environment_root", "load_variables"]
 
 ENVIRONMENTS_DIR = "environments"
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+#: Names the template context defines itself (reconciler.manifest.template): a variable with
+#: one of these names would silently shadow it, so it is an error.
+RESERVED_VARIABLES = {
+    "env": "it is the environment name, set by --env",
+    "env_var": "it is the template function env_var()",
+}
+
+
+def _reserved(name: str) -> str | None:
+    reason = RESERVED_VARIABLES.get(name)
+    if reason is None:
+        return None
+    return f"variable name '{name}' is reserved: {reason}; rename the variable"
+
+
+def _scalar(text: str) -> Any:
+    """A `--var` value read as a YAML scalar, as in the environment file.
+
+    `false` -> False, `3` -> 3, `'3'` -> "3"; anything that is not a plain scalar (a list, a
+    mapping, a YAML error, an empty value) stays the text given.
+    """
+    if not text.strip():
+        return text
+    documents, problems = parse_documents(text, "--var")
+    if problems or len(documents) != 1:
+        return text
+    value = documents[0].data
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return text
 
 
 def environment_root(paths: Sequence[str | os.PathLike[str]]) -> Path | None:
@@ -80,15 +113,12 @@ def load_variables(
             diagnostics.extend(problems)
     for name in overrides:
         if not _NAME.fullmatch(name):
-            diagnostics.append(
-                Diagnostic(
-                    file="--var",
-                    line=1,
-                    column=1,
-                    message=f"invalid variable name '{name}' in --var; use letters, digits and _",
-                )
-            )
-    variables.update(overrides)
+            message = f"invalid variable name '{name}' in --var; use letters, digits and _"
+        else:
+            message = _reserved(name) or ""
+        if message:
+            diagnostics.append(Diagnostic(file="--var", line=1, column=1, message=message))
+    variables.update({name: _scalar(value) for name, value in overrides.items()})
     return variables, diagnostics
 
 
@@ -130,13 +160,10 @@ def _read_environment_file(path: Path) -> tuple[dict[str, Any], list[Diagnostic]
         ]
     for name in doc.data:
         if not _NAME.fullmatch(name):
+            message = f"invalid variable name '{name}'; use letters, digits and _"
+        else:
+            message = _reserved(name) or ""
+        if message:
             line, column = doc.keys[(name,)]
-            diagnostics.append(
-                Diagnostic(
-                    file=file,
-                    line=line,
-                    column=column,
-                    message=f"invalid variable name '{name}'; use letters, digits and _",
-                )
-            )
+            diagnostics.append(Diagnostic(file=file, line=line, column=column, message=message))
     return dict(doc.data), diagnostics

@@ -15,6 +15,7 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Field,
     ValidationInfo,
     WithJsonSchema,
 )
@@ -30,7 +31,9 @@ __all__ = [
     "DetectorFunctionName",
     "Duration",
     "ExcludeFrequent",
+    "Int",
     "JobMemoryLimit",
+    "Long",
     "Spec",
     "es_error",
     "suggest",
@@ -44,7 +47,20 @@ class Spec(BaseModel):
     (es-ml-api.md §0.2).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # `allow_inf_nan=False`: ES's JSON parser has no NaN/Infinity; a quoted "1e999" in a
+    # number field would otherwise become inf and fail only at apply.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+#: Java `int` / `long` limits: Elasticsearch parses these fields into Integer/Long and rejects
+#: larger numbers at PUT (es-ml-api.md §1.1, §2.1, §3.1 give each field's Java type).
+INT_MAX = 2**31 - 1
+LONG_MAX = 2**63 - 1
+
+#: A field Elasticsearch reads as a Java `int` (e.g. scroll_size, max_num_threads).
+Int = Annotated[int, Field(ge=-(2**31), le=INT_MAX)]
+#: A field Elasticsearch reads as a Java `long` (e.g. *_retention_days).
+Long = Annotated[int, Field(ge=-(2**63), le=LONG_MAX)]
 
 
 def es_error(message: str) -> PydanticCustomError:
@@ -78,13 +94,23 @@ def _duration(value: Any, info: ValidationInfo) -> Any:
     return value
 
 
+def _too_large(size: int, value: Any) -> None:
+    # ByteSizeValue stores bytes in a Java long and refuses anything larger (its wording).
+    if size > LONG_MAX:
+        raise es_error(
+            f"Values greater than {LONG_MAX} bytes are not supported: {value}; "
+            "use a realistic size such as '2gb'"
+        )
+
+
 def _byte_size(value: Any, info: ValidationInfo) -> Any:
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise es_error(f"expected a byte size such as '100mb', got {type(value).__name__}")
     try:
-        parse_byte_size(value, setting=info.field_name)
+        size = parse_byte_size(value, setting=info.field_name)
     except ValueError as exc:
         raise es_error(str(exc)) from None
+    _too_large(size, value)
     return value
 
 
@@ -94,9 +120,11 @@ def _job_memory(value: Any) -> Any:
             f"expected a byte size such as '100mb' or a number of MB, got {type(value).__name__}"
         )
     try:
-        model_memory_limit_mb(value)
+        mb = model_memory_limit_mb(value)
     except ValueError as exc:
         raise es_error(str(exc)) from None
+    # A number means MB (§1.5); either form is held in bytes as a Java long by ES.
+    _too_large(mb * 1024 * 1024 if isinstance(value, int) else parse_byte_size(value), value)
     return value
 
 
@@ -167,7 +195,10 @@ def _function(value: str) -> str:
     if value in DETECTOR_FUNCTIONS or value in FUNCTION_SHORTCUTS:
         return value
     close = suggest(value, (*DETECTOR_FUNCTIONS, *FUNCTION_SHORTCUTS))
-    hint = f"; did you mean '{close}'?" if close else "; see the list of detector functions"
+    if close:
+        hint = f"; did you mean '{close}'?"
+    else:
+        hint = f"; valid functions: {', '.join(DETECTOR_FUNCTIONS)}"
     raise es_error(f"Unknown function '{value}'{hint}")
 
 

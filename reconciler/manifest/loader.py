@@ -22,8 +22,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from reconciler.errors import Diagnostic, ManifestError
-from reconciler.manifest.checks_common import check_body_id, check_id
-from reconciler.manifest.checks_datafeed import check_datafeed
+from reconciler.manifest.checks_common import check_body_id, check_id, non_finite_paths
+from reconciler.manifest.checks_datafeed import check_datafeed, check_run_window
 from reconciler.manifest.checks_job import check_job
 from reconciler.manifest.checks_other import check_calendar, check_dfa, check_filter
 from reconciler.manifest.crosscheck import Declaration, cross_check
@@ -36,7 +36,7 @@ from reconciler.manifest.envelope import (
     JobManifest,
 )
 from reconciler.manifest.environment import ENVIRONMENTS_DIR, load_variables
-from reconciler.manifest.locate import Problem, problems_from_validation
+from reconciler.manifest.locate import NOT_FINITE, Problem, problems_from_validation
 from reconciler.manifest.manifest_set import ManifestSet
 from reconciler.manifest.source import Document, Path, parse_documents
 from reconciler.manifest.spec_datafeed import DatafeedSpec
@@ -70,7 +70,9 @@ def find_manifest_files(
 ) -> tuple[list[str], list[Diagnostic]]:
     """Resource files under `paths`: `*.yaml`/`*.yml`, sorted, `environments/` excluded.
 
-    A file named explicitly is always read. Missing paths are diagnostics.
+    Hidden files and directories (names starting with `.`, e.g. `.github/`,
+    `.pre-commit-hooks.yaml`) are skipped when a directory is searched; a file named
+    explicitly is always read. Missing paths are diagnostics.
     """
     files: list[str] = []
     diagnostics: list[Diagnostic] = []
@@ -85,6 +87,7 @@ def find_manifest_files(
                 if p.suffix in MANIFEST_SUFFIXES
                 and p.is_file()
                 and ENVIRONMENTS_DIR not in p.relative_to(path).parts[:-1]
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
             )
             files.extend(str(p) for p in found)
         else:
@@ -128,6 +131,18 @@ def load_manifests(
     run.diagnostics.extend(env_problems)
     files, missing = find_manifest_files(paths)
     run.diagnostics.extend(missing)
+    if not files and not missing:
+        # A typo'd or wrong directory would otherwise "validate" (and plan to prune) nothing.
+        run.diagnostics.extend(
+            Diagnostic(
+                file=str(path),
+                line=1,
+                column=1,
+                message=f"no manifest files (*.yaml, *.yml) found under {path}; pass the "
+                "directory that holds your manifests",
+            )
+            for path in paths
+        )
     renderer = TemplateRenderer(values, env, os.environ if environ is None else environ)
     if not env_problems:
         for file in files:
@@ -184,22 +199,62 @@ def _load_document(doc: Document, renderer: TemplateRenderer, run: _Run) -> None
         )
         return
     data, template_problems = renderer.render(doc.data)
-    if template_problems:
-        run.report(doc, [Problem(p.path, p.message) for p in template_problems])
-        return
-    run.rendered.append(data)
+    problems = [Problem(p.path, p.message) for p in template_problems]
+    problems += [Problem(path, NOT_FINITE) for path in non_finite_paths(data)]
+    if not problems:
+        run.rendered.append(data)
+    # A value that failed (template error, NaN/inf) is reported once and then treated as
+    # absent, so the rest of the document is still checked without a second error for it.
+    hidden = {p.path for p in problems}
+    data = _without(data, hidden)
     try:
         manifest = MANIFEST_ADAPTER.validate_python(data)
     except ValidationError as exc:
         # The id rules do not depend on the rest of the document: report them too, so one
         # run shows every problem the document has.
-        run.report(doc, problems_from_validation(data, exc) + _id_problems(data))
+        problems += _visible(problems_from_validation(data, exc) + _id_problems(data), hidden)
+        run.report(doc, problems)
         return
     source = SourceLocation(file=doc.file, line=doc.line, column=doc.column)
-    for resource, declaration, problems in _declarations(manifest, data, doc, source):
-        run.report(doc, problems)
-        run.resources.append(resource)
-        run.declarations.append(declaration)
+    for resource, declaration, declared_problems in _declarations(manifest, data, doc, source):
+        problems += _visible(declared_problems, hidden)
+        if not hidden:
+            run.resources.append(resource)
+            run.declarations.append(declaration)
+    run.report(doc, problems)
+
+
+def _without(data: Any, hidden: set[Path]) -> Any:
+    """`data` without the values at `hidden` (mapping keys removed, list items set to null)."""
+    if not hidden:
+        return data
+    by_parent: dict[Path, set[str | int]] = {}
+    for path in hidden:
+        if path:
+            by_parent.setdefault(path[:-1], set()).add(path[-1])
+
+    def walk(value: Any, path: Path) -> Any:
+        drop = by_parent.get(path, set())
+        if isinstance(value, dict):
+            return {k: walk(v, (*path, k)) for k, v in value.items() if k not in drop}
+        if isinstance(value, list):
+            return [None if i in drop else walk(v, (*path, i)) for i, v in enumerate(value)]
+        return value
+
+    return walk(data, ())
+
+
+def _visible(problems: list[Problem], hidden: set[Path]) -> list[Problem]:
+    """Drop the problems a hidden (already reported) value causes: at it, or it missing."""
+    if not hidden:
+        return problems
+    missing = {(path[:-1], f"missing required field '{path[-1]}'") for path in hidden if path}
+    return [
+        p
+        for p in problems
+        if p.path not in hidden
+        and not any(p.path == parent and p.message.startswith(m) for parent, m in missing)
+    ]
 
 
 _Item = tuple[Resource, Declaration, list[Problem]]
@@ -249,6 +304,7 @@ def _declarations(
             manifest.spec.datafeed_id, manifest.id, "datafeed_id", ("spec", "datafeed_id")
         )
         problems += check_datafeed(manifest.spec, ("spec",))
+        problems += check_run_window(manifest.start, manifest.end, ())
         if manifest.spec.job_id is None:
             problems.append(
                 Problem(
@@ -335,6 +391,7 @@ def _inline_datafeed(job: JobManifest, data: dict[str, Any], doc: Document, base
         body_path: Path = (*base, "spec")
         state, facts = job.datafeed.state, _run_window(job.datafeed.start, job.datafeed.end)
         body_id = spec_model.datafeed_id
+        problems += check_run_window(job.datafeed.start, job.datafeed.end, base)
     else:
         assert job.spec.datafeed_config is not None
         spec_model = job.spec.datafeed_config

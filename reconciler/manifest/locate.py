@@ -19,10 +19,10 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from reconciler.manifest.envelope import MODEL_BY_KIND
-from reconciler.manifest.fields import suggest
+from reconciler.manifest.fields import INT_MAX, LONG_MAX, suggest
 from reconciler.manifest.source import Path
 
-__all__ = ["Problem", "problems_from_validation"]
+__all__ = ["NOT_FINITE", "Problem", "problems_from_validation"]
 
 KINDS = tuple(MODEL_BY_KIND)
 
@@ -195,6 +195,42 @@ def _unknown_field(data: Any, path: Path) -> str:
     return f"unknown field '{field}' in {where}; remove it"
 
 
+#: Message for NaN / infinity (YAML `.nan`, `.inf`, or a number too large for a double).
+NOT_FINITE = (
+    "not a finite number (NaN or infinity); Elasticsearch's JSON has no such values, "
+    "write a finite number"
+)
+
+
+def _java_type(ctx: dict[str, Any]) -> tuple[str, int] | None:
+    """("int"|"long", maximum) when a bound in `ctx` is a Java int/long limit (`Int`, `Long`)."""
+    for key in ("le", "ge"):
+        value = ctx.get(key)
+        if value in (INT_MAX, -INT_MAX - 1):
+            return "int", INT_MAX
+        if value in (LONG_MAX, -LONG_MAX - 1):
+            return "long", LONG_MAX
+    return None
+
+
+# Run states per kind (es-ml-api.md §5.1-§5.3): jobs open/close, datafeeds and DFA start/stop.
+_JOB_STATES = ("opened", "closed")
+_RUN_STATES = ("started", "stopped")
+
+
+def _state_hint(given: str, values: list[str]) -> str | None:
+    """Explain a run state of the other family (`opened` on a datafeed, `started` on a job)."""
+    word = given.strip().lower()
+    if tuple(values) == _RUN_STATES and word in (*_JOB_STATES, "open", "close"):
+        return (
+            "; datafeeds and data frame analytics use started|stopped "
+            "(opened|closed is for anomaly detection jobs)"
+        )
+    if tuple(values) == _JOB_STATES and word in (*_RUN_STATES, "start", "stop"):
+        return "; anomaly detection jobs use opened|closed (started|stopped is for datafeeds)"
+    return None
+
+
 def problems_from_validation(data: Any, error: ValidationError) -> list[Problem]:
     """Translate a pydantic `ValidationError` into located problems.
 
@@ -243,6 +279,8 @@ def problems_from_validation(data: Any, error: ValidationError) -> list[Problem]
                 given = item.get("input")
                 close = suggest(str(given), values) if isinstance(given, str) else None
                 hint = f"; did you mean '{close}'?" if close else ""
+                if path[-1:] == ("state",) and isinstance(given, str):
+                    hint = _state_hint(given, values) or hint
                 problems.append(
                     Problem(
                         path,
@@ -259,6 +297,17 @@ def problems_from_validation(data: Any, error: ValidationError) -> list[Problem]
             expected = _TYPE_EXPECTATIONS[kind]
             if expected not in expectations[path]:
                 expectations[path].append(expected)
+        elif kind == "finite_number":
+            problems.append(Problem(path, NOT_FINITE))
+        elif kind in ("less_than_equal", "greater_than_equal") and (java_type := _java_type(ctx)):
+            java, high = java_type
+            problems.append(
+                Problem(
+                    path,
+                    f"{_field_label(path)}: {item.get('input')} is out of range: Elasticsearch "
+                    f"reads it as a Java {java}, from {-high - 1} to {high}; use a smaller value",
+                )
+            )
         else:
             message = str(item["msg"]).replace("Input should be", "must be")
             problems.append(Problem(path, f"{_field_label(path)}: {message}"))

@@ -214,10 +214,21 @@ class _Builder:
         return result
 
 
-def _problem_from_mark(exc: yaml.MarkedYAMLError) -> YamlProblem:
+def _tab_indent(mark: yaml.Mark, text: str) -> bool:
+    """True when the error is at a tab in a line's leading whitespace (YAML forbids it)."""
+    lines = text.split("\n")
+    if not 0 <= mark.line < len(lines):
+        return False
+    before = lines[mark.line][: mark.column + 1]
+    return before.endswith("\t") and before.strip(" \t") == ""
+
+
+def _problem_from_mark(exc: yaml.MarkedYAMLError, text: str) -> YamlProblem:
     mark = exc.problem_mark or exc.context_mark
     line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
     problem = exc.problem or "invalid YAML"
+    if mark is not None and _tab_indent(mark, text):
+        return YamlProblem(line, column, "tabs are not allowed for indentation in YAML; use spaces")
     context = ""
     if exc.context:
         started = exc.context_mark
@@ -267,7 +278,7 @@ def parse_documents(text: str, file: str) -> tuple[list[Document], list[YamlProb
             if not builder.problems:
                 documents.append(doc)
     except yaml.MarkedYAMLError as exc:
-        problem = _problem_from_mark(exc)
+        problem = _problem_from_mark(exc, text)
         lines = text.splitlines()
         if 0 < problem.line <= len(lines) and "{{" in lines[problem.line - 1]:
             # `id: {{ prefix }}x` is a YAML flow mapping, not a template: quote it.

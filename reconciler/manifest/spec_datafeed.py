@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import Field, StrictBool, StrictStr
 
-from reconciler.manifest.fields import Duration, Spec
+from reconciler.manifest.fields import Duration, Int, Spec
 
 __all__ = ["ChunkingConfig", "DatafeedSpec", "DelayedDataCheckConfig", "IndicesOptions"]
 
@@ -57,10 +57,10 @@ class DatafeedSpec(Spec):
     aggs: dict[str, Any] | None = Field(None, description="Alias of `aggregations`.")
     script_fields: dict[str, Any] | None = None
     runtime_mappings: dict[str, Any] | None = None
-    scroll_size: int | None = None
+    scroll_size: Int | None = None
     chunking_config: ChunkingConfig | None = None
     delayed_data_check_config: DelayedDataCheckConfig | None = None
     frequency: Duration | None = None
     query_delay: Duration | None = None
-    max_empty_searches: int | None = None
+    max_empty_searches: Int | None = None
     indices_options: IndicesOptions | None = None

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import Field, StrictBool, StrictStr
 
-from reconciler.manifest.fields import ByteSize, Spec
+from reconciler.manifest.fields import ByteSize, Int, Long, Spec
 
 __all__ = [
     "Analysis",
@@ -51,7 +51,7 @@ class DfaDestination(Spec):
 class OutlierDetectionAnalysis(Spec):
     """`analysis.outlier_detection` (OutlierDetection.java, §3.2)."""
 
-    n_neighbors: int | None = Field(None, gt=0)
+    n_neighbors: Int | None = Field(None, gt=0)
     method: Literal["lof", "ldof", "distance_kth_nn", "distance_knn", "ensemble"] | None = None
     feature_influence_threshold: float | None = Field(None, ge=0.0, le=1.0)
     compute_feature_influence: StrictBool | None = None
@@ -65,22 +65,22 @@ class _BoostedTree(Spec):
     dependent_variable: StrictStr
     prediction_field_name: StrictStr | None = None
     training_percent: float | None = Field(None, gt=0.0, le=100.0)
-    randomize_seed: int | None = None
+    randomize_seed: Long | None = None
     alpha: float | None = Field(None, ge=0.0)
     lambda_: float | None = Field(None, alias="lambda", ge=0.0)
     gamma: float | None = Field(None, ge=0.0)
     eta: float | None = Field(None, ge=0.001, le=1.0)
     eta_growth_rate_per_tree: float | None = Field(None, ge=0.5, le=2.0)
     feature_bag_fraction: float | None = Field(None, gt=0.0, le=1.0)
-    max_trees: int | None = Field(None, ge=1, le=2000)
-    maximum_number_trees: int | None = Field(
+    max_trees: Int | None = Field(None, ge=1, le=2000)
+    maximum_number_trees: Int | None = Field(
         None, ge=1, le=2000, description="Deprecated alias of `max_trees`."
     )
     soft_tree_depth_limit: float | None = Field(None, ge=0.0)
     soft_tree_depth_tolerance: float | None = Field(None, ge=0.01)
     downsample_factor: float | None = Field(None, gt=0.0, le=1.0)
-    max_optimization_rounds_per_hyperparameter: int | None = Field(None, ge=0, le=20)
-    num_top_feature_importance_values: int | None = Field(None, ge=0)
+    max_optimization_rounds_per_hyperparameter: Int | None = Field(None, ge=0, le=20)
+    num_top_feature_importance_values: Int | None = Field(None, ge=0)
     early_stopping_enabled: StrictBool | None = None
     feature_processors: list[dict[str, Any]] | None = None
 
@@ -98,7 +98,7 @@ class ClassificationAnalysis(_BoostedTree):
     class_assignment_objective: Literal["maximize_accuracy", "maximize_minimum_recall"] | None = (
         None
     )
-    num_top_classes: int | None = Field(None, ge=-1, le=1000)
+    num_top_classes: Int | None = Field(None, ge=-1, le=1000)
 
 
 class Analysis(Spec):
@@ -120,5 +120,5 @@ class DataFrameAnalyticsSpec(Spec):
     analyzed_fields: AnalyzedFields | list[StrictStr] | None = None
     model_memory_limit: ByteSize | None = None
     allow_lazy_start: StrictBool | None = None
-    max_num_threads: int | None = None
+    max_num_threads: Int | None = None
     meta: dict[str, Any] | None = Field(None, alias="_meta")

@@ -17,7 +17,9 @@ from reconciler.manifest.fields import (
     DetectorFunctionName,
     Duration,
     ExcludeFrequent,
+    Int,
     JobMemoryLimit,
+    Long,
     Spec,
 )
 from reconciler.manifest.spec_datafeed import DatafeedSpec
@@ -54,7 +56,7 @@ class RuleCondition(Spec):
 class TimeShiftParams(Spec):
     """`params.force_time_shift` of a `force_time_shift` rule action (8.x)."""
 
-    time_shift_amount: int
+    time_shift_amount: Long
 
 
 class RuleParams(Spec):
@@ -85,7 +87,7 @@ class Detector(Spec):
     custom_rules: list[DetectionRule] | None = None
     detector_description: StrictStr | None = None
     #: Ignored by the server (reassigned 0..n-1), accepted for pasted GET output.
-    detector_index: int | None = None
+    detector_index: Int | None = None
 
 
 class PerPartitionCategorization(Spec):
@@ -125,7 +127,7 @@ class AnalysisLimits(Spec):
     """`analysis_limits` (AnalysisLimits.java, §1.5)."""
 
     model_memory_limit: JobMemoryLimit | None = None
-    categorization_examples_limit: int | None = None
+    categorization_examples_limit: Long | None = None
 
 
 class ModelPlotConfig(Spec):
@@ -149,11 +151,11 @@ class JobSpec(Spec):
     analysis_limits: AnalysisLimits | None = None
     model_plot_config: ModelPlotConfig | None = None
     background_persist_interval: Duration | None = None
-    renormalization_window_days: int | None = None
-    model_snapshot_retention_days: int | None = None
-    daily_model_snapshot_retention_after_days: int | None = None
-    results_retention_days: int | None = None
-    system_annotations_retention_days: int | None = None
+    renormalization_window_days: Long | None = None
+    model_snapshot_retention_days: Long | None = None
+    daily_model_snapshot_retention_after_days: Long | None = None
+    results_retention_days: Long | None = None
+    system_annotations_retention_days: Long | None = None
     custom_settings: dict[str, Any] | None = None
     results_index_name: StrictStr | None = None
     allow_lazy_open: StrictBool | None = None

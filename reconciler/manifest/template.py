@@ -24,11 +24,17 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from reconciler.manifest.source import Path
 
-__all__ = ["SECRET_MARKERS", "TemplateProblem", "TemplateRenderer"]
+__all__ = ["RESERVED_PREFIXES", "SECRET_MARKERS", "TemplateProblem", "TemplateRenderer"]
 
 #: Environment variables whose names contain one of these are never readable from templates:
 #: secrets must not end up in manifests, plans or logs (ARCHITECTURE.md, safety rules).
-SECRET_MARKERS = ("PASSWORD", "SECRET", "TOKEN", "API_KEY", "APIKEY", "CREDENTIAL", "PRIVATE_KEY")
+#: `PASS` covers PASSWORD/PASSWD/PASSPHRASE; names ending in `_KEY` (or equal to `KEY`) are
+#: refused as well (see `_looks_secret`).
+SECRET_MARKERS = ("PASS", "SECRET", "TOKEN", "AUTH", "APIKEY", "CREDENTIAL")
+
+#: mlsync's own connection settings (cluster URL, user, password, API key, CA): a URL may
+#: carry credentials, so no variable with these prefixes is readable from templates.
+RESERVED_PREFIXES = ("MLSYNC_", "ELASTICSEARCH_")
 
 _MARKERS = ("{{", "{%", "{#")
 _SINGLE_EXPRESSION = re.compile(r"\s*\{\{(?P<expr>(?:(?!\{\{|\}\}).)*)\}\}\s*", re.DOTALL)
@@ -62,7 +68,11 @@ class TemplateRenderer:
             undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True
         )
         self._environ = environ
-        self._context: dict[str, Any] = {**variables, "env": env_name, "env_var": self._env_var}
+        # `env` exists only with --env: without it `{{ env }}` is an undefined variable, not
+        # "None". Variables named env/env_var are refused earlier (environment.py).
+        self._context: dict[str, Any] = {**variables, "env_var": self._env_var}
+        if env_name is not None:
+            self._context["env"] = env_name
         self._templates: dict[str, jinja2.Template] = {}
         self._expressions: dict[str, Callable[..., Any]] = {}
 
@@ -70,10 +80,17 @@ class TemplateRenderer:
         if not isinstance(name, str):
             raise _UserFacingError("env_var() needs the variable name as a string")
         upper = name.upper()
-        if any(marker in upper for marker in SECRET_MARKERS):
+        if upper.startswith(RESERVED_PREFIXES):
+            raise _UserFacingError(
+                f"env_var('{name}') refused: {', '.join(p + '*' for p in RESERVED_PREFIXES)} "
+                "variables are mlsync's connection settings and may carry credentials; pass "
+                "non-secret values with --var or the environment file"
+            )
+        if _looks_secret(upper):
             raise _UserFacingError(
                 f"env_var('{name}') refused: the name looks like a secret "
-                f"({', '.join(SECRET_MARKERS)}); manifests must not contain secrets"
+                f"({', '.join(SECRET_MARKERS)}, *_KEY); manifests must not contain secrets; "
+                "pass non-secret values with --var or the environment file"
             )
         if name in self._environ:
             return self._environ[name]
@@ -160,6 +177,13 @@ class TemplateRenderer:
         return compiled
 
 
+def _looks_secret(upper: str) -> bool:
+    """True when an (upper-cased) environment variable name looks like it holds a secret."""
+    if any(marker in upper for marker in SECRET_MARKERS):
+        return True
+    return upper == "KEY" or upper.endswith("_KEY")
+
+
 _HOLE = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 
 
@@ -179,6 +203,11 @@ def _interpolation(text: str) -> list[str] | None:
 def _undefined_message(exc: jinja2.UndefinedError) -> str:
     text = exc.message or str(exc)
     match = re.fullmatch(r"'([^']+)' is undefined", text)
+    if match and match[1] == "env":
+        return (
+            "undefined template variable 'env': it is the environment name, set by --env; "
+            "pass --env NAME (or write {{ env | default('') }})"
+        )
     if match:
         return (
             f"undefined template variable '{match[1]}'; define it in the environment file "

@@ -82,12 +82,46 @@ def test_env_var_missing_without_default() -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["ES_PASSWORD", "my_secret", "GITHUB_TOKEN", "ELASTIC_API_KEY", "AWS_CREDENTIALS"]
+    "name",
+    [
+        "ES_PASSWORD",
+        "my_secret",
+        "GITHUB_TOKEN",
+        "ELASTIC_API_KEY",
+        "AWS_CREDENTIALS",
+        "DB_PASSWD",
+        "SMTP_PASS",
+        "BASIC_AUTH",
+        "AUTHORIZATION",
+        "SSH_KEY",
+        "key",
+        "AWS_ACCESS_KEY",
+    ],
 )
 def test_env_var_refuses_secret_names(name: str) -> None:
     (message,) = problems_of({"x": f"{{{{ env_var('{name}') }}}}"}, **{name: "s3cr3t"})
     assert "refused: the name looks like a secret" in message
+    assert "pass non-secret values with --var or the environment file" in message
     assert "s3cr3t" not in message
+
+
+@pytest.mark.parametrize(
+    "name", ["MLSYNC_URL", "mlsync_profile", "ELASTICSEARCH_HOSTS", "ELASTICSEARCH_URL"]
+)
+def test_env_var_refuses_connection_settings(name: str) -> None:
+    url = "https://elastic:hunter2@es.example:9200"
+    (message,) = problems_of({"x": f"{{{{ env_var('{name}') }}}}"}, **{name: url})
+    assert message == (
+        f"x: env_var('{name}') refused: MLSYNC_*, ELASTICSEARCH_* variables are mlsync's "
+        "connection settings and may carry credentials; pass non-secret values with --var or "
+        "the environment file"
+    )
+    assert "hunter2" not in message
+
+
+@pytest.mark.parametrize("name", ["KEYBOARD_LAYOUT", "MONKEY", "TEAM", "INDEX_PREFIX", "PATH_KEYS"])
+def test_env_var_allows_names_that_merely_contain_key(name: str) -> None:
+    assert render({"x": f"{{{{ env_var('{name}') }}}}"}, **{name: "v"}) == {"x": "v"}
 
 
 @pytest.mark.parametrize(
