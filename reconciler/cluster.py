@@ -25,7 +25,7 @@ generates.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any, Protocol
 
 from reconciler import ownership
@@ -39,15 +39,31 @@ from reconciler.units import model_memory_limit_mb, parse_byte_size
 PAGE = 10_000
 
 
-class _Response(Protocol):
-    @property
-    def body(self) -> Any: ...
-
-
 class ClientLike(Protocol):
-    """What the reader needs from `MLClient`: the one I/O seam."""
+    """What the reader needs from `MLClient`: single calls, ES paging, and its request count."""
+
+    @property
+    def request_count(self) -> int: ...  # noqa: D102
 
     def perform(self, call: Call) -> Any: ...  # noqa: D102
+
+    def iter_filters(  # noqa: D102
+        self, filter_id: str | None = None, *, size: int = ...
+    ) -> Iterator[Any]: ...
+
+    def iter_calendars(self, *, size: int = ...) -> Iterator[Any]: ...  # noqa: D102
+
+    def iter_calendar_events(  # noqa: D102
+        self, calendar_id: str = ..., *, size: int = ..., **params: Any
+    ) -> Iterator[Any]: ...
+
+    def iter_data_frame_analytics(  # noqa: D102
+        self, id: str | None = None, *, size: int = ..., **params: Any
+    ) -> Iterator[Any]: ...
+
+    def iter_data_frame_analytics_stats(  # noqa: D102
+        self, id: str | None = None, *, size: int = ..., **params: Any
+    ) -> Iterator[Any]: ...
 
 
 class ClusterInfoLike(Protocol):
@@ -69,20 +85,6 @@ class ClusterInfoLike(Protocol):
     def max_model_memory_limit(self) -> str | None: ...  # noqa: D102
 
 
-def _paged(
-    client: ClientLike, make: Callable[[int, int], Call], key: str
-) -> Iterator[dict[str, Any]]:
-    """Page through a listing that Elasticsearch pages (`count` is the total, §0.4)."""
-    start = 0
-    while True:
-        body = client.perform(make(start, PAGE)).body
-        items = body.get(key) or []
-        yield from items
-        start += len(items)
-        if not items or start >= int(body.get("count", 0)) or start >= PAGE:
-            return
-
-
 def server_defaults(info: ClusterInfoLike | None) -> ServerDefaults:
     """The cluster-dependent defaults: both memory limits are capped by the configured max."""
     job_mb, dfa_bytes = 1024, 1024**3
@@ -96,16 +98,15 @@ def server_defaults(info: ClusterInfoLike | None) -> ServerDefaults:
     return ServerDefaults(job_model_memory_limit_mb=job_mb, dfa_model_memory_limit_bytes=dfa_bytes)
 
 
-def read_cluster(
-    client: ClientLike, info: ClusterInfoLike | None = None, *, preflight_requests: int = 0
-) -> LiveState:
-    """Read every job, datafeed, DFA, filter and calendar with their run states."""
+def read_cluster(client: ClientLike, info: ClusterInfoLike | None = None) -> LiveState:
+    """Read every job, datafeed, DFA, filter and calendar with their run states.
+
+    `LiveState.request_count` is the number of HTTP requests the read sent (retries included).
+    """
     state: State = {}
-    requests = preflight_requests
+    before = client.request_count
 
     def get(call: Call) -> Any:
-        nonlocal requests
-        requests += 1
         return client.perform(call).body
 
     job_stats = {
@@ -146,31 +147,10 @@ def read_cluster(
             facts={"search_count": (stats.get("timing_stats") or {}).get("search_count", 0)},
         )
 
-    def counted(make: Callable[[int, int], Call]) -> Callable[[int, int], Call]:
-        def wrapped(start: int, size: int) -> Call:
-            nonlocal requests
-            requests += 1
-            return make(start, size)
-
-        return wrapped
-
-    dfa_stats = {
-        s["id"]: s
-        for s in _paged(
-            client,
-            counted(lambda f, n: api.get_data_frame_analytics_stats("_all", from_=f, size=n)),
-            "data_frame_analytics",
-        )
-    }
-    for body in _paged(
-        client,
-        counted(
-            lambda f, n: api.get_data_frame_analytics(
-                "_all", from_=f, size=n, exclude_generated=True
-            )
-        ),
-        "data_frame_analytics",
-    ):
+    # Where Elasticsearch pages, one page of its maximum size (10 000) holds everything that
+    # matters here; the client pages on if a cluster ever has more.
+    dfa_stats = {s["id"]: s for s in client.iter_data_frame_analytics_stats("_all", size=PAGE)}
+    for body in client.iter_data_frame_analytics("_all", size=PAGE, exclude_generated=True):
         ref = Ref(kind=Kind.DFA, id=body["id"])
         stats = dfa_stats.get(ref.id, {})
         progress = stats.get("progress") or []
@@ -182,19 +162,13 @@ def read_cluster(
             owned=ownership.is_marked(Kind.DFA, body),
             facts={"completed": completed},
         )
-    for body in _paged(client, counted(lambda f, n: api.get_filters(from_=f, size=n)), "filters"):
+    for body in client.iter_filters(size=PAGE):
         ref = Ref(kind=Kind.FILTER, id=body["filter_id"])
         state[ref] = Resource(ref=ref, body=body)
     events: dict[str, list[dict[str, Any]]] = {}
-    for event in _paged(
-        client,
-        counted(lambda f, n: api.get_calendar_events("_all", from_=f, size=n)),
-        "events",
-    ):
+    for event in client.iter_calendar_events("_all", size=PAGE):
         events.setdefault(str(event.get("calendar_id")), []).append(event)
-    for body in _paged(
-        client, counted(lambda f, n: api.get_calendars(from_=f, size=n)), "calendars"
-    ):
+    for body in client.iter_calendars(size=PAGE):
         ref = Ref(kind=Kind.CALENDAR, id=body["calendar_id"])
         own_events = events.get(ref.id, [])
         event_ids = {
@@ -218,5 +192,5 @@ def read_cluster(
         dfa_model_memory_limit_bytes=defaults.dfa_model_memory_limit_bytes,
         fingerprint=fingerprint(state.values(), defaults),
         fingerprints={ref: resource_fingerprint(res, defaults) for ref, res in state.items()},
-        request_count=requests,
+        request_count=client.request_count - before,
     )

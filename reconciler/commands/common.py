@@ -11,6 +11,7 @@ is made, so bad input never sends anything to the cluster (ARCHITECTURE.md, safe
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
@@ -203,19 +204,12 @@ class PlanContext:
 
 def read_live(client: MLClient) -> tuple[ClusterInfo, LiveState]:
     """Preflight (cluster, licence, ML availability) and the bulk read of the live state."""
+    before = client.request_count
     info = client.preflight()
     echo_err(info.banner())
     live = read_cluster(client, info)
-    # The client counts every request actually sent, retries included.
-    live = LiveState(
-        resources=live.resources,
-        cluster=live.cluster,
-        job_model_memory_limit_mb=live.job_model_memory_limit_mb,
-        dfa_model_memory_limit_bytes=live.dfa_model_memory_limit_bytes,
-        fingerprint=live.fingerprint,
-        fingerprints=live.fingerprints,
-        request_count=client.request_count,
-    )
+    # The plan reports every request it made, the preflight's included.
+    live = dataclasses.replace(live, request_count=client.request_count - before)
     return info, live
 
 
