@@ -390,7 +390,7 @@ class _Planner:
             d.reasons.append(f"{', '.join(replace)} cannot be updated in place")
             return
         if d.fields or d.adopt:
-            if restart and self._needs_stop(ref, d.running_now):
+            if restart and d.running_now:
                 d.action = Action.RESTART_UPDATE
                 verb = "closed" if ref.kind is Kind.JOB else "stopped"
                 d.reasons.append(f"{', '.join(restart)} can only change while it is {verb}")
@@ -415,9 +415,6 @@ class _Planner:
         """Will the datafeed's job be open once the plan is applied?"""
         job = self.decisions.get(Ref(kind=Kind.JOB, id=_datafeed_job(feed) or ""))
         return job is None or job.want_state in (None, "opened")
-
-    def _needs_stop(self, ref: Ref, running: bool) -> bool:
-        return running
 
     def _check_memory_decrease(self, d: _Decision) -> None:
         if d.ref.kind is not Kind.JOB or d.live is None:
