@@ -734,10 +734,6 @@ def _build_steps(p: _Planner) -> tuple[Step, ...]:
         d = dec[ref]
         return Ref(kind=Kind.JOB, id=_datafeed_job(d.desired) or _datafeed_job(d.live) or "")
 
-    def feeds_of_job(job: Ref) -> list[Ref]:
-        """Every datafeed of the job, live or desired (two, while one replaces the other)."""
-        return p._datafeeds_of(job.id)
-
     def stopping(d: _Decision) -> bool:
         """Must this resource be stopped/closed before its other steps?"""
         if not d.running_now:
@@ -774,7 +770,7 @@ def _build_steps(p: _Planner) -> tuple[Step, ...]:
                     api.close_job(ref.id),
                     phase="stop",
                     wait_for="closed",
-                    after=[s.get(feed, "stop") for feed in feeds_of_job(ref)],
+                    after=[s.get(feed, "stop") for feed in p._datafeeds_of(ref.id)],
                 )
             else:
                 s.add(
@@ -807,7 +803,7 @@ def _build_steps(p: _Planner) -> tuple[Step, ...]:
                 continue
             after: list[int | None] = []
             if kind is Kind.JOB:
-                after += [s.get(feed, "delete") for feed in feeds_of_job(ref)]
+                after += [s.get(feed, "delete") for feed in p._datafeeds_of(ref.id)]
             if kind is Kind.FILTER:
                 # A filter in use cannot be deleted (409, §4.1): after the jobs that used it
                 # are deleted or updated.

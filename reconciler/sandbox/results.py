@@ -103,29 +103,30 @@ def get_buckets(ctx: Ctx, req: Request) -> Json:
     return {"count": len(buckets), "buckets": page}
 
 
-def get_records(ctx: Ctx, req: Request) -> Json:
-    """GET|POST /_ml/anomaly_detectors/{job_id}/results/records (record_score desc by default)."""
+def _scored(ctx: Ctx, req: Request, kind: str, score: str) -> Json:
+    """Records and influencers: time window, minimum score, sort (score, descending), page.
+
+    Both default to their score field sorted descending in code (GetRecordsAction, and the
+    influencers action alike; es-ml-api.md §0, §8), unlike buckets.
+    """
     job_id = req.path_params["job_id"]
     get_job(ctx, job_id)
-    records = _time_filter(req, _results(ctx, job_id, "records"))
-    min_score = parse_float(_param(req, "record_score") or 0.0, "record_score")
-    records = [r for r in records if r["record_score"] >= min_score]
-    # GetRecordsAction: desc defaults to true in code (es-ml-api.md §0, §8)
-    records = _sorted(records, str(_param(req, "sort") or "record_score"), _flag(req, "desc", True))
+    items = _time_filter(req, _results(ctx, job_id, kind))
+    min_score = parse_float(_param(req, score) or 0.0, score)
+    items = [i for i in items if i[score] >= min_score]
+    items = _sorted(items, str(_param(req, "sort") or score), _flag(req, "desc", True))
     start, size = _paging(req)
-    return {"count": len(records), "records": records[start : start + size]}
+    return {"count": len(items), kind: items[start : start + size]}
+
+
+def get_records(ctx: Ctx, req: Request) -> Json:
+    """GET|POST /_ml/anomaly_detectors/{job_id}/results/records (record_score desc by default)."""
+    return _scored(ctx, req, "records", "record_score")
 
 
 def get_influencers(ctx: Ctx, req: Request) -> Json:
     """GET|POST /_ml/anomaly_detectors/{job_id}/results/influencers."""
-    job_id = req.path_params["job_id"]
-    get_job(ctx, job_id)
-    items = _time_filter(req, _results(ctx, job_id, "influencers"))
-    min_score = parse_float(_param(req, "influencer_score") or 0.0, "influencer_score")
-    items = [i for i in items if i["influencer_score"] >= min_score]
-    items = _sorted(items, str(_param(req, "sort") or "influencer_score"), _flag(req, "desc", True))
-    start, size = _paging(req)
-    return {"count": len(items), "influencers": items[start : start + size]}
+    return _scored(ctx, req, "influencers", "influencer_score")
 
 
 def get_categories(ctx: Ctx, req: Request) -> Json:
