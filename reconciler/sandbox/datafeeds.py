@@ -6,7 +6,6 @@ No I/O. References: es-ml-api.md §2, §5.2, §6.2, §7.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from reconciler.sandbox import datafeed_config
@@ -20,7 +19,7 @@ from reconciler.sandbox.exceptions import (
 )
 from reconciler.sandbox.expressions import expand_ids
 from reconciler.sandbox.jobs import get_job, job_state, missing_job
-from reconciler.sandbox.overlay import scan
+from reconciler.sandbox.overlay import read
 from reconciler.sandbox.validation import (
     check_fields,
     parse_date_param,
@@ -68,9 +67,8 @@ def put_datafeed(ctx: Ctx, req: Request) -> Json:
     job = ctx.state["jobs"].get(str(job_id))
     if job is None:
         raise missing_job(str(job_id))
-    for _, other in scan(ctx.state["datafeeds"]):
-        if other["job_id"] == job_id:
-            raise conflict(f"A datafeed [{other['datafeed_id']}] already exists for job [{job_id}]")
+    for other_id in ctx.state["datafeeds"].lookup("job_id", str(job_id)):
+        raise conflict(f"A datafeed [{other_id}] already exists for job [{job_id}]")
     df = datafeed_config.build_datafeed(body, req.raw, datafeed_id, job, req.params)
     ctx.state["datafeeds"][datafeed_id] = df
     return df
@@ -85,7 +83,7 @@ def get_datafeeds(ctx: Ctx, req: Request) -> Json:
         allow_no_match=req.flag("allow_no_match", True),
     )
     exclude = req.flag("exclude_generated", False)
-    items = [copy.deepcopy(ctx.state["datafeeds"][i]) for i in ids]
+    items = [read(ctx.state["datafeeds"], i) for i in ids]
     if exclude:
         items = [datafeed_config.exclude_generated(i) for i in items]
     return {"count": len(ids), "datafeeds": items}

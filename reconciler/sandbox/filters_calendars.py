@@ -127,16 +127,9 @@ def delete_filter(ctx: Ctx, req: Request) -> Json:
     filter_id = req.path_params["filter_id"]
     if filter_id not in ctx.state["filters"]:
         raise not_found(f"Could not delete filter with ID [{filter_id}] because it does not exist")
-    users = sorted(
-        job_id
-        for job_id, job in ctx.state["jobs"].items()
-        for det in job["analysis_config"]["detectors"]
-        for rule in det.get("custom_rules", [])
-        for ref in rule.get("scope", {}).values()
-        if ref["filter_id"] == filter_id
-    )
+    users = ctx.state["jobs"].lookup("filters", filter_id)
     if users:
-        names = ", ".join(dict.fromkeys(users))
+        names = ", ".join(users)
         raise conflict(f"Cannot delete filter [{filter_id}] currently used by jobs [{names}]")
     del ctx.state["filters"][filter_id]
     return {"acknowledged": True}
@@ -192,9 +185,9 @@ def delete_calendar(ctx: Ctx, req: Request) -> Json:
     if calendar_id not in ctx.state["calendars"]:
         raise missing_calendar(calendar_id)
     del ctx.state["calendars"][calendar_id]
-    ctx.state["events"] = {
-        k: v for k, v in ctx.state["events"].items() if v["calendar_id"] != calendar_id
-    }
+    events = ctx.state["events"]
+    for event_id in events.lookup("calendar_id", calendar_id):
+        del events[event_id]
     return {"acknowledged": True}
 
 
@@ -293,15 +286,17 @@ def get_events(ctx: Ctx, req: Request) -> Json:
     ids = expand_ids(calendar_id, ctx.state["calendars"], missing_calendar)
     if job_id is not None:
         job = ctx.state["jobs"].get(job_id)
-        groups = set(job.get("groups", [])) if job else set()
-        ids = [
-            c
-            for c in ids
-            if set(ctx.state["calendars"][c]["job_ids"]) & ({job_id, "_all"} | groups)
-        ]
+        members = {job_id, "_all", *(job.get("groups", []) if job else [])}
+        listed = {c for m in members for c in ctx.state["calendars"].lookup("job_ids", m)}
+        ids = [c for c in ids if c in listed]
     start_ms = parse_date_param(req.params["start"], "start") if "start" in req.params else None
     end_ms = parse_date_param(req.params["end"], "end") if "end" in req.params else None
-    events = [e for e in ctx.state["events"].values() if e["calendar_id"] in ids]
+    all_events = ctx.state["events"]
+    events = [
+        all_events[event_id]
+        for calendar in ids
+        for event_id in all_events.lookup("calendar_id", calendar)
+    ]
     if start_ms is not None:
         events = [e for e in events if e["end_time"] > start_ms]
     if end_ms is not None:

@@ -28,7 +28,7 @@ from reconciler.sandbox.exceptions import (
     not_found,
 )
 from reconciler.sandbox.expressions import expand_ids
-from reconciler.sandbox.overlay import scan
+from reconciler.sandbox.overlay import read
 from reconciler.sandbox.transitions import default_model_size_stats, finish_close
 from reconciler.sandbox.validation import check_fields, non_negative, parse_duration, validate_id
 
@@ -54,13 +54,10 @@ def job_state(ctx: Ctx, job_id: str) -> str:
     return "closed" if task is None else str(task["state"])
 
 
-def groups_map(ctx: Ctx) -> dict[str, list[str]]:
-    """Group name → job ids."""
-    groups: dict[str, list[str]] = {}
-    for job_id, job in scan(ctx.state["jobs"]):
-        for group in job.get("groups", []):
-            groups.setdefault(group, []).append(job_id)
-    return groups
+def group_members(ctx: Ctx, group: str) -> list[str]:
+    """Ids of the jobs in a group (store index `groups`), sorted."""
+    members: list[str] = ctx.state["jobs"].lookup("groups", group)
+    return members
 
 
 def expand_jobs(ctx: Ctx, expression: str | None, allow_no_match: bool) -> list[str]:
@@ -70,21 +67,25 @@ def expand_jobs(ctx: Ctx, expression: str | None, allow_no_match: bool) -> list[
         ctx.state["jobs"],
         missing_job,
         allow_no_match=allow_no_match,
-        groups=groups_map(ctx),
+        groups="groups",
     )
 
 
+def datafeed_id_of(ctx: Ctx, job_id: str) -> str | None:
+    """The id of a job's datafeed (at most one, es-ml-api.md §2.5; store index `job_id`)."""
+    ids: list[str] = ctx.state["datafeeds"].lookup("job_id", job_id)
+    return ids[0] if ids else None
+
+
 def datafeed_of(ctx: Ctx, job_id: str) -> Json | None:
-    """The datafeed of a job (at most one, es-ml-api.md §2.5)."""
-    for key, df in scan(ctx.state["datafeeds"]):
-        if df["job_id"] == job_id:
-            return dict(ctx.state["datafeeds"][key])
-    return None
+    """The datafeed of a job, or None."""
+    df_id = datafeed_id_of(ctx, job_id)
+    return None if df_id is None else dict(read(ctx.state["datafeeds"], df_id))
 
 
 def render_job(ctx: Ctx, job_id: str, *, exclude_generated: bool = False) -> Json:
     """A job as GET returns it, in Elasticsearch's key order (es-ml-api.md §1.8)."""
-    job = copy.deepcopy(ctx.state["jobs"][job_id])
+    job = read(ctx.state["jobs"], job_id)
     out: Json = {"job_id": job_id}
     if not exclude_generated:
         out["job_type"] = "anomaly_detector"
@@ -127,7 +128,7 @@ def render_job(ctx: Ctx, job_id: str, *, exclude_generated: bool = False) -> Jso
 
 
 def _check_new_id(ctx: Ctx, job_id: str) -> None:
-    if job_id in ctx.state["jobs"] or job_id in groups_map(ctx):
+    if job_id in ctx.state["jobs"] or group_members(ctx, job_id):
         raise already_exists(
             f"The job cannot be created with the Id '{job_id}'. The Id is already used."
         )
@@ -379,8 +380,13 @@ def remove_job(ctx: Ctx, job_id: str) -> None:
     del ctx.state["jobs"][job_id]
     for key in ("results", "snapshots", "forecasts"):
         ctx.state[key].pop(job_id, None)
-    for calendar in ctx.state["calendars"].values():
-        calendar["job_ids"] = [j for j in calendar["job_ids"] if j != job_id]
+    calendars = ctx.state["calendars"]
+    for calendar_id in calendars.lookup("job_ids", job_id):
+        calendar = calendars[calendar_id]
+        calendars[calendar_id] = {
+            **calendar,
+            "job_ids": [j for j in calendar["job_ids"] if j != job_id],
+        }
 
 
 def open_job(ctx: Ctx, req: Request) -> Json:

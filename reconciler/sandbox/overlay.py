@@ -79,6 +79,15 @@ class Overlay(MutableMapping[str, Any]):
         """A plain-dict copy (for JSON output)."""
         return {key: _plain(self[key]) for key in self}
 
+    def read(self, key: str) -> Any:
+        """A private copy of one value, for reading (rendering): not tracked for commit."""
+        if key in self._changes:
+            value = self._changes[key]
+            if value is _DELETED:
+                raise KeyError(key)
+            return _copy(_plain(value))
+        return _copy(_peek(self._base, key))
+
     def lookup(self, index: str, key: str) -> list[str]:
         """Ids listed under `key` in the base's `index`, with this overlay's assignments."""
         found = set(self._base.lookup(index, key))  # type: ignore[attr-defined]
@@ -120,34 +129,16 @@ class Overlay(MutableMapping[str, Any]):
                     self._base[key] = plain
 
 
-def scan(mapping: Any) -> Iterator[tuple[str, Any]]:
-    """Iterate a collection for reading only, without copying its values.
-
-    For scans over every resource (group names, the datafeed of a job): copying each value just
-    to read it would make every request cost the size of the collection. Callers must not
-    mutate what they get; to change a value, read it again by key.
-    """
-    if not isinstance(mapping, Overlay):
-        yield from _peek_items(mapping)
-        return
-    changes = mapping._changes
-    for key, value in _peek_items(mapping._base):
-        if key not in changes:
-            yield key, value
-    for key, value in changes.items():
-        if value is not _DELETED:
-            yield key, value
+def read(mapping: Any, key: str) -> Any:
+    """A private copy of `mapping[key]` for reading; through an overlay it is not tracked."""
+    reader = getattr(mapping, "read", None)
+    return _copy(mapping[key]) if reader is None else reader(key)
 
 
 def _peek(mapping: Any, key: str) -> Any:
     """Read without marking the value as handed out for mutation (store.Collection.peek)."""
     peek = getattr(mapping, "peek", None)
     return mapping[key] if peek is None else peek(key)
-
-
-def _peek_items(mapping: Any) -> Iterator[tuple[str, Any]]:
-    peek_items = getattr(mapping, "peek_items", None)
-    return iter(mapping.items()) if peek_items is None else peek_items()
 
 
 def _copy(value: Any) -> Any:

@@ -436,40 +436,77 @@ ROUTES: list[Route] = [
 ]
 
 
-def _score(route: Route) -> tuple[int, ...]:
-    """Literal segments win over parameters, earlier positions first (RestController trie)."""
-    return tuple(0 if s.startswith("{") else 1 for s in route.segments)
+class _Node:
+    """One path position of the route trie: literal children, the parameter child, endpoints."""
+
+    def __init__(self) -> None:
+        self.literal: dict[str, _Node] = {}
+        self.param: _Node | None = None
+        self.routes: list[Route] = []
+
+
+def _build(routes: list[Route]) -> _Node:
+    root = _Node()
+    for route in routes:
+        node = root
+        for segment in route.segments:
+            if segment.startswith("{"):
+                node.param = node.param or _Node()
+                node = node.param
+            else:
+                node = node.literal.setdefault(segment, _Node())
+        node.routes.append(route)
+    return root
+
+
+_trie: tuple[int, int, _Node] | None = None
+
+
+def _root() -> _Node:
+    """The trie of `ROUTES`, rebuilt if the table changed (other modules may extend it)."""
+    global _trie
+    if _trie is None or _trie[:2] != (id(ROUTES), len(ROUTES)):
+        _trie = (id(ROUTES), len(ROUTES), _build(ROUTES))
+    return _trie[2]
+
+
+def _path_params(route: Route, segments: list[str]) -> dict[str, str] | None:
+    """The route's parameters, or None when a value is not acceptable for its parameter."""
+    params: dict[str, str] = {}
+    for template, segment in zip(route.segments, segments, strict=True):
+        if template.startswith("{"):
+            name = template[1:-1]
+            if not segment or (name == "index" and segment.startswith("_")):
+                return None
+            params[name] = segment
+    return params
+
+
+def _walk(node: _Node, segments: list[str], at: int) -> list[tuple[Route, dict[str, str]]]:
+    """The endpoints for `segments[at:]` (literal segments first, as RestController's PathTrie).
+
+    Literal segments win over parameters, earlier positions first.
+    """
+    if at == len(segments):
+        found = [(r, p) for r in node.routes if (p := _path_params(r, segments)) is not None]
+        return found
+    child = node.literal.get(segments[at])
+    if child is not None:
+        found = _walk(child, segments, at + 1)
+        if found:
+            return found
+    return [] if node.param is None else _walk(node.param, segments, at + 1)
 
 
 def match(method: str, segments: list[str]) -> tuple[Route | None, dict[str, str], list[str]]:
-    """Find the route for a path.
+    """Find the route for a path (a walk down the route trie: cost is the path length).
 
     Returns:
         (route, path params, allowed methods). The route is None when nothing matched (allowed is
         empty) or the path exists for other methods only (allowed lists them).
     """
-    candidates: list[tuple[tuple[int, ...], Route, dict[str, str]]] = []
-    for route in ROUTES:
-        template = route.segments
-        if len(template) != len(segments):
-            continue
-        params: dict[str, str] = {}
-        for t, s in zip(template, segments, strict=True):
-            if t.startswith("{"):
-                name = t[1:-1]
-                if not s or (name == "index" and s.startswith("_")):
-                    break
-                params[name] = s
-            elif t != s:
-                break
-        else:
-            candidates.append((_score(route), route, params))
-    if not candidates:
-        return None, {}, []
-    best = max(c[0] for c in candidates)
-    best_routes = [c for c in candidates if c[0] == best]
-    for _, route, params in best_routes:
+    found = _walk(_root(), segments, 0)
+    for route, params in found:
         if method in route.methods:
             return route, params, []
-    allowed = sorted({m for _, r, _ in best_routes for m in r.methods})
-    return None, {}, allowed
+    return None, {}, sorted({m for r, _ in found for m in r.methods})

@@ -66,9 +66,22 @@ def _task_pending(task: Any) -> list[str]:
     return [] if resting else ["pending"]
 
 
+def _filters_used(job: Any) -> list[str]:
+    """Filter ids referenced by a job's custom rules (a filter in use cannot be deleted)."""
+    return [
+        str(ref["filter_id"])
+        for det in job.get("analysis_config", {}).get("detectors", [])
+        for rule in det.get("custom_rules", [])
+        for ref in rule.get("scope", {}).values()
+    ]
+
+
 #: collection → index name → the keys an object is listed under.
 INDEXES: dict[str, dict[str, IndexKeys]] = {
-    "jobs": {"groups": lambda job: [str(g) for g in job.get("groups", [])]},
+    "jobs": {
+        "groups": lambda job: [str(g) for g in job.get("groups", [])],
+        "filters": _filters_used,
+    },
     "datafeeds": {"job_id": lambda df: [str(df["job_id"])]},
     "events": {"calendar_id": lambda event: [str(event["calendar_id"])]},
     "calendars": {"job_ids": lambda cal: [str(j) for j in cal.get("job_ids", [])]},

@@ -5,9 +5,12 @@ Input: the state and the current time. Output: the state with every due transiti
 → stopped + job auto-close, DFA starting→started→(analysis done)→stopped). No I/O.
 
 Each task stores the state it is in and `since` (epoch seconds); a transition completes once
-`transition_delay` seconds passed. Chains are evaluated in virtual time (the next step starts when
-the previous one completed), so a request that comes much later sees the final state. Ids listed
-as stuck never complete. Without background threads this works across processes sharing a file.
+`transition_delay` seconds passed. Only tasks listed in the store's `pending` index (those not in
+a resting state: opened, failed, a datafeed started without `end`) are looked at, so settling
+costs the number of tasks in transition, not the number of tasks. Chains are evaluated in
+virtual time (the next step starts when the previous one completed), so a request that comes much
+later sees the final state. Ids listed as stuck never complete. Without background threads this
+works across processes sharing a file.
 References: es-ml-api.md §5.1-§5.3.
 """
 
@@ -43,9 +46,15 @@ def dfa_phases(config: Json) -> list[str]:
 def settle(ctx: Ctx) -> None:
     """Apply every transition that is due at `ctx.now`."""
     delay = float(ctx.setting("transition_delay"))
-    _settle_datafeeds(ctx, delay)
-    _settle_jobs(ctx, delay)
+    closing = _settle_datafeeds(ctx, delay)
+    _settle_jobs(ctx, delay, closing)
     _settle_dfa(ctx, delay)
+
+
+def _pending(tasks: Any) -> list[str]:
+    """Ids of the tasks in transition (store index `pending`)."""
+    ids: list[str] = tasks.lookup("pending", "pending")
+    return ids
 
 
 def _due(ctx: Ctx, task: Json, resource_id: str, delay: float) -> float | None:
@@ -56,10 +65,12 @@ def _due(ctx: Ctx, task: Json, resource_id: str, delay: float) -> float | None:
     return done if done <= ctx.now else None
 
 
-def _settle_jobs(ctx: Ctx, delay: float) -> None:
+def _settle_jobs(ctx: Ctx, delay: float, closing: list[str]) -> None:
     tasks: Json = ctx.state["job_tasks"]
-    for job_id in list(tasks):
-        task = tasks[job_id]
+    for job_id in dict.fromkeys([*_pending(tasks), *closing]):
+        task = tasks.get(job_id)
+        if task is None:
+            continue
         if task["state"] == "opening":
             done = _due(ctx, task, job_id, delay)
             if done is not None:
@@ -131,10 +142,12 @@ def default_model_size_stats(job_id: str, log_time: int) -> Json:
     }
 
 
-def _settle_datafeeds(ctx: Ctx, delay: float) -> None:
+def _settle_datafeeds(ctx: Ctx, delay: float) -> list[str]:
+    """Settle datafeeds; returns the jobs that a finished lookback started closing."""
     tasks: Json = ctx.state["datafeed_tasks"]
     lookback = float(ctx.setting("datafeed_lookback"))
-    for df_id in list(tasks):
+    closing: list[str] = []
+    for df_id in _pending(tasks):
         task = tasks[df_id]
         if task["state"] == "starting":
             done = _due(ctx, task, df_id, delay)
@@ -161,12 +174,14 @@ def _settle_datafeeds(ctx: Ctx, delay: float) -> None:
                     and job_task["state"] in ("opened", "opening")
                 ):
                     job_task.update(state="closing", since=done)
+                    closing.append(df["job_id"])
+    return closing
 
 
 def _settle_dfa(ctx: Ctx, delay: float) -> None:
     tasks: Json = ctx.state["dfa_tasks"]
     duration = ctx.setting("dfa_duration")
-    for dfa_id in list(tasks):
+    for dfa_id in _pending(tasks):
         task = tasks[dfa_id]
         if task["state"] == "starting":
             done = _due(ctx, task, dfa_id, delay)
