@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import os
 import sys
 import warnings
@@ -43,7 +42,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 #: Where the embedded sandbox keeps its state, so plan/apply/plan in separate processes agree.
-DEFAULT_SANDBOX_STATE = Path(".mlsync") / "sandbox.json"
+DEFAULT_SANDBOX_STATE = Path(".mlsync") / "sandbox.db"
 SANDBOX_URL = "http://sandbox.mlsync.invalid:9200"
 
 
@@ -155,22 +154,19 @@ def load(paths: Sequence[str], env: str | None, variables: Sequence[str]) -> Man
 def open_client(options: dict[str, Any]) -> MLClient:
     """The embedded sandbox (`--sandbox`) or a real cluster from flags and environment."""
     if options.get("sandbox"):
-        from reconciler.sandbox import Sandbox, SandboxTransport
+        from reconciler.sandbox import Sandbox, SandboxTransport, StateFileError
 
         state: Path = options.get("sandbox_state") or DEFAULT_SANDBOX_STATE
         try:
-            state.parent.mkdir(parents=True, exist_ok=True)
-            if state.exists():
-                json.loads(state.read_text(encoding="utf-8") or "{}")
-        except json.JSONDecodeError as exc:
+            # The embedded sandbox has none of the user's data loaded, so it treats every concrete
+            # index as existing (a real cluster has the data; see reconciler/sandbox/README.md).
+            sandbox = Sandbox(state_file=state, implicit_indices=True)
+        except StateFileError as exc:
             raise UsageError(
                 f"{state}: the sandbox state file is damaged ({exc}); delete it to start afresh"
             ) from None
         except OSError as exc:
             raise UsageError(f"{state}: cannot use the sandbox state file ({exc})") from None
-        # The embedded sandbox has none of the user's data loaded, so it treats every concrete
-        # index as existing (a real cluster has the data; see reconciler/sandbox/README.md).
-        sandbox = Sandbox(state_file=state, implicit_indices=True)
         return MLClient(hosts=[SANDBOX_URL], transport=SandboxTransport(sandbox))
     flags = {key: options.get(key) for key in SETTINGS}
     try:

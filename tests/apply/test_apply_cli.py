@@ -47,7 +47,7 @@ class Env:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.state = root / "sandbox.json"
+        self.state = root / "sandbox.db"
         self.manifests = root / "manifests"
         self.manifests.mkdir()
         (self.manifests / "filter.yaml").write_text(FILTER)
