@@ -41,6 +41,7 @@ from rich.text import Text
 
 from reconciler import lock as cluster_lock
 from reconciler.apply import (
+    DEFAULT_CONCURRENCY,
     ApplyResult,
     EventKind,
     StepEvent,
@@ -351,9 +352,10 @@ def _report(result: ApplyResult) -> None:
 @click.option(
     "--concurrency",
     type=click.IntRange(min=1),
-    default=4,
+    default=DEFAULT_CONCURRENCY,
     show_default=True,
-    help="Independent resources changed at the same time (1: strictly in plan order).",
+    help="Independent resources changed at the same time, like Terraform's -parallelism "
+    "(1: strictly in plan order).",
 )
 @click.option(
     "--wait-timeout",
