@@ -132,13 +132,21 @@ class Served:
 
 @contextlib.contextmanager
 def served_sandbox(timeout: float = 30.0) -> Iterator[Served]:
-    """`mlsync sandbox serve --port 0` (a free loopback port); always stopped on exit."""
+    """`mlsync sandbox serve --port 0` (a free loopback port); always stopped on exit.
+
+    `BENCH_SERVER_SOURCE=DIR` runs the server from another source tree (a before/after
+    comparison of the sandbox alone; the client side stays this checkout).
+    """
+    env = clean_env()
+    source = os.environ.get("BENCH_SERVER_SOURCE")
+    if source:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, (source, env.get("PYTHONPATH"))))
     proc = subprocess.Popen(
         mlsync_argv("sandbox", "serve", "--host", "127.0.0.1", "--port", "0"),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
-        env=clean_env(),
+        env=env,
     )
     try:
         deadline = time.monotonic() + timeout

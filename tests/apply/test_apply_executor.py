@@ -261,6 +261,16 @@ def test_a_create_whose_answer_was_lost_is_confirmed_not_repeated(
     assert mutating_calls(sandbox) == ["PUT /_ml/anomaly_detectors/j"]
 
 
+def seed_dfa(sandbox: Sandbox, client: MLClient, dfa_id: str) -> None:
+    admin(sandbox, "PUT", "/src", {})
+    body = {
+        "source": {"index": ["src"]},
+        "dest": {"index": "dst"},
+        "analysis": {"outlier_detection": {}},
+    }
+    client.perform(api.put_data_frame_analytics(dfa_id, body))
+
+
 def stats_polls(sandbox: Sandbox, path: str) -> int:
     return sum(1 for e in request_log(sandbox) if e["path"] == path)
 
@@ -307,13 +317,7 @@ def test_an_answer_that_does_not_say_started_is_polled() -> None:
     # while the sandbox keeps it `starting`.
     sandbox = new_sandbox(transition_delay=0.2, dfa_duration=None)
     client = new_client(sandbox)
-    admin(sandbox, "PUT", "/src", {})
-    body = {
-        "source": {"index": ["src"]},
-        "dest": {"index": "dst"},
-        "analysis": {"outlier_detection": {}},
-    }
-    client.perform(api.put_data_frame_analytics("d", body))
+    seed_dfa(sandbox, client, "d")
     reset_log(sandbox)
     ref = Ref(kind=Kind.DFA, id="d")
     plan = plan_of(step(0, ref, "start", api.start_data_frame_analytics("d"), wait_for="started"))
@@ -372,13 +376,7 @@ def test_a_failed_state_while_waiting_fails_the_step(sandbox: Sandbox, client: M
 def test_a_dfa_that_already_finished_counts_as_started() -> None:
     sandbox = new_sandbox(dfa_duration=0.0)
     client = new_client(sandbox)
-    admin(sandbox, "PUT", "/src", {})
-    body = {
-        "source": {"index": ["src"]},
-        "dest": {"index": "dst"},
-        "analysis": {"outlier_detection": {}},
-    }
-    client.perform(api.put_data_frame_analytics("d", body))
+    seed_dfa(sandbox, client, "d")
     ref = Ref(kind=Kind.DFA, id="d")
     plan = plan_of(step(0, ref, "start", api.start_data_frame_analytics("d"), wait_for="started"))
     result = apply_plan(plan, client, **FAST)
