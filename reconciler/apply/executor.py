@@ -10,7 +10,10 @@ Policy (summarised for users in `mlsync apply --help`):
   safety net; it does not change which steps are skipped).
 - Up to `concurrency` steps are in flight; ready steps start in plan order.
 - After a call with `wait_for`, the resource's stats are polled until that run state is
-  reported (`waits.py`); a timeout or a `failed` state fails the step.
+  reported (`waits.py`); a timeout or a `failed` state fails the step. No poll follows an
+  answer that already says the state was reached (`{"opened": true, "node": ...}` from `_open`,
+  `{"started": true, ...}` from a datafeed `_start`: Elasticsearch answers those once the task
+  is in that state), so opening a job costs one request, not two.
 - A failure skips every step that depends on it, transitively. Independent work continues
   (Terraform's behaviour; chosen over ux-conventions.md §4.1's stop-everything default so that
   an apply does not stop half-way through unrelated resources); the re-run of plan/apply
@@ -51,6 +54,7 @@ from reconciler.apply.waits import (
     TRANSITIONAL,
     Client,
     WaitFailed,
+    answer_reached,
     has_run_state,
     reached,
     read_stats,
@@ -64,12 +68,20 @@ from reconciler.model import Plan, Step
 
 Guard = Callable[[], None]
 
+#: Steps in flight by default: Terraform's default `-parallelism`, what users expect. Safe for
+#: Elasticsearch because each step is one small REST call on a different resource (never a
+#: bulk or search load): the master applies the config changes in cluster-state order anyway,
+#: `_open`/`_start` queue on the ML node assignment, and 10 concurrent connections are far
+#: below the HTTP thread pool and the client connection pool; a 429 is retried with backoff by
+#: the client. Steps on the same resource and dependent steps still run one after the other.
+DEFAULT_CONCURRENCY = 10
+
 
 def apply_plan(
     plan: Plan,
     client: Client,
     *,
-    concurrency: int = 4,
+    concurrency: int = DEFAULT_CONCURRENCY,
     wait_timeout: float = 600.0,
     poll_interval: float = 0.5,
     on_event: EventHandler | None = None,
@@ -272,8 +284,9 @@ class _Run:
                 if check is not None:
                     return outcome(*check)
             self._emit(EventKind.STARTED, step)
-            answer, note = self._call(step)
-            if step.wait_for and has_run_state(step.ref.kind):
+            answer, note, substituted = self._call(step)
+            if self._must_wait(step, answer, substituted):
+                assert step.wait_for is not None
                 self._emit(EventKind.WAITING, step, detail=step.wait_for)
                 lazy = isinstance(answer, dict) and answer.get("node") == ""
                 wait_for_state(
@@ -293,8 +306,20 @@ class _Run:
         except Exception as exc:  # a bug must not leave the lock held or the table unprinted
             return outcome(StepStatus.FAILED, f"internal error: {exc!r}")
 
-    def _call(self, step: Step) -> tuple[Any, str]:
-        """Send the step's call; map "already done" answers to success (module docstring)."""
+    @staticmethod
+    def _must_wait(step: Step, answer: Any, substituted: bool) -> bool:
+        """A transition is polled unless its own (real) answer says the state was reached."""
+        if not (step.wait_for and has_run_state(step.ref.kind)):
+            return False
+        return substituted or not answer_reached(step.ref, step.wait_for, answer)
+
+    def _call(self, step: Step) -> tuple[Any, str, bool]:
+        """Send the step's call; map "already done" answers to success (module docstring).
+
+        Returns:
+            The answer's body, a note for the outcome, and whether the body is a substitute
+            for an "already done" error (which never proves that a transition completed).
+        """
         try:
             answer = send(self.client, step.call)
         except ApiError as exc:
@@ -303,10 +328,12 @@ class _Run:
             if substitute is None:
                 raise
             what = "deleted" if step.call.method == "DELETE" else _transition_word(step)
-            return substitute, f"already {what}"
+            return substitute, f"already {what}", True
         meta = getattr(answer, "meta", None)
-        note = "confirmed by reading after a lost answer" if getattr(meta, "confirmed", 0) else ""
-        return getattr(answer, "body", None), note
+        # A retry's "already opened" or a read-back stands in for a lost answer (client.base).
+        confirmed = bool(getattr(meta, "confirmed", 0))
+        note = "confirmed by reading after a lost answer" if confirmed else ""
+        return getattr(answer, "body", None), note, confirmed
 
     def _restore_check(self, step: Step) -> tuple[StepStatus, str] | None:
         """Decide whether a restore after a failure is safe; None means send the call."""

@@ -198,24 +198,47 @@ class PlanContext:
     info: ClusterInfo
 
 
-def read_live(client: MLClient) -> tuple[ClusterInfo, LiveState]:
-    """Preflight (cluster, licence, ML availability) and the bulk read of the live state."""
+#: Run after the preflight, before the live state is read (apply takes its lock there); returns
+#: the undo to run if the plan then fails, before the client is closed.
+BeforeRead = Callable[["MLClient"], Callable[[], None]]
+
+
+def read_live(
+    client: MLClient, before_read: BeforeRead | None = None
+) -> tuple[ClusterInfo, LiveState, Callable[[], None]]:
+    """Preflight (cluster, licence, ML availability) and the bulk read of the live state.
+
+    `before_read` runs between the two; its requests are not the plan's. Returns the info, the
+    live state and `before_read`'s undo (a no-op without it).
+    """
     before = client.request_count
     info = client.preflight()
     echo_err(info.banner())
-    live = read_cluster(client, info)
+    count = client.request_count - before
+    undo = before_read(client) if before_read is not None else _nothing
+    try:
+        before = client.request_count
+        live = read_cluster(client, info)
+    except BaseException:
+        undo()
+        raise
     # The plan reports every request it made, the preflight's included.
-    live = dataclasses.replace(live, request_count=client.request_count - before)
-    return info, live
+    live = dataclasses.replace(live, request_count=count + client.request_count - before)
+    return info, live, undo
 
 
-def compute_plan(options: dict[str, Any]) -> PlanContext:
-    """Load manifests, read the cluster, and build the plan."""
+def _nothing() -> None:
+    return None
+
+
+def compute_plan(options: dict[str, Any], before_read: BeforeRead | None = None) -> PlanContext:
+    """Load manifests, read the cluster (calling `before_read` first), and build the plan."""
     manifests = load(options.get("paths") or (), options.get("env"), options.get("variables") or ())
     targets = parse_targets(options.get("target") or ())
     client = open_client(options)
+    undo = _nothing
     try:
-        info, live = read_live(client)
+        info, live, undo = read_live(client, before_read)
         plan = make_plan(
             manifests.resources,
             live,
@@ -228,6 +251,7 @@ def compute_plan(options: dict[str, Any]) -> PlanContext:
             ),
         )
     except BaseException:
+        undo()
         client.close()
         raise
     return PlanContext(plan=plan, client=client, manifests=manifests, live=live, info=info)
