@@ -296,6 +296,13 @@ def test_job_with_latency_cannot_have_a_datafeed(write: Write) -> None:
     assert messages(write, text) == ["A job configured with datafeed cannot support latency"]
 
 
+@pytest.mark.parametrize("latency", ["0s", "0ms", "0"])
+def test_a_zero_latency_is_allowed_with_a_datafeed(write: Write, latency: str) -> None:
+    # Elasticsearch (DatafeedJobValidator) rejects only a latency above zero.
+    text = job(COUNT_BY_USER, f"    latency: {latency}\n") + "datafeed:\n  spec: {indices: [x]}\n"
+    assert messages(write, text) == []
+
+
 def test_datafeed_checked_against_a_job_in_another_document(write: Write) -> None:
     text = (
         job(COUNT_BY_USER, "    latency: 1m\n")
