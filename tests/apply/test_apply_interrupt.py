@@ -90,7 +90,6 @@ def test_what_could_not_be_restarted_is_named_in_the_summary(
     sandbox: Sandbox, client: MLClient, capsys: pytest.CaptureFixture[str]
 ) -> None:
     seed_job(client, "j", state="opened", feed="f", feed_state="started")
-    cancel = threading.Event()
 
     def on_event(event: StepEvent) -> None:
         if event.kind is EventKind.FINISHED and event.step.index == 1:
