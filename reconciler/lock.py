@@ -35,6 +35,7 @@ from types import TracebackType
 from typing import Any
 
 from reconciler import __version__
+from reconciler.answers import unexpected
 from reconciler.apply.waits import Client, send
 from reconciler.client import api
 from reconciler.client.errors import ClientError, ConflictError, NotFoundError
@@ -152,14 +153,17 @@ def read_lock(client: Client, scope: str = DEFAULT_SCOPE) -> LockDocument | None
         answer = send(client, api.get_document(LOCK_INDEX, scope))
     except NotFoundError:  # missing document, or the lock index does not exist yet
         return None
-    body = answer.body if isinstance(answer.body, dict) else {}
-    if not body.get("found", True):
+    body = answer.body
+    path = f"/{LOCK_INDEX}/_doc/{scope}"
+    if not isinstance(body, dict):
+        raise unexpected(path, "expected a JSON object")
+    if body.get("found") is False:
         return None
-    return LockDocument(
-        LockInfo.from_source(body.get("_source")),
-        int(body.get("_seq_no", 0)),
-        int(body.get("_primary_term", 1)),
-    )
+    seq_no, term = body.get("_seq_no"), body.get("_primary_term")
+    if not (isinstance(seq_no, int) and isinstance(term, int)):
+        # Without them no conditional write is possible: never guess (two holders).
+        raise unexpected(path, "_seq_no and _primary_term must be numbers")
+    return LockDocument(LockInfo.from_source(body.get("_source")), seq_no, term)
 
 
 def _contention_error(scope: str, doc: LockDocument) -> LockError:

@@ -6,6 +6,7 @@ import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from apply_helpers import (
@@ -291,3 +292,24 @@ def test_a_release_whose_answer_was_lost_is_recognised_as_done(
     lock.release()
     assert lock.release_error == ""
     assert read_lock(client) is None
+
+
+def test_a_lock_answer_without_its_coordinates_is_a_clear_error_not_a_crash(
+    client: MLClient,
+) -> None:
+    from reconciler.errors import UnexpectedAnswerError
+
+    lock = acquire_lock(client, heartbeat=False)
+
+    class Mangled:
+        request_count = 0
+
+        def perform(self, call: api.Call) -> Any:
+            answer = client.perform(call)
+            if call.method == "GET":
+                answer.body["_seq_no"] = None
+            return answer
+
+    with pytest.raises(UnexpectedAnswerError, match=r"unexpected answer from Elasticsearch to GET"):
+        read_lock(Mangled())
+    lock.release()
