@@ -172,12 +172,15 @@ def read_cluster(client: ClientLike, info: ClusterInfoLike | None = None) -> Liv
         stats = dfa_stats.get(ref.id, {})
         progress = stats.get("progress") or []
         completed = bool(progress) and all(p.get("progress_percent") == 100 for p in progress)
+        # It started at least once: its destination index may hold documents (reindexed ones,
+        # results), so a replace must empty it (a first start refuses a non-empty one).
+        ran = any(int(p.get("progress_percent") or 0) > 0 for p in progress)
         state[ref] = Resource(
             ref=ref,
             body=body,
             state=stats.get("state", "stopped"),
             owned=ownership.is_marked(Kind.DFA, body),
-            facts={"completed": completed},
+            facts={"completed": completed, "ran": ran},
         )
     for body in _read_pages(client, lambda f, n: api.get_filters(None, f, n), "filters"):
         ref = Ref(kind=Kind.FILTER, id=body["filter_id"])
