@@ -105,6 +105,11 @@ def search(
     return _call("POST", path, dict(body) if body else {}, **params)
 
 
+def delete_index(index: str) -> Call:
+    """`DELETE /{index}`: a replaced DFA's destination index (its first start needs it empty)."""
+    return _call("DELETE", f"/{_seg(index)}")
+
+
 # --------------------------------------------------------------------------- documents (apply lock)
 
 

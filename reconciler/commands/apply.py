@@ -342,11 +342,15 @@ def _report(result: ApplyResult) -> None:
     if table.row_count:
         console.print(table)
     click.echo(summary_line(result))
+    down = ", ".join(str(ref) for ref in result.left_stopped)
+    if down:
+        click.echo(f"Left stopped by this apply: {down} (re-run mlsync apply to start them again).")
     if not result.ok:
         failed = len(result.failed)
         raise ApplyError(
             f"{failed} step{'s' if failed != 1 else ''} failed, {len(result.skipped)} skipped"
-            f"{'; ' + result.aborted if result.aborted else ''}. Nothing was rolled back: "
+            f"{'; ' + result.aborted if result.aborted else ''}"
+            f"{'; left stopped: ' + down if down else ''}. Nothing was rolled back: "
             "re-run mlsync plan/apply to converge"
         )
 
