@@ -30,6 +30,7 @@ from reconciler.client import (
     ConnectionConfigError,
     InsecureConnectionWarning,
     MLClient,
+    describe_error,
 )
 from reconciler.client.connection import SETTINGS
 from reconciler.client.preflight import ClusterInfo
@@ -254,7 +255,7 @@ def report_errors(func: Callable[P, R]) -> Callable[P, R]:
         except (MlsyncError, ClientError, ConnectionConfigError) as exc:
             if debug:
                 raise
-            echo_err(f"Error: {exc}")
+            echo_err(f"Error: {describe_error(exc)}")
         except KeyboardInterrupt:
             echo_err("Interrupted.")
             sys.exit(130)
