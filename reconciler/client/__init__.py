@@ -48,6 +48,7 @@ from reconciler.client.errors import (
     UnsupportedProductError,
     describe_error,
 )
+from reconciler.client.options import MLSYNC_POLICY
 from reconciler.client.preflight import ClusterInfo
 from reconciler.client.response import (
     ApiResponse,
@@ -61,6 +62,7 @@ from reconciler.client.response import (
 from reconciler.client.retry import RetryPolicy
 
 __all__ = [
+    "MLSYNC_POLICY",
     "ApiError",
     "ApiResponse",
     "ApiResponseMeta",

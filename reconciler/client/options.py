@@ -16,6 +16,12 @@ from typing import Any
 from reconciler.client.connection import Redactor, auth_header
 from reconciler.client.retry import RetryPolicy
 
+#: What the mlsync CLI runs with, on top of the official client's defaults: 30 s per request,
+#: and timeouts retried (reads, transitions and deletes are repeated; a create is confirmed by
+#: reading it back before it is sent again, retry.py). Library users opt in with
+#: `MLClient(..., **MLSYNC_POLICY)`.
+MLSYNC_POLICY: dict[str, Any] = {"request_timeout": 30.0, "retry_on_timeout": True}
+
 
 @dataclass(frozen=True)
 class RequestOptions:
@@ -107,4 +113,4 @@ def _basic(value: str | tuple[str, str] | None) -> tuple[str, str] | None:
     return (user, password)
 
 
-__all__ = ["RequestOptions", "derive"]
+__all__ = ["MLSYNC_POLICY", "RequestOptions", "derive"]

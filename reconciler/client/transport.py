@@ -38,16 +38,13 @@ from reconciler.client.namespaces import (
     MlNamespace,
     RootMethods,
 )
-from reconciler.client.options import RequestOptions, derive
+from reconciler.client.options import MLSYNC_POLICY, RequestOptions, derive
 from reconciler.client.retry import RetryPolicy
 
 #: The official client's defaults (elasticsearch-py / elastic-transport): 10 s per request,
 #: 3 retries on 429/502/503/504, timeouts not retried. mlsync's CLI passes `MLSYNC_POLICY`.
 DEFAULT_REQUEST_TIMEOUT = 10.0
 DEFAULT_RETRY_ON_STATUS = (429, 502, 503, 504)
-#: What the mlsync CLI runs with: 30 s per request, and timeouts retried (reads, transitions
-#: and deletes are repeated; a create is confirmed by reading it back first, retry.py).
-MLSYNC_POLICY: dict[str, Any] = {"request_timeout": 30.0, "retry_on_timeout": True}
 
 
 def tls_verify(

@@ -25,6 +25,7 @@ from typing import Any, ParamSpec, TypeVar
 import click
 
 from reconciler.client import (
+    MLSYNC_POLICY,
     ClientError,
     ConnectionConfig,
     ConnectionConfigError,
@@ -172,7 +173,7 @@ def open_client(options: dict[str, Any]) -> MLClient:
         # The embedded sandbox has none of the user's data loaded, so it treats every concrete
         # index as existing (a real cluster has the data; see reconciler/sandbox/README.md).
         sandbox = Sandbox(state_file=state, implicit_indices=True)
-        return MLClient(hosts=[SANDBOX_URL], transport=SandboxTransport(sandbox))
+        return MLClient(hosts=[SANDBOX_URL], transport=SandboxTransport(sandbox), **MLSYNC_POLICY)
     flags = {key: options.get(key) for key in SETTINGS}
     try:
         config = ConnectionConfig.resolve(flags, os.environ)
