@@ -246,6 +246,8 @@ def make_error(
 ) -> ApiError:
     """The `ApiError` for an error answer, with every configured secret redacted."""
     etype, reason = error_details(status, body)
+    if isinstance(body, dict) and isinstance(body.get("error"), str):
+        etype = body["error"]  # the official client's `message` for a string error
     safe_body: Any = body
     if body is not None:
         try:

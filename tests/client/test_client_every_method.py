@@ -69,33 +69,50 @@ SCENARIO = [
         mappings={"properties": {"@timestamp": {"type": "date"}, "value": {"type": "double"}}},
     ),
     step("indices.exists", lambda body, _s: body is True, index="logs"),
-    step("bulk", lambda body, _s: body["errors"] is False and len(body["items"]) == 120,
-         operations=OPERATIONS),  # fmt: skip
+    step(
+        "bulk",
+        lambda body, _s: body["errors"] is False and len(body["items"]) == 120,
+        operations=OPERATIONS,
+    ),
     step("indices.refresh", has("_shards"), index="logs"),
-    step("indices.put_mapping", has("acknowledged"), index="logs",
-         properties={"host": {"type": "keyword"}}),  # fmt: skip
-    step("indices.get_mapping", lambda body, _s: "host" in body["logs"]["mappings"]["properties"],
-         index="logs"),  # fmt: skip
+    step(
+        "indices.put_mapping",
+        has("acknowledged"),
+        index="logs",
+        properties={"host": {"type": "keyword"}},
+    ),
+    step(
+        "indices.get_mapping",
+        lambda body, _s: "host" in body["logs"]["mappings"]["properties"],
+        index="logs",
+    ),
     step("count", lambda body, _s: body["count"] == 120, index="logs"),
     step("search", lambda body, _s: len(body["hits"]["hits"]) == 2, index="logs", size=2),
     step("index", has("_id"), index="notes", id="n1", document={"at": datetime(2024, 1, 1)}),
     step("create", has("_id"), index="notes", id="n2", document={"at": "x"}),
-    step("get", lambda body, _s: body["_source"]["at"] == "2024-01-01T00:00:00",
-         index="notes", id="n1"),  # fmt: skip
+    step(
+        "get",
+        lambda body, _s: body["_source"]["at"] == "2024-01-01T00:00:00",
+        index="notes",
+        id="n1",
+    ),
     step("delete", lambda body, _s: body["result"] == "deleted", index="notes", id="n2"),
     # ML info, filters, validation
     step("ml.info", has("defaults", "limits")),
     step("ml.get_memory_stats", has("nodes", "_nodes")),
     step("ml.put_filter", has("filter_id"), filter_id="safe", items=["a"]),
-    step("ml.update_filter", lambda b, _s: b["items"] == ["a", "b"], filter_id="safe",
-         add_items=["b"]),  # fmt: skip
+    step(
+        "ml.update_filter",
+        lambda b, _s: b["items"] == ["a", "b"],
+        filter_id="safe",
+        add_items=["b"],
+    ),
     step("ml.get_filters", lambda b, _s: b["count"] == 1, filter_id="safe"),
     step("ml.validate", has("acknowledged"), analysis_config=DETECTORS, data_description=TIME),
     step("ml.validate_detector", has("acknowledged"), detector={"function": "count"}),
     step("ml.estimate_model_memory", has("model_memory_estimate"), analysis_config=DETECTORS),
     # anomaly detection job, calendar, datafeed
-    step("ml.put_job", has("job_id"), job_id="j", analysis_config=DETECTORS,
-         data_description=TIME),  # fmt: skip
+    step("ml.put_job", has("job_id"), job_id="j", analysis_config=DETECTORS, data_description=TIME),
     step("ml.get_jobs", lambda b, _s: b["jobs"][0]["job_id"] == "j", job_id="j"),
     step("ml.update_job", lambda b, _s: b["description"] == "d", job_id="j", description="d"),
     step("ml.put_calendar", has("calendar_id"), calendar_id="c"),
@@ -123,11 +140,21 @@ SCENARIO = [
     ),
     step("ml.delete_calendar_job", lambda b, _s: b["job_ids"] == [], calendar_id="c", job_id="j"),
     step("ml.delete_calendar", has("acknowledged"), calendar_id="c"),
-    step("ml.put_datafeed", has("datafeed_id"), datafeed_id="f", job_id="j", indices=["logs"],
-         query={"match_all": {}}),  # fmt: skip
+    step(
+        "ml.put_datafeed",
+        has("datafeed_id"),
+        datafeed_id="f",
+        job_id="j",
+        indices=["logs"],
+        query={"match_all": {}},
+    ),
     step("ml.get_datafeeds", lambda b, _s: b["count"] == 1, datafeed_id="f"),
-    step("ml.update_datafeed", lambda b, _s: b["query_delay"] == "90s", datafeed_id="f",
-         query_delay="90s"),  # fmt: skip
+    step(
+        "ml.update_datafeed",
+        lambda b, _s: b["query_delay"] == "90s",
+        datafeed_id="f",
+        query_delay="90s",
+    ),
     step("ml.preview_datafeed", lambda b, _s: isinstance(b, list) and len(b) > 0, datafeed_id="f"),
     step("ml.open_job", lambda b, _s: b["opened"] is True, job_id="j"),
     step(
@@ -137,15 +164,19 @@ SCENARIO = [
         data=[{"@timestamp": T0 - 120_000, "value": 1.0}, {"@timestamp": T0 - 60_000, "value": 2}],
     ),
     step("ml.flush_job", lambda b, _s: b["flushed"] is True, job_id="j"),
-    step("ml.forecast", save("forecast_id", lambda b: b["forecast_id"]), job_id="j",
-         duration="1h"),  # fmt: skip
+    step("ml.forecast", save("forecast_id", lambda b: b["forecast_id"]), job_id="j", duration="1h"),
     Step(
         "ml.delete_forecast",
         lambda s: {"job_id": "j", "forecast_id": s["forecast_id"]},
         has("acknowledged"),
     ),
-    step("ml.start_datafeed", lambda b, _s: b["started"] is True, datafeed_id="f",
-         start=datetime.fromtimestamp(T0 / 1000, UTC), end=T0 + 7_200_000),  # fmt: skip
+    step(
+        "ml.start_datafeed",
+        lambda b, _s: b["started"] is True,
+        datafeed_id="f",
+        start=datetime.fromtimestamp(T0 / 1000, UTC),
+        end=T0 + 7_200_000,
+    ),
     step("ml.get_datafeed_stats", lambda b, _s: b["count"] == 1, datafeed_id="f"),
     step("ml.stop_datafeed", lambda b, _s: b["stopped"] is True, datafeed_id="f"),
     step("ml.get_job_stats", lambda b, _s: b["jobs"][0]["job_id"] == "j", job_id="j"),
@@ -170,8 +201,12 @@ SCENARIO = [
         lambda s: {"job_id": "j", "snapshot_id": s["snapshot_id"], "wait_for_completion": True},
         has("node", "completed"),
     ),
-    step("ml.get_model_snapshot_upgrade_stats", has("count", "model_snapshot_upgrades"),
-         job_id="j", snapshot_id="_all"),  # fmt: skip
+    step(
+        "ml.get_model_snapshot_upgrade_stats",
+        has("count", "model_snapshot_upgrades"),
+        job_id="j",
+        snapshot_id="_all",
+    ),
     Step(
         "ml.revert_model_snapshot",
         lambda s: {"job_id": "j", "snapshot_id": s["snapshot_id"]},
@@ -200,8 +235,12 @@ SCENARIO = [
         analyzed_fields={"includes": ["value"]},
     ),
     step("ml.get_data_frame_analytics", lambda b, _s: b["count"] == 1, id="d"),
-    step("ml.update_data_frame_analytics", lambda b, _s: b["description"] == "x", id="d",
-         description="x"),  # fmt: skip
+    step(
+        "ml.update_data_frame_analytics",
+        lambda b, _s: b["description"] == "x",
+        id="d",
+        description="x",
+    ),
     step("ml.explain_data_frame_analytics", has("field_selection", "memory_estimation"), id="d"),
     step("ml.preview_data_frame_analytics", has("feature_values"), id="d"),
     step("ml.start_data_frame_analytics", has("acknowledged"), id="d"),
@@ -229,12 +268,26 @@ SCENARIO = [
         input={"field_names": ["text_field"]},
         model_size_bytes=1000,
     ),
-    step("ml.put_trained_model_definition_part", has("acknowledged"), model_id="m", part=0,
-         definition="AAAA", total_definition_length=3, total_parts=1),  # fmt: skip
-    step("ml.put_trained_model_vocabulary", has("acknowledged"), model_id="m",
-         vocabulary=["[PAD]", "[UNK]", "mlsync"]),  # fmt: skip
-    step("ml.get_trained_models", lambda b, _s: b["trained_model_configs"][0]["model_id"] == "m",
-         model_id="m"),  # fmt: skip
+    step(
+        "ml.put_trained_model_definition_part",
+        has("acknowledged"),
+        model_id="m",
+        part=0,
+        definition="AAAA",
+        total_definition_length=3,
+        total_parts=1,
+    ),
+    step(
+        "ml.put_trained_model_vocabulary",
+        has("acknowledged"),
+        model_id="m",
+        vocabulary=["[PAD]", "[UNK]", "mlsync"],
+    ),
+    step(
+        "ml.get_trained_models",
+        lambda b, _s: b["trained_model_configs"][0]["model_id"] == "m",
+        model_id="m",
+    ),
     step("ml.put_trained_model_alias", has("acknowledged"), model_id="m", model_alias="m_alias"),
     step(
         "ml.start_trained_model_deployment",
@@ -242,10 +295,17 @@ SCENARIO = [
         model_id="m",
         wait_for="started",
     ),
-    step("ml.get_trained_models_stats", lambda b, _s: "deployment_stats"
-         in b["trained_model_stats"][0], model_id="m"),  # fmt: skip
-    step("ml.infer_trained_model", lambda b, _s: len(b["inference_results"]) == 1,
-         model_id="m", docs=[{"text_field": "hello"}]),  # fmt: skip
+    step(
+        "ml.get_trained_models_stats",
+        lambda b, _s: "deployment_stats" in b["trained_model_stats"][0],
+        model_id="m",
+    ),
+    step(
+        "ml.infer_trained_model",
+        lambda b, _s: len(b["inference_results"]) == 1,
+        model_id="m",
+        docs=[{"text_field": "hello"}],
+    ),
     step(
         "ml.update_trained_model_deployment",
         lambda b, _s: b["assignment"]["task_parameters"]["number_of_allocations"] == 2,
@@ -254,8 +314,7 @@ SCENARIO = [
     ),
     step("ml.clear_trained_model_deployment_cache", has("cleared"), model_id="m"),
     step("ml.stop_trained_model_deployment", lambda b, _s: b["stopped"] is True, model_id="m"),
-    step("ml.delete_trained_model_alias", has("acknowledged"), model_id="m",
-         model_alias="m_alias"),  # fmt: skip
+    step("ml.delete_trained_model_alias", has("acknowledged"), model_id="m", model_alias="m_alias"),
     step("ml.delete_trained_model", has("acknowledged"), model_id="m"),
     # deletions, and the escape hatch
     step("ml.delete_datafeed", has("acknowledged"), datafeed_id="f"),
