@@ -184,7 +184,10 @@ def _route(endpoint: Endpoint, path_args: Mapping[str, Any]) -> Route:
 def _segment(name: str, value: Any) -> str:
     text = query_value(value)
     if not text:
-        raise ValueError(f"Empty value passed for a required argument '{name}'")
+        raise ValueError(
+            f"Empty value passed for a required argument '{name}': a path segment must be a "
+            "non-empty string"
+        )
     # `,` and `*` stay readable: multi-id expressions use them (es-ml-api.md §0.4).
     return quote(text, safe=",*")
 
