@@ -17,7 +17,7 @@ from reconciler.sandbox import documents
 from reconciler.sandbox.context import NODE_ID, NODE_NAME, Ctx, Request, node_info
 from reconciler.sandbox.exceptions import EsError, not_found
 from reconciler.sandbox.jobs import get_job, job_state
-from reconciler.sandbox.results import missing_snapshot
+from reconciler.sandbox.results import _snapshot  # the same lookup and 404 as get/update
 
 Json = dict[str, Any]
 GB = 1024**3
@@ -58,13 +58,6 @@ def memory_stats(ctx: Ctx, req: Request) -> Json:
         "cluster_name": "mlsync-sandbox",
         "nodes": nodes,
     }
-
-
-def _snapshot(ctx: Ctx, job_id: str, snapshot_id: str) -> Json:
-    for snap in ctx.state["snapshots"].get(job_id, []):
-        if snap["snapshot_id"] == snapshot_id:
-            return dict(snap)
-    raise missing_snapshot(job_id, snapshot_id)
 
 
 def upgrade_snapshot(ctx: Ctx, req: Request) -> Json:

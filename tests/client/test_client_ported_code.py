@@ -8,17 +8,23 @@ headers, the serializer, constructor forms, and the generated modules' freshness
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
+import ssl
+import threading
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from client_fakes import ES, FakeES, async_client, es_error, ok, sync_client
 
-from reconciler import MLClient
+from reconciler import AsyncMLClient, MLClient
 from reconciler.client import _generate
 from reconciler.client.endpoint import build_call
 from reconciler.client.endpoints import ENDPOINTS
@@ -324,3 +330,61 @@ def test_error_answers_without_es_product_header_are_still_errors() -> None:
         sync_client(fake).ml.info()
     assert str(err.value) == "AuthenticationException(401, 'no', 'no')"
     assert ES  # the fakes' product header is what 2xx answers carry
+
+
+# ----------------------------------------------------------------- TLS over a real socket
+
+TLS = Path(__file__).parent / "tls"  # a self-signed certificate made for these tests only
+
+
+@pytest.fixture
+def https_url() -> Iterator[str]:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(TLS / "test-only-cert.pem", TLS / "test-only-key.pem")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = json.dumps({"version": {"number": "9.1.0"}}).encode()
+            self.send_response(200)
+            for name, value in {**ES, "Content-Type": "application/json"}.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"https://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_ssl_assert_fingerprint_pins_the_certificate_in_both_clients(https_url: str) -> None:
+    der = ssl.PEM_cert_to_DER_cert((TLS / "test-only-cert.pem").read_text())
+    pin = ":".join(f"{b:02X}" for b in hashlib.sha256(der).digest())
+    with MLClient(https_url, ssl_assert_fingerprint=pin) as client:
+        assert client.info()["version"]["number"] == "9.1.0"
+    wrong = MLClient(https_url, ssl_assert_fingerprint="00" * 32, max_retries=0)
+    with wrong, pytest.raises(SSLError, match="Fingerprints did not match"):
+        wrong.info()
+    unpinned = MLClient(https_url, max_retries=0)  # no pin: the chain is checked
+    with unpinned, pytest.raises(SSLError, match="CERTIFICATE_VERIFY_FAILED"):
+        unpinned.info()
+    by_name = https_url.replace("127.0.0.1", "localhost")  # the certificate's name
+    with MLClient(by_name, ca_certs=str(TLS / "test-only-cert.pem")) as client:
+        assert client.info()["version"]["number"] == "9.1.0"
+
+    async def pinned() -> str:
+        async with AsyncMLClient(https_url, ssl_assert_fingerprint=pin) as client:
+            answer = await client.info()
+        async with AsyncMLClient(https_url, ssl_assert_fingerprint="00" * 32, max_retries=0) as c:
+            with pytest.raises(SSLError):
+                await c.info()
+        return str(answer["version"]["number"])
+
+    assert asyncio.run(pinned()) == "9.1.0"
