@@ -38,7 +38,7 @@ from reconciler import __version__
 from reconciler.answers import unexpected
 from reconciler.apply.waits import Client, send
 from reconciler.client import api
-from reconciler.client.errors import ClientError, ConflictError, NotFoundError
+from reconciler.client.errors import ClientError, ConflictError, NotFoundError, describe_error
 from reconciler.errors import LockError
 
 LOCK_INDEX = "mlsync-locks"
@@ -317,7 +317,8 @@ class ClusterLock:
             except ClientError as exc:
                 last = exc
         self.release_error = (
-            f"could not release the cluster lock '{self.scope}' ({last}); it expires "
+            f"could not release the cluster lock '{self.scope}' "
+            f"({describe_error(last) if last else 'unknown error'}); it expires "
             f"at {self.info.expires_at}, or run: mlsync force-unlock {self.info.lock_id}"
         )
 
@@ -464,7 +465,8 @@ def force_unlock(client: Client, lock_id: str, *, scope: str = DEFAULT_SCOPE) ->
         )
     except ConflictError as exc:
         raise LockError(
-            f"the cluster lock '{scope}' changed while unlocking; run the command again ({exc})"
+            f"the cluster lock '{scope}' changed while unlocking; run the command again "
+            f"({describe_error(exc)})"
         ) from exc
     except NotFoundError:
         pass  # released meanwhile: the goal is reached

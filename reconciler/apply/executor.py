@@ -66,7 +66,7 @@ from reconciler.apply.waits import (
     wait_for_state,
 )
 from reconciler.client import api
-from reconciler.client.errors import ApiError, ClientError, NotFoundError
+from reconciler.client.errors import ApiError, ClientError, NotFoundError, describe_error
 from reconciler.errors import MlsyncError, PlanError
 from reconciler.model import Plan, Step
 
@@ -373,7 +373,7 @@ class _Run:
                     note = _join(note, "assigned lazily, waiting for ML capacity")
             return outcome(StepStatus.DONE, note)
         except (ClientError, WaitFailed) as exc:
-            return outcome(StepStatus.FAILED, str(exc))
+            return outcome(StepStatus.FAILED, describe_error(exc))
         except Exception as exc:  # a bug must not leave the lock held or the table unprinted
             return outcome(StepStatus.FAILED, f"internal error: {exc!r}")
 

@@ -24,11 +24,13 @@ from typing import Any, ParamSpec, TypeVar
 import click
 
 from reconciler.client import (
+    MLSYNC_POLICY,
     ClientError,
     ConnectionConfig,
     ConnectionConfigError,
     InsecureConnectionWarning,
     MLClient,
+    describe_error,
 )
 from reconciler.client.connection import SETTINGS
 from reconciler.client.preflight import ClusterInfo
@@ -167,7 +169,7 @@ def open_client(options: dict[str, Any]) -> MLClient:
             ) from None
         except OSError as exc:
             raise UsageError(f"{state}: cannot use the sandbox state file ({exc})") from None
-        return MLClient(hosts=[SANDBOX_URL], transport=SandboxTransport(sandbox))
+        return MLClient(hosts=[SANDBOX_URL], transport=SandboxTransport(sandbox), **MLSYNC_POLICY)
     flags = {key: options.get(key) for key in SETTINGS}
     try:
         config = ConnectionConfig.resolve(flags, os.environ)
@@ -274,7 +276,7 @@ def report_errors(func: Callable[P, R]) -> Callable[P, R]:
         except (MlsyncError, ClientError, ConnectionConfigError) as exc:
             if debug:
                 raise
-            echo_err(f"Error: {exc}")
+            echo_err(f"Error: {describe_error(exc)}")
         except KeyboardInterrupt:
             echo_err("Interrupted.")
             sys.exit(130)
