@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from reconciler.model import Step
 
@@ -98,3 +99,36 @@ class ApplyResult:
     def ok(self) -> bool:
         """True when every step succeeded."""
         return all(o.status is StepStatus.DONE for o in self.outcomes) and not self.aborted
+
+
+#: Version of the `mlsync apply --format json` result document.
+RESULT_FORMAT_VERSION = "1"
+
+
+def result_document(result: ApplyResult | None) -> dict[str, Any]:
+    """The machine-readable result of an apply (None: there was nothing to apply).
+
+    Steps are numbered from 1, as in the plan's JSON document and the progress lines.
+    """
+    outcomes = result.outcomes if result else ()
+    return {
+        "kind": "mlsync-apply-result",
+        "format_version": RESULT_FORMAT_VERSION,
+        "ok": result.ok if result else True,
+        "aborted": (result.aborted or None) if result else None,
+        "elapsed_seconds": round(result.elapsed, 3) if result else 0.0,
+        "summary": {
+            status.value: sum(o.status is status for o in outcomes) for status in StepStatus
+        },
+        "steps": [
+            {
+                "step": o.step.index + 1,
+                "address": str(o.step.ref),
+                "op": o.step.op,
+                "status": o.status.value,
+                "message": o.message,
+                "elapsed_seconds": round(o.elapsed, 3),
+            }
+            for o in outcomes
+        ],
+    }

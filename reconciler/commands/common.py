@@ -38,6 +38,7 @@ from reconciler.errors import ManifestError, MlsyncError, UsageError
 from reconciler.manifest import ManifestSet, load_manifests
 from reconciler.model import LiveState, Plan, Ref
 from reconciler.plan import PlanOptions, make_plan
+from reconciler.snapshots import with_bodies
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -231,6 +232,7 @@ def compute_plan(options: dict[str, Any]) -> PlanContext:
                 manifest_digest=manifests.digest,
             ),
         )
+        plan = with_bodies(plan, manifests.resources, live.resources)
     except BaseException:
         client.close()
         raise

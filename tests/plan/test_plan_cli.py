@@ -85,7 +85,19 @@ def test_json_format_is_versioned_and_counts_requests(workdir: Path) -> None:
         "AnomalyDetectionJob/tx",
         "Datafeed/tx-feed",
     ]
-    assert document["summary"] == {"create": 3}
+    # Every counter, zeros included, so `jq .summary.delete` never reads null.
+    assert document["summary"] == {
+        "no-op": 0,
+        "create": 3,
+        "update": 0,
+        "restart-update": 0,
+        "replace": 0,
+        "delete": 0,
+        "open": 0,
+        "close": 0,
+        "start": 0,
+        "stop": 0,
+    }
 
 
 def test_target_limits_the_plan(workdir: Path) -> None:
