@@ -424,7 +424,13 @@ def _report(result: ApplyResult, fmt: str) -> None:
     help="Allow deletes and replaces (a replaced job loses its results and model state).",
 )
 @click.option("--prune", is_flag=True, help="Delete owned resources that are not in the manifests.")
-@click.option("--target", multiple=True, metavar="KIND/ID", help="Apply only these resources.")
+@click.option(
+    "--target",
+    multiple=True,
+    metavar="KIND/ID",
+    help="Apply only these resources (repeatable). KIND: job, datafeed, dfa, filter, calendar "
+    "or the full kind name; ID may be a glob (job/web_*, dfa/*).",
+)
 @click.option(
     "--concurrency",
     type=click.IntRange(min=1),

@@ -36,9 +36,10 @@ from reconciler.client.preflight import ClusterInfo
 from reconciler.cluster import read_cluster
 from reconciler.errors import ManifestError, MlsyncError, UsageError
 from reconciler.manifest import ManifestSet, load_manifests
-from reconciler.model import LiveState, Plan, Ref
+from reconciler.model import LiveState, Plan
 from reconciler.plan import PlanOptions, make_plan
 from reconciler.snapshots import with_bodies
+from reconciler.targets import expand_targets, parse_targets
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -138,14 +139,6 @@ def parse_variables(pairs: Sequence[str]) -> dict[str, str]:
     return out
 
 
-def parse_targets(values: Sequence[str]) -> tuple[Ref, ...]:
-    """`--target KIND/ID` values."""
-    try:
-        return tuple(Ref.parse(v) for v in values)
-    except ValueError as exc:
-        raise UsageError(f"--target: {exc}") from None
-
-
 def load(paths: Sequence[str], env: str | None, variables: Sequence[str]) -> ManifestSet:
     """Load and validate the manifests (no network)."""
     return load_manifests(
@@ -221,13 +214,14 @@ def compute_plan(options: dict[str, Any]) -> PlanContext:
     client = open_client(options)
     try:
         info, live = read_live(client)
+        known = [r.ref for r in manifests.resources] + list(live.resources)
         plan = make_plan(
             manifests.resources,
             live,
             references=manifests.references,
             options=PlanOptions(
                 prune=bool(options.get("prune")),
-                targets=targets,
+                targets=expand_targets(targets, known) if targets else (),
                 environment=manifests.environment,
                 manifest_digest=manifests.digest,
             ),
