@@ -45,6 +45,7 @@ from reconciler.client.errors import (
     NotFoundError,
     TransportError,
     UnsupportedProductError,
+    api_error_class,
 )
 from reconciler.client.response import (
     ApiResponse,
@@ -273,6 +274,17 @@ class ClientCore:
                         return make_response(done, _confirmed(meta))
                 failure: FailureKind | int = status
                 error: Exception = make_error(call, status, body, self.redact)
+                if 300 <= status < 400:
+                    # Redirects are never followed (credentials would go elsewhere): say where.
+                    where = self.redact(headers.get("location", "")) or "no Location header"
+                    error = api_error_class(status)(
+                        call.method,
+                        call.path,
+                        status,
+                        "redirect",
+                        f"the server redirects to {where}; mlsync does not follow redirects, "
+                        "so point --url (or MLSYNC_URL) at the final address",
+                    )
                 retry_after = parse_retry_after(headers.get("retry-after"))
                 maybe_applied = maybe_applied or status in _MAYBE_APPLIED_STATUSES
             else:

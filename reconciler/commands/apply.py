@@ -62,6 +62,7 @@ from reconciler.commands.common import (
     echo_plan,
     manifest_options,
     open_client,
+    preflight,
     report_errors,
 )
 from reconciler.errors import ApplyError, StalePlanError, UsageError
@@ -488,7 +489,7 @@ def apply(**options: Any) -> None:
         plan = load_plan(options["plan_file"])
         client = open_client(options)
         try:
-            info = client.preflight()
+            info = preflight(client)
             echo_err(info.banner())
             _apply_loaded(plan, client, info, options, fresh=False)
         finally:

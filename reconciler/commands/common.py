@@ -17,6 +17,7 @@ import json
 import os
 import sys
 import warnings
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,7 @@ from reconciler.client import (
     MLClient,
 )
 from reconciler.client.connection import SETTINGS
+from reconciler.client.errors import ApiError, TransportError, UnsupportedProductError
 from reconciler.client.preflight import ClusterInfo
 from reconciler.cluster import read_cluster
 from reconciler.errors import ManifestError, MlsyncError, UsageError
@@ -182,7 +184,52 @@ def open_client(options: dict[str, Any]) -> MLClient:
     for warning in caught:
         # --insecure: say so on every run, loudly (ux-conventions.md §4.5).
         echo_err(f"Warning: {warning.message}")
+    _WHERE[client] = describe_connection(config)
     return client
+
+
+#: What each open client connects to, for error messages.
+_WHERE: weakref.WeakKeyDictionary[MLClient, str] = weakref.WeakKeyDictionary()
+_AUTH_LABEL = {"api_key": "API key", "basic": "basic auth", "bearer_token": "bearer token"}
+_AUTH_KEYS = {
+    "api_key": ("api_key",),
+    "basic": ("username", "password"),
+    "bearer_token": ("bearer_token",),
+}
+
+
+def describe_connection(config: ConnectionConfig) -> str:
+    """`https://es:9200 (URL from MLSYNC_URL; API key from ELASTICSEARCH_API_KEY)`, no secrets."""
+    origins = config.origins
+    if config.hosts:
+        where = f"URL from {origins.get('url', '--url')}"
+    elif config.cloud_id:
+        where = f"cloud id from {origins.get('cloud_id', '--cloud-id')}"
+    else:
+        where = "the default URL"
+    methods = config.auth_methods()
+    if methods:
+        sources = ", ".join(origins[k] for k in _AUTH_KEYS[methods[0]] if k in origins)
+        auth = f"{_AUTH_LABEL[methods[0]]} from {sources}" if sources else _AUTH_LABEL[methods[0]]
+    else:
+        auth = "no credentials"
+    return f"{', '.join(config.urls)} ({where}; {auth})"
+
+
+def preflight(client: MLClient) -> ClusterInfo:
+    """The client's preflight, with errors that say which cluster and credentials were used."""
+    where = _WHERE.get(client)
+    try:
+        return client.preflight()
+    except (TransportError, UnsupportedProductError) as exc:
+        if where is None:
+            raise
+        raise UsageError(f"cannot use Elasticsearch at {where}: {exc}") from None
+    except ApiError as exc:
+        if where is None or exc.status not in (301, 302, 303, 307, 308, 401, 403):
+            raise
+        what = "rejected the credentials" if exc.status in (401, 403) else "answered"
+        raise UsageError(f"Elasticsearch at {where} {what}: {exc}") from None
 
 
 @dataclass
@@ -199,7 +246,7 @@ class PlanContext:
 def read_live(client: MLClient) -> tuple[ClusterInfo, LiveState]:
     """Preflight (cluster, licence, ML availability) and the bulk read of the live state."""
     before = client.request_count
-    info = client.preflight()
+    info = preflight(client)
     echo_err(info.banner())
     live = read_cluster(client, info)
     # The plan reports every request it made, the preflight's included.
