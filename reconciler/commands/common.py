@@ -15,15 +15,18 @@ import dataclasses
 import functools
 import json
 import os
+import re
 import sys
 import warnings
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import click
+import jinja2.meta
+import jinja2.sandbox
 
 from reconciler.client import (
     ClientError,
@@ -38,6 +41,8 @@ from reconciler.client.preflight import ClusterInfo
 from reconciler.cluster import read_cluster
 from reconciler.errors import ManifestError, MlsyncError, UsageError
 from reconciler.manifest import ManifestSet, load_manifests
+from reconciler.manifest.environment import RESERVED_VARIABLES
+from reconciler.manifest.loader import find_manifest_files
 from reconciler.model import LiveState, Plan
 from reconciler.plan import PlanOptions, make_plan
 from reconciler.snapshots import with_bodies
@@ -142,10 +147,64 @@ def parse_variables(pairs: Sequence[str]) -> dict[str, str]:
 
 
 def load(paths: Sequence[str], env: str | None, variables: Sequence[str]) -> ManifestSet:
-    """Load and validate the manifests (no network)."""
-    return load_manifests(
-        list(paths) or ["manifests"], env=env, variables=parse_variables(variables)
-    )
+    """Load and validate the manifests (no network); warn about `--var`s no manifest uses."""
+    values = parse_variables(variables)
+    try:
+        return load_manifests(list(paths) or ["manifests"], env=env, variables=values)
+    finally:
+        for warning in unused_variable_warnings(list(paths) or ["manifests"], values):
+            echo_err(f"Warning: {warning}")
+
+
+#: The Jinja2 blocks of a manifest file: `{{ ... }}` and `{% ... %}`.
+_TEMPLATE_BLOCK = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
+
+
+def template_variables(text: str) -> set[str]:
+    """The variable names the templates in one manifest file's text refer to.
+
+    The whole file is parsed as one template when it can be (a `{% if %}` may span values),
+    else line by line, else block by block; what does not parse is the loader's to report.
+    """
+    environment = jinja2.sandbox.ImmutableSandboxedEnvironment()
+
+    def names(source: str) -> set[str] | None:
+        try:
+            return set(jinja2.meta.find_undeclared_variables(environment.parse(source)))
+        except jinja2.TemplateSyntaxError:
+            return None
+
+    whole = names(text)
+    if whole is not None:
+        return whole
+    found: set[str] = set()
+    for line in text.splitlines():
+        if "{{" not in line and "{%" not in line:
+            continue
+        parsed = names(line)
+        if parsed is None:
+            parsed = set().union(*(names(b) or set() for b in _TEMPLATE_BLOCK.findall(line)))
+        found |= parsed
+    return found
+
+
+def unused_variable_warnings(paths: Sequence[str], variables: Mapping[str, Any]) -> list[str]:
+    """One warning per `--var` that no manifest under `paths` uses (most often a typo)."""
+    if not variables:
+        return []
+    files, _ = find_manifest_files(paths)
+    used: set[str] = set()
+    for file in files:
+        try:
+            used |= template_variables(Path(file).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError):
+            continue  # reported by the loader
+    return [
+        f"--var {name} is not used by any manifest (a typo? the templates use: "
+        f"{', '.join(sorted(used)) or 'no variables'})"
+        for name in variables
+        if name not in used and name not in RESERVED_VARIABLES  # those are errors already
+    ]
 
 
 def open_client(options: dict[str, Any]) -> MLClient:
