@@ -90,7 +90,7 @@ def search(
 
 def delete_index(index: str) -> Call:
     """`DELETE /{index}`: a replaced DFA's destination index (its first start needs it empty)."""
-    return _call("DELETE", f"/{_seg(index)}")
+    return _build("indices.delete", index=index)
 
 
 # --------------------------------------------------------------------------- documents (apply lock)
