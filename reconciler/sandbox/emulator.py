@@ -221,7 +221,9 @@ class Sandbox:
                 return self._raw_json(400, {"error": msg, "status": 400}, compat), None
             self._check_params(route, params, path)
             raw = body.decode("utf-8") if body else ""
-            parsed_body = self._parse_body(raw)
+            # NDJSON bodies (bulk, post data) are read line by line by their handlers.
+            ndjson = "ndjson" in headers.get("content-type", "")
+            parsed_body = None if ndjson else self._parse_body(raw)
             request = Request(method, path, params, raw, headers, path_params, parsed_body)
             # Handlers work on a copy-on-write overlay: an error leaves the state untouched, and a
             # request costs what it touches, not the size of the whole state.
