@@ -88,6 +88,11 @@ def search(
     return _build("search", index=index or None, body=_dict(body), **params)
 
 
+def delete_index(index: str) -> Call:
+    """`DELETE /{index}`: a replaced DFA's destination index (its first start needs it empty)."""
+    return _build("indices.delete", index=index)
+
+
 # --------------------------------------------------------------------------- documents (apply lock)
 
 
