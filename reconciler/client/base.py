@@ -331,6 +331,8 @@ class ClientCore:
                 error = _transport_error(call, outcome, sent, redact)
                 ignored = False
                 maybe_applied = maybe_applied or outcome.kind in ("timeout", "lost")
+                if outcome.tls and len(self.urls) == 1:
+                    raise error  # a certificate that failed the check fails it again
                 self._host += 1  # try the next host, if there is one
             decision = policy.decide(
                 klass, failure, retries, self.clock() - started, retry_after, self.rng

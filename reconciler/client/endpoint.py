@@ -43,7 +43,6 @@ class Param:
     wire: str
     where: Where
     annotation: str
-    doc: str = ""
     required: bool = False
 
 
