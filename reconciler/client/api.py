@@ -44,8 +44,16 @@ def describe_with_body(call: Call) -> str:
 
 
 def _seg(value: str) -> str:
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"a path segment must be a non-empty string, got {value!r}")
+    """One percent-encoded path segment (`/`, `?`, `#`, `%` included).
+
+    `.` and `..` are refused: encoding leaves them as they are, and every HTTP stack removes
+    them as dot segments (RFC 3986 §5.2.4), so `/mlsync-locks/_doc/..` would be sent as
+    `/mlsync-locks`: a call on another resource than the one named.
+    """
+    if not isinstance(value, str) or not value or value in (".", ".."):
+        raise ValueError(
+            f"a path segment must be a non-empty string other than '.' and '..', got {value!r}"
+        )
     return quote(value, safe=",*")
 
 

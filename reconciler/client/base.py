@@ -36,6 +36,7 @@ from reconciler.client.connection import (
     auth_header,
     decode_cloud_id,
     normalize_url,
+    refuse_control_characters,
 )
 from reconciler.client.errors import (
     AuthorizationError,
@@ -362,6 +363,7 @@ def core_from_arguments(
         urls = [hosts] if isinstance(hosts, str) else list(hosts)
     else:
         urls = [DEFAULT_URL]
+    refuse_control_characters((f"the header {k!r}", v) for k, v in (headers or {}).items())
     clean: list[str] = []
     for url in urls:
         address, creds = normalize_url(url)
@@ -399,6 +401,8 @@ def _transport_error(
         "connect": "could not connect",
         "timeout": "no answer within the request timeout",
         "lost": "connection lost before an answer",
+        "tls": "the server's TLS certificate is not trusted: pass --ca-cert FILE (or set "
+        "SSL_CERT_FILE) with the CA that signed it",
     }[outcome.kind]
     detail = redact(f"{what} ({outcome.detail})" if outcome.detail else what)
     return kind(call.method, call.path, detail, attempts=attempts)

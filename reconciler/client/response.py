@@ -172,17 +172,24 @@ _STATUS_TEXT = {
 
 
 def make_error(call: Call, status: int, body: Any, redact: Redact) -> ApiError:
-    """The `ApiError` for an error answer, with every configured secret redacted."""
-    etype, reason = error_details(status, body)
-    safe_body: Any = body
-    if body is not None:
-        try:
-            safe_body = json.loads(redact(json.dumps(body)))
-        except ValueError:
-            safe_body = None
-    return api_error_class(status)(
-        call.method, call.path, status, redact(etype), redact(reason), safe_body
-    )
+    """The `ApiError` for an error answer, with every configured secret redacted.
+
+    The body is redacted first, as a whole, and only then cut to a reason: a cut made before
+    redaction could leave part of an echoed `Authorization` header behind.
+    """
+    safe_body = _redacted(body, redact)
+    etype, reason = error_details(status, safe_body)
+    return api_error_class(status)(call.method, call.path, status, etype, reason, safe_body)
+
+
+def _redacted(data: Any, redact: Redact) -> Any:
+    if isinstance(data, str):
+        return redact(data)
+    if isinstance(data, dict):
+        return {redact(str(k)): _redacted(v, redact) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_redacted(v, redact) for v in data]
+    return data
 
 
 @dataclass

@@ -62,8 +62,20 @@ def outcome_of_exception(exc: httpx.TransportError) -> TransportFailure:
     connection, a protocol error) is an answer lost.
     """
     detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    if _certificate_failure(exc):
+        return TransportFailure("tls", detail)
     if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)):
         return TransportFailure("connect", detail)
     if isinstance(exc, httpx.TimeoutException):
         return TransportFailure("timeout", detail)
     return TransportFailure("lost", detail)
+
+
+def _certificate_failure(exc: BaseException) -> bool:
+    """True when the TLS handshake failed on the certificate (httpx wraps ssl's error)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return "CERTIFICATE_VERIFY_FAILED" in str(exc)

@@ -16,6 +16,7 @@ import functools
 import json
 import os
 import sys
+import traceback
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from reconciler.client import (
 from reconciler.client.connection import SETTINGS
 from reconciler.client.preflight import ClusterInfo
 from reconciler.cluster import read_cluster
+from reconciler.commands import redacting
 from reconciler.errors import ManifestError, MlsyncError, UsageError
 from reconciler.manifest import ManifestSet, load_manifests
 from reconciler.model import LiveState, Plan, Ref
@@ -173,8 +175,10 @@ def open_client(options: dict[str, Any]) -> MLClient:
         sandbox = Sandbox(state_file=state, implicit_indices=True)
         return MLClient(hosts=[SANDBOX_URL], transport=SandboxTransport(sandbox))
     flags = {key: options.get(key) for key in SETTINGS}
+    redacting.add_secrets(redacting.connection_secrets(flags, os.environ))
     try:
         config = ConnectionConfig.resolve(flags, os.environ)
+        redacting.add_secrets(config.secrets())
         if not config.hosts and not config.cloud_id:
             raise UsageError(
                 "no cluster given: pass --url or --cloud-id, set MLSYNC_URL (or "
@@ -242,22 +246,38 @@ def report_errors(func: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        debug = bool(kwargs.get("debug"))
-        try:
-            return func(*args, **kwargs)
-        except ManifestError as exc:
-            if debug:
-                raise
-            for diagnostic in exc.diagnostics:
-                echo_err(str(diagnostic))
-            echo_err(f"Error: {exc}; nothing was sent to the cluster.")
-        except (MlsyncError, ClientError, ConnectionConfigError) as exc:
-            if debug:
-                raise
-            echo_err(f"Error: {exc}")
-        except KeyboardInterrupt:
-            echo_err("Interrupted.")
-            sys.exit(130)
-        sys.exit(1)
+        with redacting.redacted_output(os.environ):
+            return _reporting(func, *args, **kwargs)
 
     return wrapper
+
+
+def _reporting(func: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+    debug = bool(kwargs.get("debug"))
+    try:
+        return func(*args, **kwargs)
+    except ManifestError as exc:
+        if debug:
+            _print_traceback()
+        for diagnostic in exc.diagnostics:
+            echo_err(str(diagnostic))
+        echo_err(f"Error: {exc}; nothing was sent to the cluster.")
+    except (MlsyncError, ClientError, ConnectionConfigError) as exc:
+        if debug:
+            _print_traceback()
+        echo_err(f"Error: {exc}")
+    except KeyboardInterrupt:
+        echo_err("Interrupted.")
+        sys.exit(130)
+    except (SystemExit, click.exceptions.Exit, click.ClickException, click.Abort):
+        raise
+    except Exception:
+        # A bug in mlsync: the traceback is printed here, while stderr still redacts, not by
+        # the interpreter after the command returned.
+        _print_traceback()
+        echo_err("Error: internal error in mlsync (traceback above); please report it")
+    sys.exit(1)
+
+
+def _print_traceback() -> None:
+    traceback.print_exc(file=sys.stderr)

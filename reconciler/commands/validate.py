@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import click
 
+from reconciler.commands import redacting
 from reconciler.errors import Diagnostic, ManifestError, MlsyncError
 from reconciler.manifest import ManifestSet, Reference, load_manifests
 
@@ -138,6 +139,17 @@ def validate(
     PATH defaults to manifests/. Prints every problem as file:line:col: message and exits
     with 1 when there is any, 0 otherwise.
     """
+    with redacting.redacted_output(os.environ):
+        _validate(paths, env, var_items, output_format, self_contained)
+
+
+def _validate(
+    paths: tuple[str, ...],
+    env: str | None,
+    var_items: tuple[str, ...],
+    output_format: str,
+    self_contained: bool,
+) -> None:
     try:
         variables = parse_vars(var_items)
         manifests = load_manifests(
