@@ -25,8 +25,10 @@ from reconciler.errors import UsageError
 from reconciler.manifest import Reference
 from reconciler.model import Plan, Resource
 from reconciler.redact import Redactor
+from reconciler.render import DOCUMENT_KIND, plan_document
 
-MAGIC = "mlsync-plan"
+#: The saved file is the `--format json` document; its `plan` member is what apply executes.
+MAGIC = DOCUMENT_KIND
 
 
 class PlanInputs(BaseModel):
@@ -62,12 +64,13 @@ def save_plan(
     """
     target = Path(path)
     inputs = PlanInputs(desired=tuple(desired), references=tuple(references))
-    body = {"plan": plan.model_dump(mode="json"), "inputs": inputs.model_dump(mode="json")}
-    document = {"kind": MAGIC, **(redact.value(body) if redact else body)}
+    document = {**plan_document(plan), "inputs": inputs.model_dump(mode="json")}
+    if redact:
+        document = redact.value(document)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".plan-", dir=target.parent)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(document, handle, indent=1, sort_keys=True)
+        json.dump(document, handle, indent=2, ensure_ascii=False)
         handle.write("\n")
     os.replace(tmp, target)
 

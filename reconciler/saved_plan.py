@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from reconciler.errors import PlanError, StalePlanError
 from reconciler.model import LiveState, Plan, Ref, Resource, Step
 from reconciler.plan import PlanOptions, ReferenceLike, make_plan, stale_resources
+from reconciler.snapshots import with_bodies
 
 __all__ = ["rederive"]
 
@@ -63,6 +64,7 @@ def rederive(
             manifest_digest=plan.manifest_digest,
         ),
     )
+    again = with_bodies(again, desired, live.resources)
     problem = _first_difference(plan.steps, again.steps)
     if problem is None and plan.changes != again.changes:
         problem = "its list of changes differs from the one the steps come from"

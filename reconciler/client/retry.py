@@ -31,9 +31,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from reconciler.client.api import CallClass
 
 #: How a request failed without an HTTP answer. "connect": it never reached the server;
-#: "timeout": no answer in time (it may have been applied); "lost": the connection broke;
-#: "tls": the server's certificate was not trusted (repeating cannot help; never retried).
-FailureKind = Literal["connect", "timeout", "lost", "tls"]
+#: "timeout": no answer in time (it may have been applied); "lost": the connection broke.
+FailureKind = Literal["connect", "timeout", "lost"]
 
 
 class Action(StrEnum):
@@ -102,8 +101,6 @@ class RetryPolicy(BaseModel):
         return Decision(action, delay)
 
     def _action(self, klass: CallClass, failure: FailureKind | int) -> Action:
-        if failure == "tls":
-            return Action.GIVE_UP
         if failure == "connect":
             return Action.RETRY
         if isinstance(failure, int):
