@@ -20,9 +20,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import jinja2
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+import jinja2.nodes
 
 from reconciler.manifest.source import Path
+from reconciler.manifest.template_limits import (
+    MAX_OUTPUT_CHARS,
+    BoundedEnvironment,
+    TemplateLimitError,
+)
 
 __all__ = ["RESERVED_PREFIXES", "SECRET_MARKERS", "TemplateProblem", "TemplateRenderer"]
 
@@ -52,6 +57,28 @@ class _UserFacingError(Exception):
     """Raised from template helpers; its message is shown as is."""
 
 
+class _IncludeError(Exception):
+    """The template names another template file (there is no loader, by design)."""
+
+
+#: Tags that read other template files: manifests are rendered value by value, without files.
+_FILE_NODES = (
+    jinja2.nodes.Include,
+    jinja2.nodes.Import,
+    jinja2.nodes.FromImport,
+    jinja2.nodes.Extends,
+)
+
+
+def _bounded(value: Any) -> Any:
+    """`value`, unless it is a string or list larger than a template may produce."""
+    if isinstance(value, str | list) and len(value) > MAX_OUTPUT_CHARS:
+        raise TemplateLimitError(
+            f"the value would be {len(value)} long, more than the limit of {MAX_OUTPUT_CHARS}"
+        )
+    return value
+
+
 class TemplateRenderer:
     """Renders templated strings with one sandboxed environment and a compile cache.
 
@@ -63,8 +90,9 @@ class TemplateRenderer:
         self, variables: Mapping[str, Any], env_name: str | None, environ: Mapping[str, str]
     ) -> None:
         # Immutable sandbox + StrictUndefined (Jinja2 >= 3.1.6 fixes the known escapes,
-        # CVE-2024-56326 / CVE-2025-27516; ux-conventions.md §3 "Templating").
-        self._env = ImmutableSandboxedEnvironment(
+        # CVE-2024-56326 / CVE-2025-27516; ux-conventions.md §3 "Templating"), with bounded
+        # time, sizes and loops (template_limits.py).
+        self._env = BoundedEnvironment(
             undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True
         )
         self._environ = environ
@@ -126,31 +154,23 @@ class TemplateRenderer:
 
     def _render_one(self, text: str, path: Path, problems: list[TemplateProblem]) -> Any:
         try:
-            match = _SINGLE_EXPRESSION.fullmatch(text)
-            if match:
-                result = self._expression(match["expr"])(**self._context)
-                if isinstance(result, jinja2.Undefined):
-                    str(result)  # StrictUndefined raises UndefinedError here
-                if _is_plain_data(result):
-                    return _as_lists(result)
-                return str(result)
-            pieces = _interpolation(text)
-            if pieces is not None:
-                # Text with `{{ expr }}` holes only: evaluate each (cached) expression and
-                # join, as Jinja prints them (str()). Compiling one template per distinct
-                # string (each id differs) would dominate load time.
-                out = []
-                for i, piece in enumerate(pieces):
-                    if i % 2 == 0:
-                        out.append(piece)
-                        continue
-                    value = self._expression(piece)(**self._context)
-                    out.append(str(value))  # StrictUndefined raises UndefinedError here
-                return "".join(out)
-            template = self._templates.get(text)
-            if template is None:
-                template = self._templates[text] = self._env.from_string(text)
-            return template.render(self._context)
+            with self._env.budget.running():
+                return _bounded(self._evaluate(text))
+        except TemplateLimitError as exc:
+            problems.append(TemplateProblem(path, f"template limit reached: {exc}"))
+        except MemoryError:
+            problems.append(
+                TemplateProblem(path, "template limit reached: the value does not fit in memory")
+            )
+        except _IncludeError:
+            problems.append(
+                TemplateProblem(
+                    path,
+                    "templates cannot include other files ({% include %}, {% import %} and "
+                    "{% extends %} are not available); put shared values in the environment "
+                    "file or pass them with --var",
+                )
+            )
         except jinja2.exceptions.SecurityError as exc:
             problems.append(
                 TemplateProblem(
@@ -168,6 +188,36 @@ class TemplateRenderer:
         except Exception as exc:  # any other runtime error inside the user's expression
             problems.append(TemplateProblem(path, f"template error: {type(exc).__name__}: {exc}"))
         return text
+
+    def _evaluate(self, text: str) -> Any:
+        match = _SINGLE_EXPRESSION.fullmatch(text)
+        if match:
+            result = self._expression(match["expr"])(**self._context)
+            if isinstance(result, jinja2.Undefined):
+                str(result)  # StrictUndefined raises UndefinedError here
+            if _is_plain_data(result):
+                return _as_lists(result)
+            return str(result)
+        pieces = _interpolation(text)
+        if pieces is not None:
+            # Text with `{{ expr }}` holes only: evaluate each (cached) expression and
+            # join, as Jinja prints them (str()). Compiling one template per distinct
+            # string (each id differs) would dominate load time.
+            out = []
+            for i, piece in enumerate(pieces):
+                if i % 2 == 0:
+                    out.append(piece)
+                    continue
+                value = self._expression(piece)(**self._context)
+                out.append(str(value))  # StrictUndefined raises UndefinedError here
+            return "".join(out)
+        template = self._templates.get(text)
+        if template is None:
+            tree = self._env.parse(text)
+            if any(True for _ in tree.find_all(_FILE_NODES)):
+                raise _IncludeError
+            template = self._templates[text] = self._env.from_string(tree)
+        return template.render(self._context)
 
     def _expression(self, source: str) -> Callable[..., Any]:
         compiled = self._expressions.get(source)
