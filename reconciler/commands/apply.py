@@ -302,6 +302,7 @@ def _check_flags(options: dict[str, Any]) -> None:
             ("PATH", options.get("paths")),
             ("--env", options.get("env")),
             ("--var", options.get("variables")),
+            ("--allow-env", options.get("allow_env")),
             ("--prune", options.get("prune")),
             ("--target", options.get("target")),
         )

@@ -90,8 +90,20 @@ def echo_plan(text: str) -> None:
         click.echo(click.style(line, fg=colour, bold=bold) if colour or bold else line)
 
 
+#: `--allow-env NAME`: the environment variables templates may read with env_var().
+ALLOW_ENV_OPTION = click.option(
+    "--allow-env",
+    "allow_env",
+    multiple=True,
+    metavar="NAME",
+    help="Let templates read this environment variable with env_var() (never a secret: it "
+    "ends up in plans and request bodies). Repeatable.",
+)
+
+
 def manifest_options(func: Callable[P, R]) -> Callable[P, R]:
-    """PATH arguments, --env and --var."""
+    """PATH arguments, --env, --var and --allow-env."""
+    func = ALLOW_ENV_OPTION(func)
     func = click.option(
         "--var",
         "variables",
@@ -149,11 +161,18 @@ def parse_variables(pairs: Sequence[str]) -> dict[str, str]:
     return out
 
 
-def load(paths: Sequence[str], env: str | None, variables: Sequence[str]) -> ManifestSet:
+def load(
+    paths: Sequence[str],
+    env: str | None,
+    variables: Sequence[str],
+    allow_env: Sequence[str] = (),
+) -> ManifestSet:
     """Load and validate the manifests (no network); warn about `--var`s no manifest uses."""
     values = parse_variables(variables)
     try:
-        return load_manifests(list(paths) or ["manifests"], env=env, variables=values)
+        return load_manifests(
+            list(paths) or ["manifests"], env=env, variables=values, allow_env=allow_env
+        )
     finally:
         for warning in unused_variable_warnings(list(paths) or ["manifests"], values):
             echo_err(f"Warning: {warning}")
@@ -339,7 +358,12 @@ def _nothing() -> None:
 
 def compute_plan(options: dict[str, Any], before_read: BeforeRead | None = None) -> PlanContext:
     """Load manifests, read the cluster (calling `before_read` first), and build the plan."""
-    manifests = load(options.get("paths") or (), options.get("env"), options.get("variables") or ())
+    manifests = load(
+        options.get("paths") or (),
+        options.get("env"),
+        options.get("variables") or (),
+        options.get("allow_env") or (),
+    )
     targets = parse_targets(options.get("target") or ())
     client = open_client(options)
     undo = _nothing

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import click
 
 from reconciler.commands import redacting
-from reconciler.commands.common import unused_variable_warnings
+from reconciler.commands.common import ALLOW_ENV_OPTION, unused_variable_warnings
 from reconciler.errors import Diagnostic, ManifestError, MlsyncError
 from reconciler.manifest import ManifestSet, Reference, load_manifests
 
@@ -128,12 +128,14 @@ def _print(diagnostics: Sequence[Diagnostic], output_format: str) -> None:
     help="Treat references to jobs, groups or filters that no manifest declares as errors "
     "(by default plan checks them against the cluster).",
 )
+@ALLOW_ENV_OPTION
 def validate(
     paths: tuple[str, ...],
     env: str | None,
     var_items: tuple[str, ...],
     output_format: str,
     self_contained: bool,
+    allow_env: tuple[str, ...] = (),
 ) -> None:
     """Check manifests offline: YAML, templates, fields, Elasticsearch's own rules, references.
 
@@ -141,7 +143,7 @@ def validate(
     with 1 when there is any, 0 otherwise.
     """
     with redacting.redacted_output(os.environ):
-        _validate(paths, env, var_items, output_format, self_contained)
+        _validate(paths, env, var_items, output_format, self_contained, allow_env)
 
 
 def _validate(
@@ -150,6 +152,7 @@ def _validate(
     var_items: tuple[str, ...],
     output_format: str,
     self_contained: bool,
+    allow_env: tuple[str, ...],
 ) -> None:
     try:
         variables = parse_vars(var_items)
@@ -157,7 +160,11 @@ def _validate(
             github = output_format == "github"
             click.echo(f"::warning::{_escape_data(warning)}" if github else f"warning: {warning}")
         manifests = load_manifests(
-            list(paths) or ["manifests/"], env=env, variables=variables, environ=os.environ
+            list(paths) or ["manifests/"],
+            env=env,
+            variables=variables,
+            environ=os.environ,
+            allow_env=allow_env,
         )
     except ManifestError as exc:
         _print(exc.diagnostics, output_format)

@@ -35,7 +35,7 @@ from reconciler.manifest.envelope import (
     FilterManifest,
     JobManifest,
 )
-from reconciler.manifest.environment import ENVIRONMENTS_DIR, load_variables
+from reconciler.manifest.environment import ALLOW_ENV, ENVIRONMENTS_DIR, load_variables
 from reconciler.manifest.locate import NOT_FINITE, Problem, problems_from_validation
 from reconciler.manifest.manifest_set import ManifestSet
 from reconciler.manifest.source import Document, Path, parse_documents
@@ -109,6 +109,7 @@ def load_manifests(
     env: str | None = None,
     variables: Mapping[str, str] | None = None,
     environ: Mapping[str, str] | None = None,
+    allow_env: Sequence[str] = (),
 ) -> ManifestSet:
     """Load, render and validate manifests.
 
@@ -117,8 +118,9 @@ def load_manifests(
         env: Environment name: variables come from `environments/<env>.yaml` under the
             first directory in `paths`.
         variables: `--var` values; they override the environment file.
-        environ: Environment variables readable from templates with `env_var()` (names
-            that look secret are refused); defaults to `os.environ`.
+        environ: The environment `env_var()` reads from; defaults to `os.environ`.
+        allow_env: Environment variable names templates may read (`--allow-env`), besides
+            those the environment file lists under `allow_env`; no other name is readable.
 
     Returns:
         The validated desired resources and the references left for the planner.
@@ -143,7 +145,11 @@ def load_manifests(
             )
             for path in paths
         )
-    renderer = TemplateRenderer(values, env, os.environ if environ is None else environ)
+    declared = values.pop(ALLOW_ENV, None)
+    allowed = [*allow_env, *(declared if isinstance(declared, list) else [])]
+    renderer = TemplateRenderer(
+        values, env, os.environ if environ is None else environ, allowed_env=allowed
+    )
     if not env_problems:
         for file in files:
             _load_file(file, renderer, run)

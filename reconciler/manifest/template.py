@@ -15,7 +15,7 @@ literal `{{` in a value.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,13 +29,7 @@ from reconciler.manifest.template_limits import (
     TemplateLimitError,
 )
 
-__all__ = ["RESERVED_PREFIXES", "SECRET_MARKERS", "TemplateProblem", "TemplateRenderer"]
-
-#: Environment variables whose names contain one of these are never readable from templates:
-#: secrets must not end up in manifests, plans or logs (ARCHITECTURE.md, safety rules).
-#: `PASS` covers PASSWORD/PASSWD/PASSPHRASE; names ending in `_KEY` (or equal to `KEY`) are
-#: refused as well (see `_looks_secret`).
-SECRET_MARKERS = ("PASS", "SECRET", "TOKEN", "AUTH", "APIKEY", "CREDENTIAL")
+__all__ = ["RESERVED_PREFIXES", "TemplateProblem", "TemplateRenderer"]
 
 #: mlsync's own connection settings (cluster URL, user, password, API key, CA): a URL may
 #: carry credentials, so no variable with these prefixes is readable from templates.
@@ -87,7 +81,11 @@ class TemplateRenderer:
     """
 
     def __init__(
-        self, variables: Mapping[str, Any], env_name: str | None, environ: Mapping[str, str]
+        self,
+        variables: Mapping[str, Any],
+        env_name: str | None,
+        environ: Mapping[str, str],
+        allowed_env: Iterable[str] = (),
     ) -> None:
         # Immutable sandbox + StrictUndefined (Jinja2 >= 3.1.6 fixes the known escapes,
         # CVE-2024-56326 / CVE-2025-27516; ux-conventions.md §3 "Templating"), with bounded
@@ -96,6 +94,11 @@ class TemplateRenderer:
             undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True
         )
         self._environ = environ
+        #: The only environment variables `env_var()` reads: those the user declared
+        #: (`--allow-env NAME`, `allow_env:` in the environment file). A name-based deny list
+        #: always misses one (DB_PWD, GH_PAT, DATABASE_URL...), and what a template reads
+        #: lands in plans and request bodies.
+        self._allowed_env = frozenset(allowed_env)
         # `env` exists only with --env: without it `{{ env }}` is an undefined variable, not
         # "None". Variables named env/env_var are refused earlier (environment.py).
         self._context: dict[str, Any] = {**variables, "env_var": self._env_var}
@@ -114,11 +117,12 @@ class TemplateRenderer:
                 "variables are mlsync's connection settings and may carry credentials; pass "
                 "non-secret values with --var or the environment file"
             )
-        if _looks_secret(upper):
+        if name not in self._allowed_env:
             raise _UserFacingError(
-                f"env_var('{name}') refused: the name looks like a secret "
-                f"({', '.join(SECRET_MARKERS)}, *_KEY); manifests must not contain secrets; "
-                "pass non-secret values with --var or the environment file"
+                f"env_var('{name}') refused: templates read only the environment variables "
+                f"you declare; pass --allow-env {name} or list it under allow_env in the "
+                "environment file. Never declare a secret: what a template reads ends up in "
+                "plans and request bodies"
             )
         if name in self._environ:
             return self._environ[name]
@@ -225,13 +229,6 @@ class TemplateRenderer:
             compiled = self._env.compile_expression(source, undefined_to_none=False)
             self._expressions[source] = compiled
         return compiled
-
-
-def _looks_secret(upper: str) -> bool:
-    """True when an (upper-cased) environment variable name looks like it holds a secret."""
-    if any(marker in upper for marker in SECRET_MARKERS):
-        return True
-    return upper == "KEY" or upper.endswith("_KEY")
 
 
 _HOLE = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
