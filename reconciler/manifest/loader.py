@@ -84,7 +84,7 @@ def find_manifest_files(
             found = sorted(
                 p
                 for p in path.rglob("*")
-                if p.suffix in MANIFEST_SUFFIXES
+                if p.suffix.lower() in MANIFEST_SUFFIXES  # b.YAML, c.Yml too
                 and p.is_file()
                 and ENVIRONMENTS_DIR not in p.relative_to(path).parts[:-1]
                 and not any(part.startswith(".") for part in p.relative_to(path).parts)
@@ -169,9 +169,30 @@ def load_manifests(
     )
 
 
+#: Largest manifest file read (a larger one is refused before it is read into memory).
+MAX_FILE_BYTES = 10 * 1024 * 1024
+
+
 def _load_file(file: str, renderer: TemplateRenderer, run: _Run) -> None:
     try:
+        size = FsPath(file).stat().st_size
+        if size > MAX_FILE_BYTES:
+            run.diagnostics.append(
+                Diagnostic(
+                    file=file,
+                    line=1,
+                    column=1,
+                    message=f"file is {size} bytes, more than the {MAX_FILE_BYTES} bytes a "
+                    "manifest file may have; split it into several files",
+                )
+            )
+            return
         text = FsPath(file).read_text(encoding="utf-8")
+    except MemoryError:
+        run.diagnostics.append(
+            Diagnostic(file=file, line=1, column=1, message="file does not fit in memory")
+        )
+        return
     except (OSError, UnicodeDecodeError) as exc:
         run.diagnostics.append(
             Diagnostic(file=file, line=1, column=1, message=f"cannot read file: {exc}")
