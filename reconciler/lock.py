@@ -147,8 +147,36 @@ class LockDocument:
     primary_term: int
 
 
+#: Elasticsearch refuses longer document ids ("id is too long, must be no longer than 512
+#: bytes", IndexRequest.validate).
+MAX_SCOPE_BYTES = 512
+
+
+def check_scope(scope: str) -> str:
+    """`scope` if it can be the lock's document id unchanged, else a `LockError` saying why.
+
+    The scope becomes one path segment (`mlsync-locks/_doc/<scope>`): an empty one, `.` or
+    `..` (which HTTP would fold into another path) and control characters are refused.
+    """
+    problem = None
+    if not isinstance(scope, str) or not scope.strip():
+        problem = "it is empty"
+    elif scope in (".", ".."):
+        problem = "'.' and '..' would address another path"
+    elif any(ord(c) < 32 or ord(c) == 127 for c in scope):
+        problem = "it contains a control character"
+    elif len(scope.encode("utf-8")) > MAX_SCOPE_BYTES:
+        problem = f"it is longer than {MAX_SCOPE_BYTES} bytes"
+    if problem:
+        raise LockError(
+            f"invalid lock scope {scope!r}: {problem}; use a name such as 'default' or 'team-a'"
+        )
+    return scope
+
+
 def read_lock(client: Client, scope: str = DEFAULT_SCOPE) -> LockDocument | None:
     """The current lock document of `scope`, or None when nobody holds it."""
+    check_scope(scope)
     try:
         answer = send(client, api.get_document(LOCK_INDEX, scope))
     except NotFoundError:  # missing document, or the lock index does not exist yet
@@ -362,6 +390,7 @@ def acquire_lock(
     Raises:
         LockError: another holder has a valid lock and did not release it in time.
     """
+    check_scope(scope)
     if ttl <= 0:
         raise ValueError(f"the lock TTL must be positive, got {ttl}")
     lock_id = str(uuid.uuid4())

@@ -1,11 +1,14 @@
 """Saved plan files: `mlsync plan --out FILE` writes one, `mlsync apply --plan FILE` reads it.
 
-Input: a `Plan` / a path. Output: a JSON file / a `Plan`. Does file I/O only.
+Input: a `Plan` and what it was computed from / a path. Output: a JSON file / a `SavedPlan`.
+Does file I/O only.
 
-The file holds the plan value itself (changes, ordered steps with their exact calls) and the
-fingerprint of the live state it was computed from, so apply executes exactly what was reviewed
-and refuses when the cluster changed since (ux-conventions.md §2.3). It never holds
-credentials: connection settings are not part of a plan.
+The file holds the plan value itself (changes, ordered steps with their exact calls), the
+fingerprint of the live state it was computed from, and the inputs of the planner (desired
+resources and unresolved references), so that apply can compute the plan again and refuse a
+file whose steps it would not have planned itself (`reconciler.saved_plan`), and refuses when
+the cluster changed since (ux-conventions.md §2.3). It never holds credentials: connection
+settings are not part of a plan, and every configured secret is redacted from it.
 """
 
 from __future__ import annotations
@@ -13,30 +16,76 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from reconciler.errors import UsageError
-from reconciler.model import Plan
-from reconciler.render import DOCUMENT_KIND, render_json
+from reconciler.manifest import Reference
+from reconciler.model import Plan, Resource
+from reconciler.redact import Redactor
+from reconciler.render import DOCUMENT_KIND, plan_document
 
 #: The saved file is the `--format json` document; its `plan` member is what apply executes.
 MAGIC = DOCUMENT_KIND
 
 
-def save_plan(plan: Plan, path: str | os.PathLike[str]) -> None:
-    """Write `plan` to `path` atomically (temp file + rename)."""
+class PlanInputs(BaseModel):
+    """What the planner was given, besides the live state and the plan's own options."""
+
+    model_config = ConfigDict(frozen=True)
+
+    desired: tuple[Resource, ...] = ()
+    references: tuple[Reference, ...] = ()
+
+
+class SavedPlan(BaseModel):
+    """A plan file's content: the plan and, for files that have them, its inputs."""
+
+    model_config = ConfigDict(frozen=True)
+
+    plan: Plan
+    inputs: PlanInputs | None = None
+
+
+def save_plan(
+    plan: Plan,
+    path: str | os.PathLike[str],
+    *,
+    desired: Sequence[Resource] = (),
+    references: Sequence[Reference] = (),
+    redact: Redactor | None = None,
+) -> None:
+    """Write `plan` and its inputs to `path` atomically (temp file + rename).
+
+    `redact` removes every configured secret from every string of the file (a manifest value
+    or a server message may hold one); the file is written only in redacted form.
+    """
     target = Path(path)
+    inputs = PlanInputs(desired=tuple(desired), references=tuple(references))
+    document = {**plan_document(plan), "inputs": inputs.model_dump(mode="json")}
+    if redact:
+        document = redact.value(document)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".plan-", dir=target.parent)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(render_json(plan))
+        json.dump(document, handle, indent=2, ensure_ascii=False)
+        handle.write("\n")
     os.replace(tmp, target)
 
 
 def load_plan(path: str | os.PathLike[str]) -> Plan:
-    """Read a plan written by `save_plan`.
+    """Read the plan of a file written by `save_plan` (to show it; apply uses `load_saved_plan`).
+
+    Raises:
+        UsageError: the file is missing, not JSON, or not an mlsync plan of a known version.
+    """
+    return load_saved_plan(path).plan
+
+
+def load_saved_plan(path: str | os.PathLike[str]) -> SavedPlan:
+    """Read a file written by `save_plan`: the plan and the inputs it was computed from.
 
     Raises:
         UsageError: the file is missing, not JSON, or not an mlsync plan of a known version.
@@ -53,7 +102,8 @@ def load_plan(path: str | os.PathLike[str]) -> Plan:
     if not isinstance(document, dict) or document.get("kind") != MAGIC:
         raise UsageError(f"{source}: not an mlsync plan file (written by `mlsync plan --out`)")
     try:
-        plan = Plan.model_validate(document.get("plan"))
+        saved = SavedPlan.model_validate({"plan": document.get("plan"), **_inputs(document)})
+        plan = saved.plan
     except ValidationError as exc:
         raise UsageError(f"{source}: damaged plan file ({exc.error_count()} problems)") from None
     if plan.format_version != "1":
@@ -61,4 +111,8 @@ def load_plan(path: str | os.PathLike[str]) -> Plan:
             f"{source}: plan format {plan.format_version} is not supported by this mlsync; "
             "re-run mlsync plan"
         )
-    return plan
+    return saved
+
+
+def _inputs(document: dict[str, object]) -> dict[str, object]:
+    return {"inputs": document["inputs"]} if "inputs" in document else {}

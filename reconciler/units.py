@@ -53,6 +53,9 @@ def _subject(value: object, setting: str | None) -> str:
     return f"failed to parse [{value}]"
 
 
+_LONG_MAX = 2**63 - 1
+
+
 def parse_duration_ms(value: str, *, setting: str | None = None) -> int:
     """Parse an Elasticsearch time value (`TimeValue`) into whole milliseconds.
 
@@ -82,7 +85,16 @@ def parse_duration_ms(value: str, *, setting: str | None = None) -> int:
         if normalized.endswith(suffix):
             number = normalized[: -len(suffix)].strip()
             if _INTEGER.fullmatch(number):
-                return int(number) * nanos // 1_000_000
+                millis = int(number) * nanos // 1_000_000
+                if abs(int(number)) > _LONG_MAX or abs(millis) > _LONG_MAX:
+                    # TimeValue holds the number in a Java long, and the ML configs convert
+                    # it to milliseconds (a long too): either overflowing is refused.
+                    raise ValueError(
+                        f"{_subject(value, setting)} as a time value: it does not fit in a "
+                        f"64-bit number of milliseconds (at most {_LONG_MAX}ms); use a "
+                        "realistic duration"
+                    )
+                return millis
             if _DECIMAL.fullmatch(number):
                 raise ValueError(
                     f"{_subject(value, setting)} as a time value: fractional time values are "

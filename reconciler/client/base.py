@@ -39,6 +39,7 @@ from reconciler.client.connection import (
     auth_header,
     decode_cloud_id,
     normalize_url,
+    refuse_control_characters,
 )
 from reconciler.client.errors import (
     ConflictError,
@@ -329,6 +330,9 @@ class ClientCore:
                 logger.debug("%s %s -> %s (%.3fs)", call.method, call.path, outcome.kind, took)
                 failure = outcome.kind
                 error = _transport_error(call, outcome, sent, redact)
+                if outcome.tls:
+                    # A certificate the client does not trust stays untrusted: no retry.
+                    raise error
                 ignored = False
                 maybe_applied = maybe_applied or outcome.kind in ("timeout", "lost")
                 if outcome.tls and len(self.urls) == 1:
@@ -455,6 +459,7 @@ def core_from_arguments(
     if isinstance(basic_auth, str):
         user, _, password = basic_auth.partition(":")
         basic_auth = (user, password)
+    refuse_control_characters((f"the header {k!r}", v) for k, v in (headers or {}).items())
     clean: list[str] = []
     for url in urls:
         address, creds = normalize_url(url)
@@ -496,13 +501,17 @@ def _transport_error(
     call: Call, outcome: TransportFailure, attempts: int, redact: Callable[[str], str]
 ) -> TransportError:
     kind: type[TransportError] = ConnectionTimeout if outcome.kind == "timeout" else ConnectionError
-    if outcome.tls:
-        kind = SSLError
     what = {
         "connect": "could not connect",
         "timeout": "no answer within the request timeout",
         "lost": "connection lost before an answer",
     }[outcome.kind]
+    if outcome.tls:
+        kind = SSLError
+        what = (
+            "the TLS handshake failed; if the server's certificate is not trusted, pass "
+            "--ca-cert FILE (or set SSL_CERT_FILE) with the CA that signed it"
+        )
     detail = redact(f"{what} ({outcome.detail})" if outcome.detail else what)
     return kind(call.method, call.path, detail, attempts=attempts)
 

@@ -22,6 +22,9 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
+from reconciler.redact import Redactor as Redactor  # re-exported for the client
+from reconciler.redact import control_character
+
 DEFAULT_URL = "http://localhost:9200"
 
 
@@ -99,51 +102,76 @@ def basic_auth_value(username: str, password: str) -> str:
 def normalize_url(url: str) -> tuple[str, tuple[str, str] | None]:
     """Check a host URL and split off any `user:password@` (moved into basic auth).
 
+    The userinfo ends at the last `@`: a password may hold an unencoded `/`, `?` or `#`,
+    which a URL parser would read as the start of the path, query or fragment (and then print
+    part of the password as a host or port).
+
     Returns:
         The URL without userinfo or trailing slash, and the credentials it carried.
     """
     text = url.strip()
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    address, userinfo = _split_userinfo(text)
+    shown = _strip_userinfo(text)
+    if control_character(text):
         raise ConnectionConfigError(
-            f"invalid Elasticsearch URL {_strip_userinfo(text)!r}: expected http(s)://host[:port]"
+            f"invalid Elasticsearch URL {shown!r}: it contains a control character "
+            f"({control_character(text)}); copy it again without line breaks"
+        )
+    parts = urlsplit(address)
+    try:
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:  # not a number, or out of range
+        port_ok = False
+    if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
+        raise ConnectionConfigError(
+            f"invalid Elasticsearch URL {shown!r}: expected http(s)://host[:port]; "
+            "percent-encode special characters of a user or password (/ is %2F, # is %23)"
         )
     creds = None
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, _, netloc = netloc.rpartition("@")
+    if userinfo is not None:
         user, _, password = userinfo.partition(":")
         creds = (unquote(user), unquote(password))
-    return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", "")), creds
+    return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", "")), creds
+
+
+def _split_userinfo(text: str) -> tuple[str, str | None]:
+    """`scheme://user:pass@host/...` -> (`scheme://host/...`, `user:pass`); else (text, None)."""
+    scheme, sep, rest = text.partition("://")
+    if not sep or "@" not in rest:
+        return text, None
+    userinfo, _, address = rest.rpartition("@")
+    return f"{scheme}://{address}", userinfo
 
 
 def _strip_userinfo(text: str) -> str:
     """The URL as it may be shown: no `user:password@`, no query string or fragment."""
-    text = text.split("?", 1)[0].split("#", 1)[0]
-    scheme, sep, rest = text.partition("://")
-    if sep and "@" in rest.split("/", 1)[0]:
-        return f"{scheme}://***@{rest.split('@', 1)[1]}"
-    if not sep and "@" in text:
-        return "***@" + text.split("@", 1)[1]
-    return text
+    address, userinfo = _split_userinfo(text)
+    if userinfo is None and "@" in text:
+        address = text.rpartition("@")[2]
+        userinfo = ""
+    address = address.split("?", 1)[0].split("#", 1)[0]
+    if userinfo is None:
+        return address
+    scheme, sep, rest = address.partition("://")
+    return f"{scheme}://***@{rest}" if sep else f"***@{address}"
 
 
-class Redactor:
-    """Replaces every configured secret (and its encoded forms) with `***`."""
+def refuse_control_characters(named: Iterable[tuple[str, str | None]]) -> None:
+    """Refuse a credential or header value holding CR, LF, NUL or another control character.
 
-    def __init__(self, secrets: Iterable[str | None] = ()) -> None:
-        found = {s for s in secrets if s}
-        self._secrets = sorted(found, key=len, reverse=True)
+    Such a value cannot be sent in a header (httpx refuses it locally, which would otherwise
+    look like a lost connection and be retried); it is always a copy-and-paste accident.
 
-    def __call__(self, text: str) -> str:
-        """`text` with every secret replaced by `***`."""
-        for secret in self._secrets:
-            if secret in text:
-                text = text.replace(secret, "***")
-        return text
-
-    def __repr__(self) -> str:
-        return f"Redactor({len(self._secrets)} secrets)"
+    Raises:
+        ConnectionConfigError: naming the setting and the character, never the value.
+    """
+    for name, value in named:
+        char = control_character(value) if value else None
+        if char:
+            raise ConnectionConfigError(
+                f"{name} contains a control character ({char}); credentials cannot hold line "
+                "breaks or other control characters: copy the value again without them"
+            )
 
 
 def auth_header(
@@ -165,14 +193,18 @@ def auth_header(
         raise ConnectionConfigError(
             f"Can only set one of 'api_key', 'basic_auth' and 'bearer_auth'; got {', '.join(given)}"
         )
+    named: list[tuple[str, str | None]] = [("the bearer token", bearer_auth)]
+    named += [("the API key", p) for p in (api_key if isinstance(api_key, tuple) else (api_key,))]
+    if basic_auth:
+        named += [("the username", basic_auth[0]), ("the password", basic_auth[1])]
+    refuse_control_characters(named)
     if api_key:
         encoded = encode_api_key(api_key)
         return f"ApiKey {encoded}", Redactor([encoded, *_decoded_api_key_parts(encoded)])
     if basic_auth:
         user, password = basic_auth
-        return f"Basic {basic_auth_value(user, password)}", Redactor(
-            [password, basic_auth_value(user, password)]
-        )
+        secrets = [password, f"{user}:{password}"]
+        return f"Basic {basic_auth_value(user, password)}", Redactor(secrets)
     if bearer_auth:
         return f"Bearer {bearer_auth}", Redactor([bearer_auth])
     return None, Redactor()
@@ -205,6 +237,16 @@ class ConnectionConfig(BaseModel):
     origins: dict[str, str] = {}
 
     def model_post_init(self, __context: Any) -> None:  # noqa: D102 - validation hook
+        secrets = {
+            "api_key": self.api_key,
+            "password": self.password,
+            "bearer_token": self.bearer_token,
+        }
+        refuse_control_characters(
+            (self.origins.get(name, name), value.get_secret_value() if value else None)
+            for name, value in secrets.items()
+        )
+        refuse_control_characters([(self.origins.get("username", "username"), self.username)])
         methods = self.auth_methods()
         if len(methods) > 1:
             described = " and ".join(self._describe(m) for m in methods)
@@ -271,8 +313,8 @@ class ConnectionConfig(BaseModel):
         )
         return header
 
-    def redactor(self) -> Redactor:
-        """A redactor for every secret in this configuration."""
+    def secrets(self) -> list[str]:
+        """Every secret of this configuration, and the combinations encoded as a whole."""
         secrets: list[str] = []
         if self.api_key:
             encoded = self.api_key.get_secret_value()
@@ -280,10 +322,14 @@ class ConnectionConfig(BaseModel):
             secrets.extend(_decoded_api_key_parts(encoded))
         if self.password and self.username is not None:
             password = self.password.get_secret_value()
-            secrets += [password, basic_auth_value(self.username, password)]
+            secrets += [password, f"{self.username}:{password}"]
         if self.bearer_token:
             secrets.append(self.bearer_token.get_secret_value())
-        return Redactor(secrets)
+        return secrets
+
+    def redactor(self) -> Redactor:
+        """A redactor for every secret in this configuration."""
+        return Redactor(self.secrets())
 
     def redact(self, text: str) -> str:
         """`text` with every configured secret replaced by `***`."""
@@ -313,6 +359,9 @@ class ConnectionConfig(BaseModel):
             names = [f"{prefix}{key.upper()}" for prefix in _SOURCES]
             if key == "url":
                 names.append("ELASTICSEARCH_ENDPOINTS")
+            if key == "ca_cert":
+                # The variable OpenSSL-based tools read; --insecure overrides it (below).
+                names.append("SSL_CERT_FILE")
             for name in names:
                 raw = environ.get(name)
                 if raw is not None and raw.strip() != "":
@@ -335,6 +384,8 @@ class ConnectionConfig(BaseModel):
                     f"{origins['insecure']} must be true or false, got {insecure!r}"
                 )
             insecure = lowered in _TRUE
+        if insecure and origins.get("ca_cert") == "SSL_CERT_FILE":
+            values.pop("ca_cert")  # a machine-wide default, not a contradiction
 
         timeout: Any = values.get("timeout", 30.0)
         try:
@@ -344,6 +395,11 @@ class ConnectionConfig(BaseModel):
                 f"{origins.get('timeout', 'timeout')} must be a number of seconds, got {timeout!r}"
             ) from None
 
+        refuse_control_characters(
+            (origins[key], value)
+            for key, value in values.items()
+            if key != "url" and isinstance(value, str)
+        )
         hosts = _move_userinfo(hosts, values, origins)
         try:
             return cls(**_arguments(values, hosts, bool(insecure), timeout, origins))

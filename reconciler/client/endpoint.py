@@ -187,6 +187,13 @@ def _segment(name: str, value: Any) -> str:
             f"Empty value passed for a required argument '{name}': a path segment must be a "
             "non-empty string"
         )
+    if text in (".", ".."):
+        # Encoding leaves dot segments as they are and every HTTP stack removes them
+        # (RFC 3986 §5.2.4): `/mlsync-locks/_doc/..` would be sent as `/mlsync-locks`.
+        raise ValueError(
+            f"'{text}' passed for the argument '{name}': a path segment must be a non-empty "
+            "string other than '.' and '..'"
+        )
     # `,` and `*` stay readable: multi-id expressions use them (es-ml-api.md §0.4).
     return quote(text, safe=",*")
 

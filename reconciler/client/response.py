@@ -244,21 +244,30 @@ _STATUS_TEXT = {
 def make_error(
     call: Call, status: int, body: Any, redact: Redact, meta: ApiResponseMeta | None = None
 ) -> ApiError:
-    """The `ApiError` for an error answer, with every configured secret redacted."""
+    """The `ApiError` for an error answer, with every configured secret redacted.
+
+    The body is redacted first, as a whole, and only then cut to a reason: a cut made before
+    redaction could leave part of an echoed `Authorization` header behind.
+    """
+    body = _redacted(body, redact)
     etype, reason = error_details(status, body)
     if isinstance(body, dict) and isinstance(body.get("error"), str):
         etype = body["error"]  # the official client's `message` for a string error
-    safe_body: Any = body
-    if body is not None:
-        try:
-            safe_body = json.loads(redact(json.dumps(body)))
-        except ValueError:
-            safe_body = None
     if meta is None:
         meta = ApiResponseMeta(status=status, headers=HttpHeaders(), call=call)
     return api_error_class(status)(
-        redact(etype), meta, safe_body, reason=redact(reason), method=call.method, path=call.path
+        redact(etype), meta, body, reason=redact(reason), method=call.method, path=call.path
     )
+
+
+def _redacted(data: Any, redact: Redact) -> Any:
+    if isinstance(data, str):
+        return redact(data)
+    if isinstance(data, dict):
+        return {redact(str(k)): _redacted(v, redact) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_redacted(v, redact) for v in data]
+    return data
 
 
 @dataclass

@@ -7,7 +7,9 @@ Does I/O through `commands.common`, `reconciler.lock` and `reconciler.apply`.
 
 Order of work (each refusal happens before any mutating request):
 1. no terminal and no --auto-approve with a fresh plan: refuse before connecting;
-2. obtain the plan: compute it (fresh), or load the saved one (`--plan`, never re-derived);
+2. obtain the plan: compute it (fresh), or load the saved one (`--plan`) and compute it again
+   from the resources the file records and the live state, refusing a file that differs
+   (`reconciler.saved_plan`): the destroy check and the executor only see derived steps;
 3. the --allow-destroy gate;
 4. confirmation on the terminal ("Only 'yes' will be accepted");
 5. take the cluster lock (ux-conventions.md §4.2), then re-read the live state and compare its
@@ -68,15 +70,16 @@ from reconciler.commands.common import (
     echo_plan,
     manifest_options,
     open_client,
-    preflight,
+    read_live,
     report_errors,
 )
-from reconciler.errors import ApplyError, StalePlanError, UsageError
+from reconciler.errors import ApplyError, LockError, StalePlanError, UsageError
 from reconciler.lock import DEFAULT_SCOPE, DEFAULT_TTL, ClusterLock, acquire_lock
 from reconciler.model import Plan
 from reconciler.plan import stale_resources
-from reconciler.planfile import load_plan
+from reconciler.planfile import load_saved_plan
 from reconciler.render import render_text
+from reconciler.saved_plan import rederive
 
 CONFIRM_PROMPT = (
     "Do you want to perform these actions?\n"
@@ -299,6 +302,7 @@ def _check_flags(options: dict[str, Any]) -> None:
             ("PATH", options.get("paths")),
             ("--env", options.get("env")),
             ("--var", options.get("variables")),
+            ("--allow-env", options.get("allow_env")),
             ("--prune", options.get("prune")),
             ("--target", options.get("target")),
         )
@@ -426,6 +430,14 @@ def _report(result: ApplyResult, fmt: str) -> None:
         )
 
 
+def _valid_scope(param: click.Parameter, value: str) -> str:
+    """A lock scope checked before anything is sent (it becomes a document id in a path)."""
+    try:
+        return cluster_lock.check_scope(value)
+    except LockError as exc:
+        raise click.BadParameter(str(exc), param=param) from None
+
+
 @click.command("apply")
 @manifest_options
 @click.option(
@@ -497,6 +509,7 @@ def _report(result: ApplyResult, fmt: str) -> None:
     "--lock-scope",
     default=DEFAULT_SCOPE,
     show_default=True,
+    callback=lambda ctx, param, value: _valid_scope(param, value),
     help="Name of the lock (separate teams may use separate scopes).",
 )
 @connection_options
@@ -512,11 +525,24 @@ def apply(**options: Any) -> None:
     _check_flags(options)
     _require_approval_possible(options)
     if options["plan_file"] is not None:
-        plan = load_plan(options["plan_file"])
+        saved = load_saved_plan(options["plan_file"])
+        if saved.inputs is None:
+            raise UsageError(
+                f"{options['plan_file']}: this plan file does not record the resources it was "
+                "made from, so it cannot be checked before it is applied; make a new one with "
+                "mlsync plan --out"
+            )
         client = open_client(options)
         try:
-            info = preflight(client)
-            echo_err(info.banner())
+            info, live, _ = read_live(client)
+            # Never execute the file's calls as such: compute them again and compare.
+            plan = rederive(
+                saved.plan,
+                saved.inputs.desired,
+                saved.inputs.references,
+                live,
+                source=str(options["plan_file"]),
+            )
             _apply_loaded(plan, client, info, options, fresh=False)
         finally:
             client.close()
@@ -573,7 +599,11 @@ def _apply_loaded(
 @click.command("force-unlock")
 @click.argument("lock_id")
 @click.option(
-    "--scope", default=DEFAULT_SCOPE, show_default=True, help="Name of the lock to remove."
+    "--scope",
+    default=DEFAULT_SCOPE,
+    show_default=True,
+    callback=lambda ctx, param, value: _valid_scope(param, value),
+    help="Name of the lock to remove.",
 )
 @click.option("--force", is_flag=True, help="Do not ask for confirmation.")
 @connection_options

@@ -16,6 +16,7 @@ import functools
 import os
 import re
 import sys
+import traceback
 import warnings
 import weakref
 from collections.abc import Callable, Mapping, Sequence
@@ -40,6 +41,7 @@ from reconciler.client.connection import SETTINGS
 from reconciler.client.errors import ApiError, TransportError, UnsupportedProductError
 from reconciler.client.preflight import ClusterInfo
 from reconciler.cluster import read_cluster
+from reconciler.commands import redacting
 from reconciler.errors import ManifestError, MlsyncError, UsageError
 from reconciler.manifest import ManifestSet, load_manifests
 from reconciler.manifest.environment import RESERVED_VARIABLES
@@ -88,8 +90,20 @@ def echo_plan(text: str) -> None:
         click.echo(click.style(line, fg=colour, bold=bold) if colour or bold else line)
 
 
+#: `--allow-env NAME`: the environment variables templates may read with env_var().
+ALLOW_ENV_OPTION = click.option(
+    "--allow-env",
+    "allow_env",
+    multiple=True,
+    metavar="NAME",
+    help="Let templates read this environment variable with env_var() (never a secret: it "
+    "ends up in plans and request bodies). Repeatable.",
+)
+
+
 def manifest_options(func: Callable[P, R]) -> Callable[P, R]:
-    """PATH arguments, --env and --var."""
+    """PATH arguments, --env, --var and --allow-env."""
+    func = ALLOW_ENV_OPTION(func)
     func = click.option(
         "--var",
         "variables",
@@ -147,11 +161,18 @@ def parse_variables(pairs: Sequence[str]) -> dict[str, str]:
     return out
 
 
-def load(paths: Sequence[str], env: str | None, variables: Sequence[str]) -> ManifestSet:
+def load(
+    paths: Sequence[str],
+    env: str | None,
+    variables: Sequence[str],
+    allow_env: Sequence[str] = (),
+) -> ManifestSet:
     """Load and validate the manifests (no network); warn about `--var`s no manifest uses."""
     values = parse_variables(variables)
     try:
-        return load_manifests(list(paths) or ["manifests"], env=env, variables=values)
+        return load_manifests(
+            list(paths) or ["manifests"], env=env, variables=values, allow_env=allow_env
+        )
     finally:
         for warning in unused_variable_warnings(list(paths) or ["manifests"], values):
             echo_err(f"Warning: {warning}")
@@ -226,8 +247,10 @@ def open_client(options: dict[str, Any]) -> MLClient:
             raise UsageError(f"{state}: cannot use the sandbox state file ({exc})") from None
         return MLClient(hosts=[SANDBOX_URL], transport=SandboxTransport(sandbox), **MLSYNC_POLICY)
     flags = {key: options.get(key) for key in SETTINGS}
+    redacting.add_secrets(redacting.connection_secrets(flags, os.environ))
     try:
         config = ConnectionConfig.resolve(flags, os.environ)
+        redacting.add_secrets(config.secrets())
         if not config.hosts and not config.cloud_id:
             raise UsageError(
                 "no cluster given: pass --url or --cloud-id, set MLSYNC_URL (or "
@@ -335,7 +358,12 @@ def _nothing() -> None:
 
 def compute_plan(options: dict[str, Any], before_read: BeforeRead | None = None) -> PlanContext:
     """Load manifests, read the cluster (calling `before_read` first), and build the plan."""
-    manifests = load(options.get("paths") or (), options.get("env"), options.get("variables") or ())
+    manifests = load(
+        options.get("paths") or (),
+        options.get("env"),
+        options.get("variables") or (),
+        options.get("allow_env") or (),
+    )
     targets = parse_targets(options.get("target") or ())
     client = open_client(options)
     undo = _nothing
@@ -366,22 +394,38 @@ def report_errors(func: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        debug = bool(kwargs.get("debug"))
-        try:
-            return func(*args, **kwargs)
-        except ManifestError as exc:
-            if debug:
-                raise
-            for diagnostic in exc.diagnostics:
-                echo_err(str(diagnostic))
-            echo_err(f"Error: {exc}; nothing was sent to the cluster.")
-        except (MlsyncError, ClientError, ConnectionConfigError) as exc:
-            if debug:
-                raise
-            echo_err(f"Error: {describe_error(exc)}")
-        except KeyboardInterrupt:
-            echo_err("Interrupted.")
-            sys.exit(130)
-        sys.exit(1)
+        with redacting.redacted_output(os.environ):
+            return _reporting(func, *args, **kwargs)
 
     return wrapper
+
+
+def _reporting(func: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+    debug = bool(kwargs.get("debug"))
+    try:
+        return func(*args, **kwargs)
+    except ManifestError as exc:
+        if debug:
+            _print_traceback()
+        for diagnostic in exc.diagnostics:
+            echo_err(str(diagnostic))
+        echo_err(f"Error: {exc}; nothing was sent to the cluster.")
+    except (MlsyncError, ClientError, ConnectionConfigError) as exc:
+        if debug:
+            _print_traceback()
+        echo_err(f"Error: {describe_error(exc)}")
+    except KeyboardInterrupt:
+        echo_err("Interrupted.")
+        sys.exit(130)
+    except (SystemExit, click.exceptions.Exit, click.ClickException, click.Abort):
+        raise
+    except Exception:
+        # A bug in mlsync: the traceback is printed here, while stderr still redacts, not by
+        # the interpreter after the command returned.
+        _print_traceback()
+        echo_err("Error: internal error in mlsync (traceback above); please report it")
+    sys.exit(1)
+
+
+def _print_traceback() -> None:
+    traceback.print_exc(file=sys.stderr)

@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from reconciler.commands import redacting
 from reconciler.commands.common import (
     compute_plan,
     connection_options,
@@ -37,7 +38,7 @@ def write_github_outputs(plan: Any) -> None:
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
         with open(summary, "a", encoding="utf-8") as handle:
-            handle.write(render_markdown(plan, limit=1_000_000))
+            handle.write(redacting.redactor()(render_markdown(plan, limit=1_000_000)))
 
 
 @click.command("plan")
@@ -78,7 +79,13 @@ def plan(**options: Any) -> None:
         else:
             click.echo(render(result, options["fmt"]), nl=False)
         if options.get("out"):
-            save_plan(result, options["out"])
+            save_plan(
+                result,
+                options["out"],
+                desired=context.manifests.resources,
+                references=context.manifests.references,
+                redact=redacting.redactor(),
+            )
             out = options["out"]
             echo_err(f"Saved the plan to {out}; apply it with: mlsync apply --plan {out}")
         if os.environ.get("GITHUB_ACTIONS") == "true":

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 
 import click
 
-from reconciler.commands.common import unused_variable_warnings
+from reconciler.commands import redacting
+from reconciler.commands.common import ALLOW_ENV_OPTION, unused_variable_warnings
 from reconciler.errors import Diagnostic, ManifestError, MlsyncError
 from reconciler.manifest import ManifestSet, Reference, load_manifests
 
@@ -127,25 +128,43 @@ def _print(diagnostics: Sequence[Diagnostic], output_format: str) -> None:
     help="Treat references to jobs, groups or filters that no manifest declares as errors "
     "(by default plan checks them against the cluster).",
 )
+@ALLOW_ENV_OPTION
 def validate(
     paths: tuple[str, ...],
     env: str | None,
     var_items: tuple[str, ...],
     output_format: str,
     self_contained: bool,
+    allow_env: tuple[str, ...] = (),
 ) -> None:
     """Check manifests offline: YAML, templates, fields, Elasticsearch's own rules, references.
 
     PATH defaults to manifests/. Prints every problem as file:line:col: message and exits
     with 1 when there is any, 0 otherwise.
     """
+    with redacting.redacted_output(os.environ):
+        _validate(paths, env, var_items, output_format, self_contained, allow_env)
+
+
+def _validate(
+    paths: tuple[str, ...],
+    env: str | None,
+    var_items: tuple[str, ...],
+    output_format: str,
+    self_contained: bool,
+    allow_env: tuple[str, ...],
+) -> None:
     try:
         variables = parse_vars(var_items)
         for warning in unused_variable_warnings(list(paths) or ["manifests/"], variables):
             github = output_format == "github"
             click.echo(f"::warning::{_escape_data(warning)}" if github else f"warning: {warning}")
         manifests = load_manifests(
-            list(paths) or ["manifests/"], env=env, variables=variables, environ=os.environ
+            list(paths) or ["manifests/"],
+            env=env,
+            variables=variables,
+            environ=os.environ,
+            allow_env=allow_env,
         )
     except ManifestError as exc:
         _print(exc.diagnostics, output_format)

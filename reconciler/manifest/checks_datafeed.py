@@ -126,6 +126,19 @@ def check_datafeed(spec: DatafeedSpec, base: Path) -> list[Problem]:
                 "indices cannot be empty; list the indices or index patterns the datafeed reads",
             )
         )
+    elif isinstance(indices, list):
+        key = "indices" if spec.indices is not None else "indexes"
+        for position, name in enumerate(indices):
+            if not name.strip():
+                # ES resolves "" to no index and the datafeed fails at start (or PUT, when
+                # the index is checked): say it offline, at the item.
+                problems.append(
+                    Problem(
+                        (*base, key, position),
+                        "an index name cannot be empty; remove the empty item or name an "
+                        "index or index pattern",
+                    )
+                )
     if spec.aggregations is not None and spec.aggs is not None:
         problems.append(
             Problem((*base, "aggs"), "Found two aggregation definitions: [aggs] and [aggregations]")

@@ -5,7 +5,8 @@ variables, or diagnostics. Reads the environment file (file I/O).
 
 The environment file is a YAML mapping of variable names to values (any YAML value, so a
 list of indices or a number keeps its type); a `--var` value is read as a YAML scalar the
-same way (`--var on=false` is a boolean). `env` and `env_var` are reserved names. The file
+same way (`--var on=false` is a boolean). `env` and `env_var` are reserved names, and
+`allow_env` lists the environment variables templates may read with `env_var()`. The file
 lives under the first directory given on the command line (e.g.
 `manifests/environments/prod.yaml`).
 """
@@ -21,7 +22,13 @@ from typing import Any
 from reconciler.errors import Diagnostic
 from reconciler.manifest.source import parse_documents
 
-__all__ = ["ENVIRONMENTS_DIR", "RESERVED_VARIABLES", "environment_root", "load_variables"]
+__all__ = [
+    "ALLOW_ENV",
+    "ENVIRONMENTS_DIR",
+    "RESERVED_VARIABLES",
+    "environment_root",
+    "load_variables",
+]
 
 ENVIRONMENTS_DIR = "environments"
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -32,6 +39,20 @@ RESERVED_VARIABLES = {
     "env": "it is the environment name, set by --env",
     "env_var": "it is the template function env_var()",
 }
+
+
+#: The environment file key that declares which environment variables `env_var()` may read
+#: (a list of names); it is not a template variable.
+ALLOW_ENV = "allow_env"
+
+
+def _allow_env_problem(value: Any) -> str | None:
+    if isinstance(value, list) and all(isinstance(v, str) and _NAME.fullmatch(v) for v in value):
+        return None
+    return (
+        f"{ALLOW_ENV} must be a list of environment variable names (letters, digits and _), "
+        "for example `allow_env: [INDEX_PREFIX, TEAM]`"
+    )
 
 
 def _reserved(name: str) -> str | None:
@@ -114,6 +135,8 @@ def load_variables(
     for name in overrides:
         if not _NAME.fullmatch(name):
             message = f"invalid variable name '{name}' in --var; use letters, digits and _"
+        elif name == ALLOW_ENV:
+            message = f"{ALLOW_ENV} cannot be set with --var; use --allow-env NAME"
         else:
             message = _reserved(name) or ""
         if message:
@@ -161,6 +184,8 @@ def _read_environment_file(path: Path) -> tuple[dict[str, Any], list[Diagnostic]
     for name in doc.data:
         if not _NAME.fullmatch(name):
             message = f"invalid variable name '{name}'; use letters, digits and _"
+        elif name == ALLOW_ENV:
+            message = _allow_env_problem(doc.data[name]) or ""
         else:
             message = _reserved(name) or ""
         if message:

@@ -57,10 +57,19 @@ class Spec(BaseModel):
 INT_MAX = 2**31 - 1
 LONG_MAX = 2**63 - 1
 
+
+def _not_boolean(value: Any) -> Any:
+    # YAML `true` is not a number: ES's parser refuses it in a numeric field ("Current token
+    # (VALUE_TRUE) not numeric"); pydantic would take it as 1.
+    if isinstance(value, bool):
+        raise es_error(f"expected an integer, got the boolean {str(value).lower()}")
+    return value
+
+
 #: A field Elasticsearch reads as a Java `int` (e.g. scroll_size, max_num_threads).
-Int = Annotated[int, Field(ge=-(2**31), le=INT_MAX)]
+Int = Annotated[int, Field(ge=-(2**31), le=INT_MAX), BeforeValidator(_not_boolean)]
 #: A field Elasticsearch reads as a Java `long` (e.g. *_retention_days).
-Long = Annotated[int, Field(ge=-(2**63), le=LONG_MAX)]
+Long = Annotated[int, Field(ge=-(2**63), le=LONG_MAX), BeforeValidator(_not_boolean)]
 
 
 def es_error(message: str) -> PydanticCustomError:

@@ -48,7 +48,36 @@ class Draft07Schema(GenerateJsonSchema):
     schema_dialect = _DRAFT_07
 
 
+_BOUNDS = {
+    "ge": ("minimum", max),
+    "le": ("maximum", min),
+    "gt": ("exclusiveMinimum", max),
+    "lt": ("exclusiveMaximum", min),
+}
+
+
+def _standard_bounds(node: Any) -> Any:
+    """JSON Schema's `minimum`/`maximum` for bounds pydantic leaves as `ge`/`le`.
+
+    A field's own bounds (`Field(ge=1, le=2000)`) on a type that validates before its number
+    check (`Int`, which refuses booleans) reach the schema under pydantic's names; the
+    tighter of the two bounds is the one editors must check.
+    """
+    if isinstance(node, list):
+        return [_standard_bounds(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: _standard_bounds(value) for key, value in node.items()}
+    if out.get("type") in ("integer", "number"):
+        for name, (standard, tighter) in _BOUNDS.items():
+            if name in out and isinstance(out[name], int | float):
+                bound = out.pop(name)
+                out[standard] = tighter(bound, out[standard]) if standard in out else bound
+    return out
+
+
 def _finish(schema: dict[str, Any], title: str, description: str) -> dict[str, Any]:
+    schema = _standard_bounds(schema)
     definitions = schema.pop("$defs", {})
     result: dict[str, Any] = {"$schema": _DRAFT_07, "title": title, "description": description}
     result.update(schema)

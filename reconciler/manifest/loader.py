@@ -35,7 +35,7 @@ from reconciler.manifest.envelope import (
     FilterManifest,
     JobManifest,
 )
-from reconciler.manifest.environment import ENVIRONMENTS_DIR, load_variables
+from reconciler.manifest.environment import ALLOW_ENV, ENVIRONMENTS_DIR, load_variables
 from reconciler.manifest.locate import NOT_FINITE, Problem, problems_from_validation
 from reconciler.manifest.manifest_set import ManifestSet
 from reconciler.manifest.source import Document, Path, parse_documents
@@ -84,7 +84,7 @@ def find_manifest_files(
             found = sorted(
                 p
                 for p in path.rglob("*")
-                if p.suffix in MANIFEST_SUFFIXES
+                if p.suffix.lower() in MANIFEST_SUFFIXES  # b.YAML, c.Yml too
                 and p.is_file()
                 and ENVIRONMENTS_DIR not in p.relative_to(path).parts[:-1]
                 and not any(part.startswith(".") for part in p.relative_to(path).parts)
@@ -109,6 +109,7 @@ def load_manifests(
     env: str | None = None,
     variables: Mapping[str, str] | None = None,
     environ: Mapping[str, str] | None = None,
+    allow_env: Sequence[str] = (),
 ) -> ManifestSet:
     """Load, render and validate manifests.
 
@@ -117,8 +118,9 @@ def load_manifests(
         env: Environment name: variables come from `environments/<env>.yaml` under the
             first directory in `paths`.
         variables: `--var` values; they override the environment file.
-        environ: Environment variables readable from templates with `env_var()` (names
-            that look secret are refused); defaults to `os.environ`.
+        environ: The environment `env_var()` reads from; defaults to `os.environ`.
+        allow_env: Environment variable names templates may read (`--allow-env`), besides
+            those the environment file lists under `allow_env`; no other name is readable.
 
     Returns:
         The validated desired resources and the references left for the planner.
@@ -143,7 +145,11 @@ def load_manifests(
             )
             for path in paths
         )
-    renderer = TemplateRenderer(values, env, os.environ if environ is None else environ)
+    declared = values.pop(ALLOW_ENV, None)
+    allowed = [*allow_env, *(declared if isinstance(declared, list) else [])]
+    renderer = TemplateRenderer(
+        values, env, os.environ if environ is None else environ, allowed_env=allowed
+    )
     if not env_problems:
         for file in files:
             _load_file(file, renderer, run)
@@ -163,9 +169,30 @@ def load_manifests(
     )
 
 
+#: Largest manifest file read (a larger one is refused before it is read into memory).
+MAX_FILE_BYTES = 10 * 1024 * 1024
+
+
 def _load_file(file: str, renderer: TemplateRenderer, run: _Run) -> None:
     try:
+        size = FsPath(file).stat().st_size
+        if size > MAX_FILE_BYTES:
+            run.diagnostics.append(
+                Diagnostic(
+                    file=file,
+                    line=1,
+                    column=1,
+                    message=f"file is {size} bytes, more than the {MAX_FILE_BYTES} bytes a "
+                    "manifest file may have; split it into several files",
+                )
+            )
+            return
         text = FsPath(file).read_text(encoding="utf-8")
+    except MemoryError:
+        run.diagnostics.append(
+            Diagnostic(file=file, line=1, column=1, message="file does not fit in memory")
+        )
+        return
     except (OSError, UnicodeDecodeError) as exc:
         run.diagnostics.append(
             Diagnostic(file=file, line=1, column=1, message=f"cannot read file: {exc}")

@@ -261,12 +261,12 @@ def problems_from_validation(data: Any, error: ValidationError) -> list[Problem]
             tag = str(ctx.get("tag"))
             close = suggest(tag, KINDS)
             hint = f"did you mean '{close}'? " if close else ""
-            problems.append(
-                Problem(
-                    (*path, "kind") if "kind" in data else path,
-                    f"unknown kind '{tag}'; {hint}kind must be one of: {', '.join(KINDS)}",
-                )
-            )
+            at = (*path, "kind") if "kind" in data else path
+            if isinstance(data, dict) and data.get("kind") in (None, ""):
+                message = f"kind is missing or null; set it to one of: {', '.join(KINDS)}"
+            else:
+                message = f"unknown kind '{tag}'; {hint}kind must be one of: {', '.join(KINDS)}"
+            problems.append(Problem(at, message))
         elif kind == "union_tag_not_found":
             problems.append(
                 Problem(path, f"missing required field 'kind'; use one of: {', '.join(KINDS)}")

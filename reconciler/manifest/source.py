@@ -111,6 +111,14 @@ class _TooLarge(Exception):
     pass
 
 
+class _Recursive(Exception):
+    """An alias refers to the anchor it is part of (`&a [*a]`): the value would be infinite."""
+
+    def __init__(self, node: yaml.Node) -> None:
+        super().__init__()
+        self.node = node
+
+
 class _Builder:
     """Turns a composed node graph into Python values, recording positions."""
 
@@ -118,6 +126,8 @@ class _Builder:
         self.doc = doc
         self.count = 0
         self.problems: list[YamlProblem] = []
+        #: Collections being built: meeting one again means an alias inside its own anchor.
+        self._open: set[int] = set()
 
     def build(self, node: yaml.Node, path: Path) -> Any:
         self.count += 1
@@ -125,12 +135,18 @@ class _Builder:
             raise _TooLarge
         mark = node.start_mark
         self.doc.values.setdefault(path, (mark.line + 1, mark.column + 1))
-        if isinstance(node, yaml.MappingNode):
-            return self._mapping(node, path)
-        if isinstance(node, yaml.SequenceNode):
-            if node.tag != _SEQ:
-                self._bad_tag(node)
-            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+        if isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+            if id(node) in self._open:
+                raise _Recursive(node)
+            self._open.add(id(node))
+            try:
+                if isinstance(node, yaml.MappingNode):
+                    return self._mapping(node, path)
+                if node.tag != _SEQ:
+                    self._bad_tag(node)
+                return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+            finally:
+                self._open.discard(id(node))
         return self._scalar(node)
 
     def _bad_tag(self, node: yaml.Node) -> None:
@@ -237,6 +253,22 @@ def _problem_from_mark(exc: yaml.MarkedYAMLError, text: str) -> YamlProblem:
     return YamlProblem(line, column, f"YAML syntax error: {problem}{context}")
 
 
+def _reader_problem(exc: yaml.reader.ReaderError, text: str) -> YamlProblem:
+    """A control character or NUL byte at its line and column (the reader gives an offset)."""
+    before = text[: exc.position]
+    line = before.count("\n") + 1
+    column = exc.position - (before.rfind("\n") + 1) + 1
+    char = exc.character
+    code = f"U+{char:04X}" if isinstance(char, int) else repr(char)
+    name = "a NUL byte" if char == 0 else f"the control character {code}"
+    return YamlProblem(
+        line,
+        column,
+        f"{name} is not allowed in YAML; remove it (or write it as an escape in a "
+        'double-quoted string, e.g. "\\x01")',
+    )
+
+
 def parse_documents(text: str, file: str) -> tuple[list[Document], list[YamlProblem]]:
     """Parse every document of a YAML stream with positions.
 
@@ -271,6 +303,17 @@ def parse_documents(text: str, file: str) -> tuple[list[Document], list[YamlProb
                     )
                 )
                 continue
+            except _Recursive as exc:
+                start = exc.node.start_mark
+                problems.append(
+                    YamlProblem(
+                        start.line + 1,
+                        start.column + 1,
+                        "recursive YAML alias: an alias refers to the anchor that contains it, "
+                        "so the value would never end; remove the alias or anchor something else",
+                    )
+                )
+                continue
             except RecursionError:
                 problems.append(YamlProblem(doc.line, doc.column, "document is nested too deeply"))
                 continue
@@ -288,8 +331,12 @@ def parse_documents(text: str, file: str) -> tuple[list[Document], list[YamlProb
                 problem.message + '; quote values that contain templates, e.g. id: "{{ x }}-job"',
             )
         problems.append(problem)
-    except yaml.YAMLError as exc:  # e.g. reader errors on control characters
+    except yaml.reader.ReaderError as exc:  # a control character or NUL byte
+        problems.append(_reader_problem(exc, text))
+    except yaml.YAMLError as exc:
         problems.append(YamlProblem(1, 1, f"YAML error: {exc}"))
+    except MemoryError:
+        problems.append(YamlProblem(1, 1, "the YAML does not fit in memory; split the file"))
     except RecursionError:
         problems.append(YamlProblem(1, 1, "YAML is nested too deeply"))
     finally:

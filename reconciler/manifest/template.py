@@ -15,22 +15,21 @@ literal `{{` in a value.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import jinja2
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+import jinja2.nodes
 
 from reconciler.manifest.source import Path
+from reconciler.manifest.template_limits import (
+    MAX_OUTPUT_CHARS,
+    BoundedEnvironment,
+    TemplateLimitError,
+)
 
-__all__ = ["RESERVED_PREFIXES", "SECRET_MARKERS", "TemplateProblem", "TemplateRenderer"]
-
-#: Environment variables whose names contain one of these are never readable from templates:
-#: secrets must not end up in manifests, plans or logs (ARCHITECTURE.md, safety rules).
-#: `PASS` covers PASSWORD/PASSWD/PASSPHRASE; names ending in `_KEY` (or equal to `KEY`) are
-#: refused as well (see `_looks_secret`).
-SECRET_MARKERS = ("PASS", "SECRET", "TOKEN", "AUTH", "APIKEY", "CREDENTIAL")
+__all__ = ["RESERVED_PREFIXES", "TemplateProblem", "TemplateRenderer"]
 
 #: mlsync's own connection settings (cluster URL, user, password, API key, CA): a URL may
 #: carry credentials, so no variable with these prefixes is readable from templates.
@@ -52,6 +51,28 @@ class _UserFacingError(Exception):
     """Raised from template helpers; its message is shown as is."""
 
 
+class _IncludeError(Exception):
+    """The template names another template file (there is no loader, by design)."""
+
+
+#: Tags that read other template files: manifests are rendered value by value, without files.
+_FILE_NODES = (
+    jinja2.nodes.Include,
+    jinja2.nodes.Import,
+    jinja2.nodes.FromImport,
+    jinja2.nodes.Extends,
+)
+
+
+def _bounded(value: Any) -> Any:
+    """`value`, unless it is a string or list larger than a template may produce."""
+    if isinstance(value, str | list) and len(value) > MAX_OUTPUT_CHARS:
+        raise TemplateLimitError(
+            f"the value would be {len(value)} long, more than the limit of {MAX_OUTPUT_CHARS}"
+        )
+    return value
+
+
 class TemplateRenderer:
     """Renders templated strings with one sandboxed environment and a compile cache.
 
@@ -60,14 +81,24 @@ class TemplateRenderer:
     """
 
     def __init__(
-        self, variables: Mapping[str, Any], env_name: str | None, environ: Mapping[str, str]
+        self,
+        variables: Mapping[str, Any],
+        env_name: str | None,
+        environ: Mapping[str, str],
+        allowed_env: Iterable[str] = (),
     ) -> None:
         # Immutable sandbox + StrictUndefined (Jinja2 >= 3.1.6 fixes the known escapes,
-        # CVE-2024-56326 / CVE-2025-27516; ux-conventions.md §3 "Templating").
-        self._env = ImmutableSandboxedEnvironment(
+        # CVE-2024-56326 / CVE-2025-27516; ux-conventions.md §3 "Templating"), with bounded
+        # time, sizes and loops (template_limits.py).
+        self._env = BoundedEnvironment(
             undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True
         )
         self._environ = environ
+        #: The only environment variables `env_var()` reads: those the user declared
+        #: (`--allow-env NAME`, `allow_env:` in the environment file). A name-based deny list
+        #: always misses one (DB_PWD, GH_PAT, DATABASE_URL...), and what a template reads
+        #: lands in plans and request bodies.
+        self._allowed_env = frozenset(allowed_env)
         # `env` exists only with --env: without it `{{ env }}` is an undefined variable, not
         # "None". Variables named env/env_var are refused earlier (environment.py).
         self._context: dict[str, Any] = {**variables, "env_var": self._env_var}
@@ -86,11 +117,12 @@ class TemplateRenderer:
                 "variables are mlsync's connection settings and may carry credentials; pass "
                 "non-secret values with --var or the environment file"
             )
-        if _looks_secret(upper):
+        if name not in self._allowed_env:
             raise _UserFacingError(
-                f"env_var('{name}') refused: the name looks like a secret "
-                f"({', '.join(SECRET_MARKERS)}, *_KEY); manifests must not contain secrets; "
-                "pass non-secret values with --var or the environment file"
+                f"env_var('{name}') refused: templates read only the environment variables "
+                f"you declare; pass --allow-env {name} or list it under allow_env in the "
+                "environment file. Never declare a secret: what a template reads ends up in "
+                "plans and request bodies"
             )
         if name in self._environ:
             return self._environ[name]
@@ -126,31 +158,23 @@ class TemplateRenderer:
 
     def _render_one(self, text: str, path: Path, problems: list[TemplateProblem]) -> Any:
         try:
-            match = _SINGLE_EXPRESSION.fullmatch(text)
-            if match:
-                result = self._expression(match["expr"])(**self._context)
-                if isinstance(result, jinja2.Undefined):
-                    str(result)  # StrictUndefined raises UndefinedError here
-                if _is_plain_data(result):
-                    return _as_lists(result)
-                return str(result)
-            pieces = _interpolation(text)
-            if pieces is not None:
-                # Text with `{{ expr }}` holes only: evaluate each (cached) expression and
-                # join, as Jinja prints them (str()). Compiling one template per distinct
-                # string (each id differs) would dominate load time.
-                out = []
-                for i, piece in enumerate(pieces):
-                    if i % 2 == 0:
-                        out.append(piece)
-                        continue
-                    value = self._expression(piece)(**self._context)
-                    out.append(str(value))  # StrictUndefined raises UndefinedError here
-                return "".join(out)
-            template = self._templates.get(text)
-            if template is None:
-                template = self._templates[text] = self._env.from_string(text)
-            return template.render(self._context)
+            with self._env.budget.running():
+                return _bounded(self._evaluate(text))
+        except TemplateLimitError as exc:
+            problems.append(TemplateProblem(path, f"template limit reached: {exc}"))
+        except MemoryError:
+            problems.append(
+                TemplateProblem(path, "template limit reached: the value does not fit in memory")
+            )
+        except _IncludeError:
+            problems.append(
+                TemplateProblem(
+                    path,
+                    "templates cannot include other files ({% include %}, {% import %} and "
+                    "{% extends %} are not available); put shared values in the environment "
+                    "file or pass them with --var",
+                )
+            )
         except jinja2.exceptions.SecurityError as exc:
             problems.append(
                 TemplateProblem(
@@ -169,19 +193,42 @@ class TemplateRenderer:
             problems.append(TemplateProblem(path, f"template error: {type(exc).__name__}: {exc}"))
         return text
 
+    def _evaluate(self, text: str) -> Any:
+        match = _SINGLE_EXPRESSION.fullmatch(text)
+        if match:
+            result = self._expression(match["expr"])(**self._context)
+            if isinstance(result, jinja2.Undefined):
+                str(result)  # StrictUndefined raises UndefinedError here
+            if _is_plain_data(result):
+                return _as_lists(result)
+            return str(result)
+        pieces = _interpolation(text)
+        if pieces is not None:
+            # Text with `{{ expr }}` holes only: evaluate each (cached) expression and
+            # join, as Jinja prints them (str()). Compiling one template per distinct
+            # string (each id differs) would dominate load time.
+            out = []
+            for i, piece in enumerate(pieces):
+                if i % 2 == 0:
+                    out.append(piece)
+                    continue
+                value = self._expression(piece)(**self._context)
+                out.append(str(value))  # StrictUndefined raises UndefinedError here
+            return "".join(out)
+        template = self._templates.get(text)
+        if template is None:
+            tree = self._env.parse(text)
+            if any(True for _ in tree.find_all(_FILE_NODES)):
+                raise _IncludeError
+            template = self._templates[text] = self._env.from_string(tree)
+        return template.render(self._context)
+
     def _expression(self, source: str) -> Callable[..., Any]:
         compiled = self._expressions.get(source)
         if compiled is None:
             compiled = self._env.compile_expression(source, undefined_to_none=False)
             self._expressions[source] = compiled
         return compiled
-
-
-def _looks_secret(upper: str) -> bool:
-    """True when an (upper-cased) environment variable name looks like it holds a secret."""
-    if any(marker in upper for marker in SECRET_MARKERS):
-        return True
-    return upper == "KEY" or upper.endswith("_KEY")
 
 
 _HOLE = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)

@@ -156,7 +156,7 @@ def test_environ_is_readable_from_templates(write: Write) -> None:
     path = write(
         "f.yaml", "kind: Filter\nid: ips\nspec: {description: \"{{ env_var('TEAM') }}\"}\n"
     )
-    manifests = load_manifests([path], environ={"TEAM": "fraud"})
+    manifests = load_manifests([path], environ={"TEAM": "fraud"}, allow_env=["TEAM"])
     assert manifests.resources[0].body == {"description": "fraud"}
 
 

@@ -2,23 +2,35 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import jinja2
 import pytest
+from manifest_helpers import run_validate
 
 from reconciler.manifest.template import TemplateRenderer
 
 
-def render(data: Any, variables: dict[str, Any] | None = None, **environ: str) -> Any:
-    renderer = TemplateRenderer(variables or {}, "dev", environ)
+def render(
+    data: Any,
+    variables: dict[str, Any] | None = None,
+    allowed: tuple[str, ...] = (),
+    **environ: str,
+) -> Any:
+    renderer = TemplateRenderer(variables or {}, "dev", environ, allowed_env=allowed)
     rendered, problems = renderer.render(data)
     assert problems == []
     return rendered
 
 
-def problems_of(data: Any, variables: dict[str, Any] | None = None, **environ: str) -> list[str]:
-    renderer = TemplateRenderer(variables or {}, "dev", environ)
+def problems_of(
+    data: Any,
+    variables: dict[str, Any] | None = None,
+    allowed: tuple[str, ...] = (),
+    **environ: str,
+) -> list[str]:
+    renderer = TemplateRenderer(variables or {}, "dev", environ, allowed_env=allowed)
     _, problems = renderer.render(data)
     return [f"{'.'.join(map(str, p.path))}: {p.message}" for p in problems]
 
@@ -69,40 +81,45 @@ def test_undefined_variable_is_an_error_with_its_path() -> None:
     ]
 
 
-def test_env_var_reads_non_secret_variables() -> None:
-    assert render({"index": "{{ env_var('INDEX_PREFIX') }}-*"}, INDEX_PREFIX="logs") == {
-        "index": "logs-*"
-    }
-    assert render({"index": "{{ env_var('UNSET', 'fallback') }}"}) == {"index": "fallback"}
+def test_env_var_reads_declared_variables() -> None:
+    data = {"index": "{{ env_var('INDEX_PREFIX') }}-*"}
+    assert render(data, allowed=("INDEX_PREFIX",), INDEX_PREFIX="logs") == {"index": "logs-*"}
+    fallback = {"index": "{{ env_var('UNSET', 'fallback') }}"}
+    assert render(fallback, allowed=("UNSET",)) == {"index": "fallback"}
 
 
 def test_env_var_missing_without_default() -> None:
-    (message,) = problems_of({"index": "{{ env_var('UNSET') }}"})
+    (message,) = problems_of({"index": "{{ env_var('UNSET') }}"}, allowed=("UNSET",))
     assert "environment variable 'UNSET' is not set" in message
 
 
 @pytest.mark.parametrize(
     "name",
     [
+        # Secret names a deny list misses (issue 14), and ordinary ones: none is readable
+        # unless declared.
+        "DB_PWD",
+        "GH_PAT",
+        "DATABASE_URL",
+        "PRIVATE_KEY_PEM",
+        "ELASTIC_API_KEY_ENCODED",
         "ES_PASSWORD",
-        "my_secret",
         "GITHUB_TOKEN",
-        "ELASTIC_API_KEY",
-        "AWS_CREDENTIALS",
-        "DB_PASSWD",
-        "SMTP_PASS",
-        "BASIC_AUTH",
-        "AUTHORIZATION",
-        "SSH_KEY",
-        "key",
-        "AWS_ACCESS_KEY",
+        "TEAM",
+        "INDEX_PREFIX",
+        "UNSET",
     ],
 )
-def test_env_var_refuses_secret_names(name: str) -> None:
+def test_env_var_refuses_undeclared_names(name: str) -> None:
     (message,) = problems_of({"x": f"{{{{ env_var('{name}') }}}}"}, **{name: "s3cr3t"})
-    assert "refused: the name looks like a secret" in message
-    assert "pass non-secret values with --var or the environment file" in message
-    assert "s3cr3t" not in message
+    assert message == (
+        f"x: env_var('{name}') refused: templates read only the environment variables you "
+        f"declare; pass --allow-env {name} or list it under allow_env in the environment file. "
+        "Never declare a secret: what a template reads ends up in plans and request bodies"
+    )
+    # A default does not bypass the rule either.
+    (message,) = problems_of({"x": f"{{{{ env_var('{name}', 'd') }}}}"}, **{name: "s3cr3t"})
+    assert "refused" in message and "s3cr3t" not in message
 
 
 @pytest.mark.parametrize(
@@ -110,7 +127,8 @@ def test_env_var_refuses_secret_names(name: str) -> None:
 )
 def test_env_var_refuses_connection_settings(name: str) -> None:
     url = "https://elastic:hunter2@es.example:9200"
-    (message,) = problems_of({"x": f"{{{{ env_var('{name}') }}}}"}, **{name: url})
+    # Refused even when declared: a URL may carry credentials.
+    (message,) = problems_of({"x": f"{{{{ env_var('{name}') }}}}"}, allowed=(name,), **{name: url})
     assert message == (
         f"x: env_var('{name}') refused: MLSYNC_*, ELASTICSEARCH_* variables are mlsync's "
         "connection settings and may carry credentials; pass non-secret values with --var or "
@@ -120,8 +138,10 @@ def test_env_var_refuses_connection_settings(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", ["KEYBOARD_LAYOUT", "MONKEY", "TEAM", "INDEX_PREFIX", "PATH_KEYS"])
-def test_env_var_allows_names_that_merely_contain_key(name: str) -> None:
-    assert render({"x": f"{{{{ env_var('{name}') }}}}"}, **{name: "v"}) == {"x": "v"}
+def test_env_var_reads_any_declared_name(name: str) -> None:
+    assert render({"x": f"{{{{ env_var('{name}') }}}}"}, allowed=(name,), **{name: "v"}) == {
+        "x": "v"
+    }
 
 
 @pytest.mark.parametrize(
@@ -175,3 +195,43 @@ def test_fast_interpolation_matches_jinja(text: str) -> None:
     assert problems == []
     expected = jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(text + " ")
     assert rendered["text"] == expected.render(variables)
+
+
+ENV_JOB = "kind: Filter\nid: f\nspec:\n  description: \"{{ env_var('%s') }}\"\n  items: [a]\n"
+
+
+@pytest.mark.parametrize(
+    "name", ["DB_PWD", "GH_PAT", "DATABASE_URL", "PRIVATE_KEY_PEM", "ELASTIC_API_KEY_ENCODED"]
+)
+def test_cli_refuses_undeclared_environment_variables(name: str, tmp_path: Path) -> None:
+    (tmp_path / "f.yaml").write_text(ENV_JOB % name)
+    run = run_validate([str(tmp_path)], env={name: "s3cr3t-value"})
+    assert run.exit_code == 1
+    assert f"f.yaml:4:16: env_var('{name}') refused" in run.output
+    assert "s3cr3t-value" not in run.output
+
+
+def test_cli_reads_variables_declared_by_flag_or_environment_file(tmp_path: Path) -> None:
+    (tmp_path / "f.yaml").write_text(ENV_JOB % "TEAM")
+    assert run_validate([str(tmp_path)], env={"TEAM": "fraud"}).exit_code == 1
+    flag = run_validate([str(tmp_path), "--allow-env", "TEAM"], env={"TEAM": "fraud"})
+    assert flag.exit_code == 0, flag.output
+    (tmp_path / "environments").mkdir()
+    (tmp_path / "environments" / "prod.yaml").write_text("allow_env: [TEAM]\n")
+    declared = run_validate([str(tmp_path), "--env", "prod"], env={"TEAM": "fraud"})
+    assert declared.exit_code == 0, declared.output
+    (tmp_path / "environments" / "prod.yaml").write_text("allow_env: TEAM\n")
+    bad = run_validate([str(tmp_path), "--env", "prod"], env={"TEAM": "fraud"})
+    assert bad.exit_code == 1
+    assert "prod.yaml:1:1: allow_env must be a list of environment variable names" in bad.output
+    var = run_validate([str(tmp_path), "--var", "allow_env=TEAM"], env={"TEAM": "fraud"})
+    assert var.exit_code == 1 and "cannot be set with --var" in var.output
+
+
+def test_cli_refuses_connection_variables_even_when_declared(tmp_path: Path) -> None:
+    (tmp_path / "f.yaml").write_text(ENV_JOB % "MLSYNC_PASSWORD")
+    run = run_validate(
+        [str(tmp_path), "--allow-env", "MLSYNC_PASSWORD"], env={"MLSYNC_PASSWORD": "hunter2x"}
+    )
+    assert run.exit_code == 1
+    assert "connection settings" in run.output and "hunter2x" not in run.output
