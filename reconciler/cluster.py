@@ -124,7 +124,10 @@ def read_cluster(client: ClientLike, info: ClusterInfoLike | None = None) -> Liv
             state=stats.get("state", "closed"),
             owned=ownership.is_marked(Kind.JOB, body),
             elastic_managed=ownership.is_elastic_managed(Kind.JOB, body),
-            facts={"model_bytes": (stats.get("model_size_stats") or {}).get("model_bytes")},
+            facts={
+                "model_bytes": (stats.get("model_size_stats") or {}).get("model_bytes"),
+                "failure": _failure(stats),
+            },
         )
     feed_stats = {
         s["datafeed_id"]: s
@@ -160,7 +163,7 @@ def read_cluster(client: ClientLike, info: ClusterInfoLike | None = None) -> Liv
             body=body,
             state=stats.get("state", "stopped"),
             owned=ownership.is_marked(Kind.DFA, body),
-            facts={"completed": completed},
+            facts={"completed": completed, "failure": _failure(stats)},
         )
     for body in client.iter_filters(size=PAGE):
         ref = Ref(kind=Kind.FILTER, id=body["filter_id"])
@@ -194,3 +197,17 @@ def read_cluster(client: ClientLike, info: ClusterInfoLike | None = None) -> Liv
         fingerprints={ref: resource_fingerprint(res, defaults) for ref, res in state.items()},
         request_count=client.request_count - before,
     )
+
+
+def _failure(stats: dict[str, Any]) -> str | None:
+    """Why a failed job or DFA failed, from its stats (None unless its state is `failed`).
+
+    DFA stats carry `failure_reason`; otherwise the task's `reason` or `assignment_explanation`.
+    """
+    if stats.get("state") != "failed":
+        return None
+    for key in ("failure_reason", "reason", "assignment_explanation"):
+        value = stats.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return None

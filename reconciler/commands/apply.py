@@ -295,6 +295,7 @@ def _check_flags(options: dict[str, Any]) -> None:
             ("--var", options.get("variables")),
             ("--prune", options.get("prune")),
             ("--target", options.get("target")),
+            ("--recover-failed", options.get("recover_failed")),
         )
         if value
     ]
@@ -425,6 +426,12 @@ def _report(result: ApplyResult, fmt: str) -> None:
     help="Allow deletes and replaces (a replaced job loses its results and model state).",
 )
 @click.option("--prune", is_flag=True, help="Delete owned resources that are not in the manifests.")
+@click.option(
+    "--recover-failed",
+    is_flag=True,
+    help="Force-close (DFA: force-stop) failed jobs and start them again. Without it a failed "
+    "job is left alone and the plan says why it failed.",
+)
 @click.option(
     "--target",
     multiple=True,

@@ -330,6 +330,7 @@ def compute_plan(options: dict[str, Any]) -> PlanContext:
                 targets=expand_targets(targets, known) if targets else (),
                 environment=manifests.environment,
                 manifest_digest=manifests.digest,
+                recover_failed=bool(options.get("recover_failed")),
             ),
         )
         plan = with_bodies(plan, manifests.resources, live.resources)
