@@ -11,7 +11,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from reconciler.model import Step
+from reconciler.model import Ref, Step
+
+#: Step verbs that take a resource down, and those that bring it up again.
+STOPPING_OPS = frozenset({"stop", "close"})
+STARTING_OPS = frozenset({"start", "open"})
 
 
 class StepStatus(StrEnum):
@@ -100,6 +104,23 @@ class ApplyResult:
         """True when every step succeeded."""
         return all(o.status is StepStatus.DONE for o in self.outcomes) and not self.aborted
 
+    @property
+    def left_stopped(self) -> tuple[Ref, ...]:
+        """Resources this apply stopped or closed, meaning to run them again, that it did not.
+
+        The summary names them: re-running apply starts them (a stop/close whose step was
+        attempted counts, since its call may have landed).
+        """
+        down: dict[Ref, None] = {}
+        for outcome in self.outcomes:
+            ref, op = outcome.step.ref, outcome.step.op
+            if op in STOPPING_OPS and outcome.status is not StepStatus.SKIPPED:
+                down[ref] = None
+            elif op in STARTING_OPS and outcome.status is StepStatus.DONE:
+                down.pop(ref, None)
+        starts = {o.step.ref for o in self.outcomes if o.step.op in STARTING_OPS}
+        return tuple(ref for ref in down if ref in starts)
+
 
 #: Version of the `mlsync apply --format json` result document.
 RESULT_FORMAT_VERSION = "1"
@@ -117,6 +138,7 @@ def result_document(result: ApplyResult | None) -> dict[str, Any]:
         "ok": result.ok if result else True,
         "aborted": (result.aborted or None) if result else None,
         "elapsed_seconds": round(result.elapsed, 3) if result else 0.0,
+        "left_stopped": [str(ref) for ref in result.left_stopped] if result else [],
         "summary": {
             status.value: sum(o.status is status for o in outcomes) for status in StepStatus
         },

@@ -14,6 +14,11 @@ Order of work (each refusal happens before any mutating request):
    fingerprint with the plan's: a saved plan, or a fresh plan that another writer overtook
    while it was being confirmed, is refused as stale;
 6. execute; the lock is released on every exit path.
+
+With `--auto-approve` and no saved plan nobody confirms, so the lock is taken right after the
+preflight, before the live state is read (Terraform locks before it refreshes): the plan is
+then made under the lock and executed at once, and step 5's re-read - a second full read of the
+cluster - is not needed. The gate (3) still refuses before any ML request is sent.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from rich.text import Text
 
 from reconciler import lock as cluster_lock
 from reconciler.apply import (
+    DEFAULT_CONCURRENCY,
     ApplyResult,
     EventKind,
     StepEvent,
@@ -66,7 +72,7 @@ from reconciler.commands.common import (
     report_errors,
 )
 from reconciler.errors import ApplyError, StalePlanError, UsageError
-from reconciler.lock import DEFAULT_SCOPE, DEFAULT_TTL, acquire_lock
+from reconciler.lock import DEFAULT_SCOPE, DEFAULT_TTL, ClusterLock, acquire_lock
 from reconciler.model import Plan
 from reconciler.plan import stale_resources
 from reconciler.planfile import load_plan
@@ -330,15 +336,7 @@ def _stale_check(plan: Plan, client: MLClient, info: ClusterInfo, *, saved: bool
         )
 
 
-def _execute(
-    plan: Plan, client: MLClient, info: ClusterInfo, options: dict[str, Any]
-) -> ApplyResult:
-    """Run the plan with the progress display that fits the output."""
-    common: dict[str, Any] = {
-        "concurrency": options["concurrency"],
-        "wait_timeout": options["wait_timeout"],
-        "poll_interval": options["poll_interval"],
-    }
+def _take_lock(client: MLClient, options: dict[str, Any]) -> ClusterLock:
     lock = acquire_lock(
         client,
         scope=options["lock_scope"],
@@ -346,9 +344,30 @@ def _execute(
         timeout=options["lock_timeout"],
         retry_interval=min(1.0, max(0.05, options["lock_ttl"] / 10)),
     )
+    echo_err(f"Acquired the cluster lock '{lock.scope}' (lock ID {lock.info.lock_id}).")
+    return lock
+
+
+def _execute(
+    plan: Plan,
+    client: MLClient,
+    info: ClusterInfo,
+    options: dict[str, Any],
+    held: ClusterLock | None = None,
+) -> ApplyResult:
+    """Run the plan with the progress display that fits the output.
+
+    `held`: the lock the plan was read under (then there is nothing to re-read).
+    """
+    common: dict[str, Any] = {
+        "concurrency": options["concurrency"],
+        "wait_timeout": options["wait_timeout"],
+        "poll_interval": options["poll_interval"],
+    }
+    lock = held or _take_lock(client, options)
     with lock:
-        echo_err(f"Acquired the cluster lock '{lock.scope}' (lock ID {lock.info.lock_id}).")
-        _stale_check(plan, client, info, saved=options["plan_file"] is not None)
+        if held is None:
+            _stale_check(plan, client, info, saved=options["plan_file"] is not None)
         if _stderr_is_tty():
             console = Console(stderr=True)
             with LiveProgress(console, len(plan.steps)) as live:
@@ -393,11 +412,17 @@ def _report(result: ApplyResult, fmt: str) -> None:
         if table.row_count:
             console.print(table)
         click.echo(summary_line(result))
+        down = ", ".join(str(ref) for ref in result.left_stopped)
+        if down:
+            click.echo(
+                f"Left stopped by this apply: {down} (re-run mlsync apply to start them again)."
+            )
     if not result.ok:
         failed = len(result.failed)
         raise ApplyError(
             f"{failed} step{'s' if failed != 1 else ''} failed, {len(result.skipped)} skipped"
-            f"{'; ' + result.aborted if result.aborted else ''}. Nothing was rolled back: "
+            f"{'; ' + result.aborted if result.aborted else ''}"
+            f"{'; left stopped: ' + down if down else ''}. Nothing was rolled back: "
             "re-run mlsync plan/apply to converge"
         )
 
@@ -442,9 +467,10 @@ def _report(result: ApplyResult, fmt: str) -> None:
 @click.option(
     "--concurrency",
     type=click.IntRange(min=1),
-    default=4,
+    default=DEFAULT_CONCURRENCY,
     show_default=True,
-    help="Independent resources changed at the same time (1: strictly in plan order).",
+    help="Independent resources changed at the same time, like Terraform's -parallelism "
+    "(1: strictly in plan order).",
 )
 @click.option(
     "--wait-timeout",
@@ -502,15 +528,29 @@ def apply(**options: Any) -> None:
         finally:
             client.close()
         return
-    context = compute_plan(options)
+    held: list[ClusterLock] = []
+
+    def lock_first(client: MLClient) -> Callable[[], None]:
+        held.append(_take_lock(client, options))
+        return held[0].release
+
+    context = compute_plan(options, before_read=lock_first if options["auto_approve"] else None)
     try:
-        _apply_loaded(context.plan, context.client, context.info, options, fresh=True)
+        _apply_loaded(context.plan, context.client, context.info, options, fresh=True, held=held)
     finally:
+        for lock in held:  # idempotent: already released when the plan was executed
+            lock.release()
         context.client.close()
 
 
 def _apply_loaded(
-    plan: Plan, client: MLClient, info: ClusterInfo, options: dict[str, Any], *, fresh: bool
+    plan: Plan,
+    client: MLClient,
+    info: ClusterInfo,
+    options: dict[str, Any],
+    *,
+    fresh: bool,
+    held: list[ClusterLock] | None = None,
 ) -> None:
     as_json = options.get("fmt") == "json"
     if fresh and as_json:
@@ -533,7 +573,7 @@ def _apply_loaded(
         if answer.strip() != "yes":
             raise ApplyError("apply cancelled: only 'yes' is accepted; nothing was changed")
     with _sigterm_as_interrupt():
-        result = _execute(plan, client, info, options)
+        result = _execute(plan, client, info, options, held[0] if held else None)
     _report(result, options.get("fmt") or "text")
 
 
