@@ -132,7 +132,10 @@ def read_cluster(client: ClientLike, info: ClusterInfoLike | None = None) -> Liv
             state=stats.get("state", "closed"),
             owned=ownership.is_marked(Kind.JOB, body),
             elastic_managed=ownership.is_elastic_managed(Kind.JOB, body),
-            facts={"model_bytes": (stats.get("model_size_stats") or {}).get("model_bytes")},
+            facts={
+                "model_bytes": (stats.get("model_size_stats") or {}).get("model_bytes"),
+                "failure": _failure(stats),
+            },
         )
     feed_stats = {
         s["datafeed_id"]: s
@@ -180,7 +183,7 @@ def read_cluster(client: ClientLike, info: ClusterInfoLike | None = None) -> Liv
             body=body,
             state=stats.get("state", "stopped"),
             owned=ownership.is_marked(Kind.DFA, body),
-            facts={"completed": completed, "ran": ran},
+            facts={"completed": completed, "ran": ran, "failure": _failure(stats)},
         )
     for body in _read_pages(client, lambda f, n: api.get_filters(None, f, n), "filters"):
         ref = Ref(kind=Kind.FILTER, id=body["filter_id"])
@@ -240,3 +243,17 @@ def _fingerprints(state: State, defaults: ServerDefaults) -> dict[Ref, str]:
         except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
             raise unexpected(_SOURCE_PATH[ref.kind], f"{ref}: {exc}") from None
     return out
+
+
+def _failure(stats: dict[str, Any]) -> str | None:
+    """Why a failed job or DFA failed, from its stats (None unless its state is `failed`).
+
+    DFA stats carry `failure_reason`; otherwise the task's `reason` or `assignment_explanation`.
+    """
+    if stats.get("state") != "failed":
+        return None
+    for key in ("failure_reason", "reason", "assignment_explanation"):
+        value = stats.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return None

@@ -305,6 +305,7 @@ def _check_flags(options: dict[str, Any]) -> None:
             ("--allow-env", options.get("allow_env")),
             ("--prune", options.get("prune")),
             ("--target", options.get("target")),
+            ("--recover-failed", options.get("recover_failed")),
         )
         if value
     ]
@@ -462,6 +463,12 @@ def _valid_scope(param: click.Parameter, value: str) -> str:
     help="Allow deletes and replaces (a replaced job loses its results and model state).",
 )
 @click.option("--prune", is_flag=True, help="Delete owned resources that are not in the manifests.")
+@click.option(
+    "--recover-failed",
+    is_flag=True,
+    help="Force-close (DFA: force-stop) failed jobs and start them again. Without it a failed "
+    "job is left alone and the plan says why it failed.",
+)
 @click.option(
     "--target",
     multiple=True,

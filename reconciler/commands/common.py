@@ -379,6 +379,7 @@ def compute_plan(options: dict[str, Any], before_read: BeforeRead | None = None)
                 targets=expand_targets(targets, known) if targets else (),
                 environment=manifests.environment,
                 manifest_digest=manifests.digest,
+                recover_failed=bool(options.get("recover_failed")),
             ),
         )
         plan = with_bodies(plan, manifests.resources, live.resources)

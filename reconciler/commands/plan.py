@@ -61,6 +61,12 @@ def write_github_outputs(plan: Any) -> None:
 )
 @click.option("--prune", is_flag=True, help="Delete owned resources that are not in the manifests.")
 @click.option(
+    "--recover-failed",
+    is_flag=True,
+    help="Force-close (DFA: force-stop) failed jobs and start them again. Without it a failed "
+    "job is left alone and the plan says why it failed.",
+)
+@click.option(
     "--target",
     multiple=True,
     metavar="KIND/ID",

@@ -60,7 +60,7 @@ def _check_datafeed(ctx: Context, ref: Ref, res: Resource) -> list[str]:
     if res.state == "started" and job_state != "opened":
         problems.append(
             f"{where}: {ref} should be started but its job {job_id} will be {job_state}; a "
-            "datafeed runs only while its job is open (es-ml-api.md §5.2): add `state: "
+            "datafeed runs only while its job is open: add `state: "
             f"opened` to job {job_id}"
         )
     prune = ctx.options.prune

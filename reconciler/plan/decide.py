@@ -42,6 +42,9 @@ def decide(ctx: Context, ref: Ref, desired: Resource | None, live: Resource | No
             d.reasons.append("not in the manifests (--prune) and owned by mlsync")
         return d
     d.want_state = desired.state
+    if ref.kind is Kind.DATAFEED and _job_left_failed(ctx, desired):
+        # Its job stays failed (no --recover-failed): a datafeed cannot start on it (409).
+        d.want_state = d.live_state
     d.desired_canon = canonical(ref.kind, desired.body, ctx.defaults)
     if live is None:
         d.action = Action.CREATE
@@ -54,14 +57,6 @@ def decide(ctx: Context, ref: Ref, desired: Resource | None, live: Resource | No
             d.want_state = "stopped"
     live_canon = canonical(ref.kind, live.body, ctx.defaults)
     d.live_canon = drop_unset_computed(ref.kind, d.desired_canon, live_canon)
-    if ref.kind is Kind.JOB:
-        for name in UNSETTABLE_JOB_FIELDS:
-            if name in live_canon and name not in d.desired_canon:
-                ctx.warnings.append(
-                    f"{ref}: {name} is {live_canon[name]!r} on the cluster and the manifest "
-                    "leaves it out; the job update API cannot unset it, so it stays (set it "
-                    "in the manifest to change it)"
-                )
     atomic = SET_LISTS[ref.kind]
     for path, before, after in diff_bodies(d.live_canon, d.desired_canon, atomic):
         klass = classify(ref.kind, path, removed=after is None)
@@ -88,7 +83,74 @@ def decide(ctx: Context, ref: Ref, desired: Resource | None, live: Resource | No
             )
     d.state_ok = _state_satisfied(d)
     _decide_action(ctx, d)
+    if d.action in (Action.UPDATE, Action.RESTART_UPDATE):
+        # Said only when the job is updated: the update keeps the value the manifest left
+        # out. Repeated on every plan of an unchanged job, it would be noise in every PR.
+        _warn_unsettable(ctx, d, live_canon)
+    if d.live_state == "failed":
+        _failed(ctx, d)
     return d
+
+
+def _warn_unsettable(ctx: Context, d: Decision, live_canon: dict[str, object]) -> None:
+    if d.ref.kind is not Kind.JOB:
+        return
+    for name in UNSETTABLE_JOB_FIELDS:
+        if name in live_canon and name not in d.desired_canon:
+            ctx.warnings.append(
+                f"{d.ref}: {name} is {live_canon[name]!r} on the cluster and the manifest "
+                "leaves it out; the job update API cannot unset it, so it stays (set it "
+                "in the manifest to change it)"
+            )
+
+
+def failure_reason(live: Resource) -> str:
+    """Why a failed job or DFA failed, as its stats say, in parentheses."""
+    reason = live.facts.get("failure")
+    if isinstance(reason, str) and reason.strip():
+        return f"({reason.strip()})"
+    return "(its stats give no reason)"
+
+
+def _failed(ctx: Context, d: Decision) -> None:
+    """A failed job or DFA: recovered only when asked (--recover-failed), else left alone."""
+    assert d.live is not None
+    why = failure_reason(d.live)
+    verb = "force-closed" if d.ref.kind is Kind.JOB else "force-stopped"
+    if d.action in (Action.DELETE, Action.REPLACE):
+        d.reasons.append(f"it has failed {why}: it is {verb} first")
+        return
+    if ctx.options.recover_failed and d.action is Action.NOOP:
+        ctx.warnings.append(
+            f"{d.ref} has failed {why}; its manifest sets no `state:`, so --recover-failed "
+            "leaves it failed (declare the state it should run in)"
+        )
+        return
+    if ctx.options.recover_failed:
+        again = {"opened": "opened again", "started": "started again"}.get(d.want_state or "")
+        then = f", then {again}" if again else ""
+        d.reasons.append(f"it has failed {why}: it is {verb} first{then} (--recover-failed)")
+        return
+    pending = len(d.fields)
+    waiting = f"; its {pending} field change(s) wait as well" if pending else ""
+    ctx.warnings.append(
+        f"{d.ref} has failed {why}; apply leaves it failed{waiting}. Find and fix the cause, "
+        f"then recover it with --recover-failed (it is {verb} and "
+        f"{'opened' if d.ref.kind is Kind.JOB else 'started'} again)"
+    )
+    d.action, d.want_state, d.state_ok = Action.NOOP, None, True
+    d.fields.clear()
+    d.reasons.clear()
+
+
+def _job_left_failed(ctx: Context, feed: Resource) -> bool:
+    job = ctx.decisions.get(Ref(kind=Kind.JOB, id=datafeed_job(feed) or ""))
+    return (
+        job is not None
+        and job.live_state == "failed"
+        and job.action is Action.NOOP
+        and not ctx.options.recover_failed
+    )
 
 
 def _decide_action(ctx: Context, d: Decision) -> None:
@@ -116,9 +178,6 @@ def _decide_action(ctx: Context, d: Decision) -> None:
         return
     if not d.state_ok:
         d.action = _state_action(ref.kind, d.want_state)
-        if d.live_state == "failed":
-            verb = "force-closed" if ref.kind is Kind.JOB else "force-stopped"
-            d.reasons.append(f"it has failed: it is {verb} first (es-ml-api.md §5.1, §5.3)")
 
 
 def _job_runs(ctx: Context, feed: Resource) -> bool:
@@ -137,7 +196,7 @@ def _check_memory_decrease(ctx: Context, d: Decision) -> None:
         if int(limit[:-2]) < usage_mb:
             ctx.warnings.append(
                 f"{d.ref}: model_memory_limit {limit} is below the job's current model size "
-                f"({usage_mb}mb); Elasticsearch will reject the update (es-ml-api.md §1.6)"
+                f"({usage_mb}mb); Elasticsearch will reject the update"
             )
 
 

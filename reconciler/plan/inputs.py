@@ -38,3 +38,6 @@ class PlanOptions:
     targets: tuple[Ref, ...] = ()
     environment: str | None = None
     manifest_digest: str = ""
+    #: Force-close / force-stop failed jobs and DFA and start them again. Off by default: a
+    #: job fails for a reason (memory, a bad mapping) that restarting it on every merge hides.
+    recover_failed: bool = False

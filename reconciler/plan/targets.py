@@ -34,8 +34,10 @@ def apply_targets(ctx: Context) -> None:
                     wanted.add(filter_ref)
     ctx.desired = {r: v for r, v in ctx.desired.items() if r in wanted}
     ctx.live = {r: v for r, v in ctx.live.items() if r in wanted}
+    named = sorted(str(t) for t in ctx.options.targets)
+    # A glob may name hundreds: the warning names a few (the plan lists them all anyway).
+    shown = ", ".join(named[:10]) + (f" and {len(named) - 10} more" if len(named) > 10 else "")
     ctx.warnings.append(
-        "resource targeting is in effect: the plan covers only "
-        + ", ".join(sorted(str(t) for t in ctx.options.targets))
-        + " (and the datafeeds, jobs and filters they need); other changes may be pending"
+        f"resource targeting is in effect: the plan covers only {shown} (and the datafeeds, "
+        "jobs and filters they need); other changes may be pending"
     )

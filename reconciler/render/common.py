@@ -49,6 +49,13 @@ def visible(plan: Plan) -> list[Change]:
     return [c for c in plan.changes if c.action is not Action.NOOP]
 
 
+def no_changes(plan: Plan) -> str:
+    """The line for a plan without changes; with warnings it does not claim all is well."""
+    if plan.warnings:
+        return "No changes to apply; read the warnings below."
+    return "No changes. The cluster matches the manifests."
+
+
 def summary_counts(plan: Plan) -> dict[str, int]:
     """Resources per action, every action listed (zeros included), in a stable order."""
     counts = Counter(c.action.value for c in plan.changes)

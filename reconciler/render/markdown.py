@@ -12,7 +12,7 @@ said (Atlantis and tfcmt hit the same 65,536-character limit).
 from __future__ import annotations
 
 from reconciler.model import Change, Plan, Risk
-from reconciler.render.common import SYMBOL, headline, summary_line, visible
+from reconciler.render.common import SYMBOL, headline, no_changes, summary_line, visible
 from reconciler.render.lines import Line, body_lines
 
 #: GitHub's limit for one issue/PR comment body.
@@ -99,7 +99,7 @@ def render_markdown(plan: Plan, *, limit: int = GITHUB_COMMENT_LIMIT) -> str:
         )
         head.append("")
     if not changes:
-        head.append("No changes. The cluster matches the manifests.")
+        head.append(no_changes(plan))
     tail: list[str] = []
     if plan.unmanaged:
         tail.append(

@@ -10,7 +10,7 @@ line. Creates list every attribute; set-like lists show the items added and remo
 from __future__ import annotations
 
 from reconciler.model import Plan
-from reconciler.render.common import SYMBOL, headline, summary_line, visible
+from reconciler.render.common import SYMBOL, headline, no_changes, summary_line, visible
 from reconciler.render.lines import Line, body_lines
 
 
@@ -32,7 +32,7 @@ def render_text(plan: Plan) -> str:
     config = [c for c in visible(plan) if not c.state_only]
     drift = [c for c in visible(plan) if c.state_only]
     if not config and not drift:
-        out.append("No changes. The cluster matches the manifests.")
+        out.append(no_changes(plan))
     for change in config:
         source = f"  ({change.source})" if change.source else ""
         out.append(f"  {SYMBOL[change.action]} {change.ref} {headline(change)}{source}")

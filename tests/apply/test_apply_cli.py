@@ -301,3 +301,18 @@ def test_apply_format_json_prints_one_result_document(tmp_path: Path) -> None:
     again = env.apply("--auto-approve", "--format", "json")
     assert again.exit_code == 0
     assert json.loads(again.stdout)["steps"] == []
+
+
+def test_apply_format_json_reports_a_failed_apply(tmp_path: Path) -> None:
+    env = Env(tmp_path)
+    assert env.apply("--auto-approve").exit_code == 0
+    env.write_job(description="second")
+    # The update is refused by the cluster: the document says which step failed, exit 1.
+    set_faults(env.sandbox, [{"method": "POST", "path": "/web/_update$", "status": 400}])
+    result = env.apply("--auto-approve", "--format", "json")
+    assert result.exit_code == 1
+    document = json.loads(result.stdout)
+    assert document["ok"] is False and document["summary"]["failed"] >= 1
+    [failed] = [s for s in document["steps"] if s["status"] == "failed"]
+    assert failed["address"] == "AnomalyDetectionJob/web" and failed["op"] == "update"
+    assert "Apply failed" in result.stderr

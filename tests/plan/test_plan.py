@@ -249,9 +249,11 @@ def test_close_and_stop() -> None:
 
 
 def test_failed_job_is_force_closed_then_opened() -> None:
-    p = plan([job(state="opened")], [job_live(state="failed")])
+    # Recovery is an explicit choice (--recover-failed); without it the job is left alone.
+    p = plan([job(state="opened")], [job_live(state="failed")], recover_failed=True)
     assert ops(p) == ["close AnomalyDetectionJob/j", "open AnomalyDetectionJob/j"]
     assert p.steps[0].call.params == {"force": "true"}
+    assert ops(plan([job(state="opened")], [job_live(state="failed")])) == []
 
 
 def test_unset_state_leaves_run_state_alone() -> None:
@@ -432,8 +434,13 @@ def test_plan_is_deterministic() -> None:
 
 
 def test_fields_the_update_api_cannot_unset_are_kept_with_a_warning() -> None:
+    # Said when the job is updated (the update keeps the value), not on every unchanged plan.
     p = plan([job()], [job_live({**JOB, "results_retention_days": 30})])
     assert not p.has_changes
+    assert not any("results_retention_days" in w for w in p.warnings)
+    edited = job({**JOB, "description": "edited"})
+    p = plan([edited], [job_live({**JOB, "results_retention_days": 30})])
+    assert p.has_changes
     assert any("results_retention_days is 30 on the cluster" in w for w in p.warnings)
 
 
