@@ -114,10 +114,12 @@ def build_steps(ctx: Context) -> tuple[Step, ...]:
                 Kind.CALENDAR: lambda i: api.delete_calendar(i),
                 Kind.FILTER: lambda i: api.delete_filter(i),
             }[kind](ref.id)
-            s.add(ref, "delete", call, phase="delete", after=after, destructive=True)
             dest = d.dest_to_empty
             if dest:
-                # The new job's first start needs it empty; its create and start come after.
+                # The new job's first start needs it empty. Before the job's own delete: if
+                # apply dies in between, the next plan still sees a replace (the old job
+                # exists) and deletes the index again; the other way round it would see a
+                # plain create and the start would be refused.
                 s.add(
                     ref,
                     "delete-dest-index",
@@ -126,6 +128,7 @@ def build_steps(ctx: Context) -> tuple[Step, ...]:
                     destructive=True,
                     description=f"delete destination index {dest} of {ref.id} (its results)",
                 )
+            s.add(ref, "delete", call, phase="delete", after=after, destructive=True)
 
     # Phase 2: deletes, children first; the delete half of a replace is destructive too.
     for kind in (Kind.DATAFEED, Kind.JOB, Kind.DFA, Kind.CALENDAR):

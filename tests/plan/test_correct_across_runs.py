@@ -219,6 +219,23 @@ def test_replacing_a_dfa_that_wrote_results_deletes_its_destination_index() -> N
     assert not plan_for(client, [replaced]).has_changes
 
 
+@pytest.mark.parametrize("last_op", ["delete-dest-index", "delete"])
+def test_a_dfa_replace_killed_half_way_converges_on_the_next_apply(last_op: str) -> None:
+    # Found by the soak: killed after the DFA's delete, the next plan sees a plain create; the
+    # destination index must already be empty by then (it is deleted first).
+    sandbox = Sandbox(implicit_indices=True, dfa_duration=0.0)
+    client = MLClient(hosts=["http://sandbox:9200"], transport=SandboxTransport(sandbox))
+    seed_source(client)
+    assert not converge(client, [dfa({})]).has_changes
+    replaced = dfa({"n_neighbors": 5})
+    plan = plan_for(client, [replaced])
+    upto = next(s.index for s in plan.steps if s.op == last_op and s.ref.kind is Kind.DFA)
+    cut = plan.model_copy(update={"steps": tuple(s for s in plan.steps if s.index <= upto)})
+    assert apply_plan(cut, client, **FAST).ok  # then the process dies
+    assert not converge(client, [replaced]).has_changes
+    assert results(client) == 4
+
+
 # ----------------------------------------------------------------------------- one decision
 
 
