@@ -147,7 +147,22 @@ def _replaced() -> Resource:
     return job(analysis_config={**JOB["analysis_config"], "bucket_span": "30m"})
 
 
-@pytest.mark.parametrize("failure", ["500", "killed"])
+@pytest.mark.parametrize(
+    "failure",
+    [
+        "500",
+        "killed",
+        pytest.param(
+            "killed-before-create",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="known gap: killed between the old job's delete and the new job's "
+                "create, the record (kept on the new job) is not written yet; closing it "
+                "needs a record that survives the delete (a registry document)",
+            ),
+        ),
+    ],
+)
 def test_a_replaced_jobs_undeclared_calendar_membership_survives_a_failed_re_add(
     sandbox: Sandbox, client: MLClient, failure: str
 ) -> None:
@@ -161,8 +176,10 @@ def test_a_replaced_jobs_undeclared_calendar_membership_survives_a_failed_re_add
         assert not result.ok
         admin(sandbox, "PUT", "/_sandbox/faults", [])
     else:
-        # The process dies right after the job was recreated: no step after it ever runs.
-        upto = next(s.index for s in plan.steps if s.op == "create" and s.ref.kind is Kind.JOB)
+        # The process dies right after the job was recreated (or right after the old one
+        # was deleted): no step after it ever runs.
+        op = "create" if failure == "killed" else "delete"
+        upto = next(s.index for s in plan.steps if s.op == op and s.ref.kind is Kind.JOB)
         cut = plan.model_copy(update={"steps": tuple(s for s in plan.steps if s.index <= upto)})
         assert apply_plan(cut, client, **FAST).ok
     calendar = client.perform(api.get_calendars("maint")).body["calendars"][0]
