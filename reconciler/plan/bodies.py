@@ -51,14 +51,28 @@ def job_update_body(d: Decision) -> Body:
     if detectors:
         body["detectors"] = [detectors[i] for i in sorted(detectors)]
     if d.adopt or any(f.path.startswith("custom_settings") for f in d.fields):
-        # `custom_settings` is replaced whole by `_update`: always re-send the marker (§1.6),
-        # and keep Kibana's `created_by` (it says which wizard made the job; not compared).
-        settings = ownership.with_marker(Kind.JOB, raw)["custom_settings"]
-        live_settings = (d.live.body.get("custom_settings") if d.live else None) or {}
-        if "created_by" in live_settings and "created_by" not in settings:
-            settings = {**settings, "created_by": live_settings["created_by"]}
-        body["custom_settings"] = settings
+        body["custom_settings"] = settings_after(d)
     return body
+
+
+def settings_after(d: Decision, record: list[str] | None = None) -> Body:
+    """A job's whole `custom_settings` for an `_update` or a create (replaced whole, §1.6).
+
+    The manifest's settings with the ownership marker; Kibana's `created_by` kept (it says
+    which wizard made the job; not compared); and the calendar restore record: `record` when
+    given (empty: none), else the live one, kept until its re-adds are done.
+    """
+    live_body = d.live.body if d.live else {}
+    raw = d.desired.body if d.desired else ownership.without_marker(Kind.JOB, live_body)
+    settings = dict(ownership.with_marker(Kind.JOB, raw)["custom_settings"])
+    live_settings = live_body.get("custom_settings") or {}
+    if "created_by" in live_settings and "created_by" not in settings:
+        settings["created_by"] = live_settings["created_by"]
+    if record is None:
+        record = ownership.pending_calendars(live_body)
+    if record:
+        settings[ownership.RESTORE_KEY] = record
+    return settings
 
 
 def top_level_update(d: Decision, resets: Body | None = None) -> Body:

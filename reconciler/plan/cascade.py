@@ -2,12 +2,15 @@
 
 Input: a `Context` with every resource decided. Output: the same decisions, amended: a job
 replaced or deleted takes its datafeed with it (Elasticsearch deletes a job's datafeed,
-es-ml-api.md §1.7) and leaves its calendars; reasons say so. Pure, no I/O.
+es-ml-api.md §1.7) and leaves its calendars, which it rejoins (from the live calendars, or
+from the restore record a recreated job keeps until then); a failed job's force-close stops
+its datafeed, which is started again; reasons say so. Pure, no I/O.
 """
 
 from __future__ import annotations
 
-from reconciler.model import Action, Kind, Ref
+from reconciler import ownership
+from reconciler.model import Action, FieldChange, Kind, Ref
 from reconciler.plan.context import Context
 
 
@@ -31,12 +34,13 @@ def cascade(ctx: Context) -> None:
                     " and Elasticsearch deletes a job's datafeed with the job"
                 )
 
-    for cref, jobs in memberships_to_restore(ctx).items():
+    ctx.restores = memberships_to_restore(ctx)
+    for cref, jobs in ctx.restores.items():
         for job_id in jobs:
-            ctx.decisions[Ref(kind=Kind.JOB, id=job_id)].reasons.append(
-                f"deleting it removes it from calendar {cref.id}; it is added back after "
-                "the job is recreated"
-            )
+            _explain_restore(ctx, cref, job_id)
+    for ref, d in ctx.decisions.items():
+        if ref.kind is Kind.JOB and d.force_closed:
+            _restart_feeds_of_failed_job(ctx, ref)
     for ref, d in ctx.decisions.items():
         if ref.kind is Kind.JOB and d.action is Action.RESTART_UPDATE:
             for feed in ctx.datafeeds_of(ref.id):
@@ -44,27 +48,84 @@ def cascade(ctx: Context) -> None:
                     d.reasons.append(f"its datafeed {feed.id} is stopped first and restarted after")
 
 
-def memberships_to_restore(ctx: Context) -> dict[Ref, list[str]]:
-    """Calendars (from the whole live state) that will lose a replaced job, and those jobs.
+def _restart_feeds_of_failed_job(ctx: Context, job: Ref) -> None:
+    """Force-closing a failed job stops its datafeed: a running one is started again after."""
+    for feed in ctx.datafeeds_of(job.id):
+        fd = ctx.decisions[feed]
+        if not fd.running_now:
+            continue
+        fd.restart = True
+        if fd.action is Action.NOOP and fd.running_after:
+            fd.action = Action.START
+            fd.reasons.append(
+                f"its job {job.id} has failed: force-closing the job stops this datafeed, so "
+                "it is started again once the job is open"
+            )
 
-    Calendars created, replaced or deleted by this plan are skipped (their own steps set
-    their jobs), and so are jobs a declared calendar no longer lists. In the live state's
-    calendar order.
+
+def _explain_restore(ctx: Context, cref: Ref, job_id: str) -> None:
+    """Say why a job goes back into a calendar, on the job (replace) or on the calendar."""
+    jd = ctx.decisions[Ref(kind=Kind.JOB, id=job_id)]
+    if jd.action is Action.REPLACE:
+        jd.reasons.append(
+            f"deleting it removes it from calendar {cref.id}; it is added back after the job "
+            "is recreated (recorded in its custom_settings until then)"
+        )
+        return
+    cd = ctx.decisions.get(cref)
+    if cd is None or cd.live is None:
+        return
+    # Left by an apply that recreated the job but failed or died before the re-add.
+    before = sorted(cd.live.body.get("job_ids") or [])
+    after = sorted({*before, *(cd.fields[0].after if cd.fields else ()), job_id})
+    cd.fields = [FieldChange(path="job_ids", before=before, after=after)]
+    cd.action = Action.UPDATE
+    cd.reasons.append(
+        f"an earlier apply recreated job {job_id} but did not put it back in this calendar "
+        "(as recorded on the job); it is added back now"
+    )
+
+
+def memberships_to_restore(ctx: Context) -> dict[Ref, list[str]]:
+    """Calendars a job must be put back in, and those jobs, re-derived from the cluster.
+
+    Two sources, both durable on the cluster: the live calendars that list a job this plan
+    replaces (ES removes a deleted job from every calendar, §1.7), and the restore record a
+    recreated job carries in its own `custom_settings` until every membership is back (an
+    earlier apply failed or died before the re-add). Calendars created, replaced or deleted by
+    this plan are skipped (their own steps set their jobs); a declared calendar keeps only the
+    jobs it still lists, and re-adds a recorded job through its own update. In the live
+    state's calendar order.
     """
-    replaced = {
-        r.id for r, d in ctx.decisions.items() if r.kind is Kind.JOB and d.action is Action.REPLACE
-    }
     index = ctx.index
-    calendars = {c for job in replaced for c in index.live_calendars_by_job.get(job, ())}
+    replaced: dict[Ref, set[str]] = {}
+    pending: dict[Ref, set[str]] = {}
+    for jref, jd in ctx.decisions.items():
+        if jref.kind is not Kind.JOB or jd.live is None or jd.action is Action.DELETE:
+            continue
+        if jd.action is Action.REPLACE:
+            for cref in index.live_calendars_by_job.get(jref.id, ()):
+                replaced.setdefault(cref, set()).add(jref.id)
+        for calendar_id in ownership.pending_calendars(jd.live.body):
+            cref = Ref(kind=Kind.CALENDAR, id=calendar_id)
+            calendar = ctx.live_state.resources.get(cref)
+            if calendar is not None and jref.id not in (calendar.body.get("job_ids") or []):
+                pending.setdefault(cref, set()).add(jref.id)
     out: dict[Ref, list[str]] = {}
-    for cref in sorted(calendars, key=index.live_calendar_order.__getitem__):
+    for cref in sorted(replaced.keys() | pending.keys(), key=index.live_calendar_order.__getitem__):
         decision = ctx.decisions.get(cref)
         if decision and decision.action in (Action.CREATE, Action.REPLACE, Action.DELETE):
             continue
-        listed = set(ctx.live_state.resources[cref].body.get("job_ids") or [])
+        jobs = set(replaced.get(cref, ()))
         if decision and decision.desired is not None:
-            listed &= set(decision.desired_canon.get("job_ids", []))
-        jobs = sorted(replaced & listed)
+            jobs &= set(decision.desired_canon.get("job_ids", []))
+        else:
+            jobs |= pending.get(cref, set())
         if jobs:
-            out[cref] = jobs
+            out[cref] = sorted(jobs)
     return out
+
+
+def restore_record(ctx: Context, job_id: str) -> list[str]:
+    """The calendars a recreated job records in its `custom_settings` until they are back."""
+    return sorted(c.id for c, jobs in ctx.restores.items() if job_id in jobs)

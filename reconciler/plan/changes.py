@@ -7,8 +7,10 @@ Pure, no I/O.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from reconciler import ownership
-from reconciler.model import Action, Change, FieldChange, Kind, Ref, Risk
+from reconciler.model import Action, Change, FieldChange, Kind, Ref, Risk, Step
 from reconciler.plan.context import Context, Decision
 
 RISK: dict[Action, Risk] = {
@@ -25,22 +27,47 @@ RISK: dict[Action, Risk] = {
 }
 
 
-def changes(ctx: Context) -> tuple[Change, ...]:
-    """A `Change` per resource the manifests manage, in plan order."""
+#: The run state a step leaves its resource in, and the state a new resource starts in.
+_STEP_STATE = {"open": "opened", "close": "closed", "start": "started", "stop": "stopped"}
+_INITIAL_STATE = {Kind.JOB: "closed", Kind.DATAFEED: "stopped", Kind.DFA: "stopped"}
+
+
+def states_after(steps: Sequence[Step]) -> dict[Ref, str]:
+    """The run state the steps leave each resource in.
+
+    Only resources with run-state steps or a create; the others stay as they are.
+    """
+    out: dict[Ref, str] = {}
+    for step in steps:
+        if step.op in _STEP_STATE:
+            out[step.ref] = _STEP_STATE[step.op]
+        elif step.op == "create" and step.ref.kind in _INITIAL_STATE:
+            out[step.ref] = _INITIAL_STATE[step.ref.kind]
+    return out
+
+
+def changes(ctx: Context, steps: Sequence[Step]) -> tuple[Change, ...]:
+    """A `Change` per resource the manifests manage, in plan order.
+
+    The run state shown after the change is the one the steps produce (one decision: no
+    `stopped -> started` without a start step, e.g. for a DFA or look-back datafeed that
+    already ran to completion).
+    """
+    after = states_after(steps)
     out = []
     for ref in sorted(ctx.decisions, key=lambda r: r.sort_key):
         d = ctx.decisions[ref]
         if d.desired is None and d.action is Action.NOOP:
             continue  # unmanaged: listed separately
-        out.append(_change(d))
+        out.append(_change(d, after.get(ref, d.live_state)))
     return tuple(out)
 
 
-def _change(d: Decision) -> Change:
+def _change(d: Decision, state_after: str | None) -> Change:
     action = d.action
     destroys = None
     if action in (Action.REPLACE, Action.DELETE):
-        destroys = _destroyed(d.ref)
+        destroys = _destroyed(d)
     fields = list(d.fields)
     if d.adopt:
         fields.append(
@@ -50,7 +77,6 @@ def _change(d: Decision) -> Change:
                 after=ownership.MARKER_VALUE,
             )
         )
-    state_after = d.want_state
     if action is Action.DELETE:
         state_after = None
     return Change(
@@ -77,8 +103,15 @@ def unmanaged(ctx: Context) -> tuple[Ref, ...]:
     )
 
 
-def _destroyed(ref: Ref) -> str | None:
-    """What deleting `ref` loses for good, for the loud warning in plans."""
+def _destroyed(d: Decision) -> str | None:
+    """What deleting `d.ref` loses for good, for the loud warning in plans."""
+    ref = d.ref
+    if d.dest_to_empty:
+        return (
+            f"data frame analytics {ref.id}: its configuration, state and progress are "
+            f"deleted, and so is its destination index {d.dest_to_empty} with every document "
+            "in it (a new job must start on an empty one); the new job writes its results again"
+        )
     if ref.kind is Kind.JOB:
         return (
             f"job {ref.id}: its model state, model snapshots and all results are deleted; "

@@ -2,13 +2,14 @@
 
 Input: a `Context` (whole desired and live states, references, options). Output: nothing, or
 a `PlanError` listing every problem (references to nothing, Elastic-managed resources in the
-manifests, datafeeds that cannot run or cannot coexist). Pure, no I/O.
+manifests or their datafeeds, datafeeds that cannot run or cannot coexist; after the
+decisions: a pruned job that a declared calendar still lists). Pure, no I/O.
 """
 
 from __future__ import annotations
 
 from reconciler.errors import PlanError
-from reconciler.model import Kind, Ref, Resource
+from reconciler.model import Action, Kind, Ref, Resource
 from reconciler.plan.context import Context
 from reconciler.plan.rules import datafeed_job, prunable, run_state
 
@@ -57,6 +58,12 @@ def _check_datafeed(ctx: Context, ref: Ref, res: Resource) -> list[str]:
     job_state = job.state if job and job.state else None
     if job_state is None:
         job_state = run_state(Kind.JOB, live_job.state) if live_job else "closed"
+    if live_job is not None and live_job.elastic_managed:
+        problems.append(
+            f"{where}: {ref} feeds job {job_id}, which is managed by Elastic "
+            "(custom_settings.managed: true); mlsync never adds to or modifies such a job: "
+            "remove the datafeed from the manifests"
+        )
     if res.state == "started" and job_state != "opened":
         problems.append(
             f"{where}: {ref} should be started but its job {job_id} will be {job_state}; a "
@@ -82,3 +89,26 @@ def _check_datafeed(ctx: Context, ref: Ref, res: Resource) -> list[str]:
                 "apply --prune removes it when mlsync owns it)"
             )
     return problems
+
+
+def check_decisions(ctx: Context) -> None:
+    """Refuse decisions whose outcome the next plan would reject (after decide and cascade).
+
+    Deleting a job removes it from every calendar (es-ml-api.md §1.7): a declared calendar
+    that still lists a job --prune deletes would, on the next plan, list a job that exists
+    nowhere. Raises `PlanError` listing every such calendar and job.
+    """
+    problems = []
+    for ref, d in ctx.decisions.items():
+        if ref.kind is not Kind.CALENDAR or d.desired is None:
+            continue
+        for job_id in d.desired.body.get("job_ids") or []:
+            job = ctx.decisions.get(Ref(kind=Kind.JOB, id=str(job_id)))
+            if job is not None and job.action is Action.DELETE and job.desired is None:
+                problems.append(
+                    f"{d.desired.source or ref}: calendar {ref.id} lists job {job_id}, which "
+                    "--prune would delete; remove it from the calendar's job_ids (or declare "
+                    "the job)"
+                )
+    if problems:
+        raise PlanError("cannot plan:\n  " + "\n  ".join(problems))

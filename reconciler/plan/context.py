@@ -33,6 +33,32 @@ class Decision:
     state_ok: bool = True
     desired_canon: Body = field(default_factory=dict)
     live_canon: Body = field(default_factory=dict)
+    #: A running datafeed that a step on its job stops (a force-close): started again after.
+    restart: bool = False
+
+    @property
+    def force_closed(self) -> bool:
+        """Is it failed and force-closed / force-stopped before anything else (§5.1, §5.3)?"""
+        return self.live_state == "failed" and (
+            self.action is not Action.NOOP or self.want_state is not None
+        )
+
+    @property
+    def dest_to_empty(self) -> str | None:
+        """The destination index a DFA replace must delete (None: nothing to delete).
+
+        That is the index the old job wrote to (it ran, so it holds reindexed documents or
+        results), when the new job writes to the same one: its first start refuses a non-empty
+        destination (`dest index [X] must be empty`, TransportStartDataFrameAnalyticsAction).
+        A different index is left alone.
+        """
+        if self.ref.kind is not Kind.DFA or self.action is not Action.REPLACE:
+            return None
+        if self.live is None or self.desired is None or not self.live.facts.get("ran"):
+            return None
+        old = (self.live.body.get("dest") or {}).get("index")
+        new = (self.desired.body.get("dest") or {}).get("index")
+        return old if isinstance(old, str) and old == new else None
 
     @property
     def running_now(self) -> bool:
@@ -66,6 +92,8 @@ class Context:
         self.references = references
         self.warnings: list[str] = []
         self.decisions: dict[Ref, Decision] = {}
+        #: Calendar -> jobs to put back in it (`cascade.memberships_to_restore`).
+        self.restores: dict[Ref, list[str]] = {}
         # Over the whole states: targeting only drops resources (see reconciler.plan.indexes).
         self.index = Indexes.build(self.desired, self.live)
 

@@ -12,7 +12,7 @@ from reconciler import __version__
 from reconciler.model import LiveState, Plan, Resource
 from reconciler.plan.cascade import cascade
 from reconciler.plan.changes import changes, unmanaged
-from reconciler.plan.checks import check
+from reconciler.plan.checks import check, check_decisions
 from reconciler.plan.context import Context
 from reconciler.plan.decide import decide_all
 from reconciler.plan.fingerprint import ABSENT
@@ -40,6 +40,7 @@ def make_plan(
     apply_targets(ctx)
     decide_all(ctx)
     cascade(ctx)
+    check_decisions(ctx)
     steps = build_steps(ctx)
     touched = {step.ref for step in steps}
     return Plan(
@@ -52,7 +53,7 @@ def make_plan(
         cluster=live.cluster,
         manifest_digest=options.manifest_digest,
         live_fingerprint=live.fingerprint,
-        changes=changes(ctx),
+        changes=changes(ctx, steps),
         steps=steps,
         unmanaged=unmanaged(ctx),
         warnings=tuple(ctx.warnings),

@@ -10,9 +10,10 @@ the executor runs independent resources concurrently and skips the dependents of
 
 from __future__ import annotations
 
+from reconciler import ownership
 from reconciler.client import api
 from reconciler.model import Action, Kind, Ref, Step
-from reconciler.plan.cascade import memberships_to_restore
+from reconciler.plan.bodies import settings_after
 from reconciler.plan.collector import StepList, first
 from reconciler.plan.context import Context, Decision
 from reconciler.plan.writes import create_or_update
@@ -74,11 +75,13 @@ def build_steps(ctx: Context) -> tuple[Step, ...]:
                 )
     # A failed job or DFA must be force-closed / force-stopped before anything else (§5.1, §5.3).
     for ref, d in dec.items():
-        if d.live_state == "failed" and (d.action is not Action.NOOP or d.want_state is not None):
+        if d.force_closed:
             if ref.kind is Kind.JOB:
                 s.add(
                     ref, "close", api.close_job(ref.id, force=True), phase="stop", wait_for="closed"
                 )
+                # Closing a job stops its datafeed: a running one is started again in phase 4.
+                stopped.update(f for f in ctx.datafeeds_of(ref.id) if dec[f].restart)
             elif ref.kind is Kind.DFA:
                 s.add(
                     ref,
@@ -111,6 +114,20 @@ def build_steps(ctx: Context) -> tuple[Step, ...]:
                 Kind.CALENDAR: lambda i: api.delete_calendar(i),
                 Kind.FILTER: lambda i: api.delete_filter(i),
             }[kind](ref.id)
+            dest = d.dest_to_empty
+            if dest:
+                # The new job's first start needs it empty. Before the job's own delete: if
+                # apply dies in between, the next plan still sees a replace (the old job
+                # exists) and deletes the index again; the other way round it would see a
+                # plain create and the start would be refused.
+                s.add(
+                    ref,
+                    "delete-dest-index",
+                    api.delete_index(dest),
+                    phase="delete-dest",
+                    destructive=True,
+                    description=f"delete destination index {dest} of {ref.id} (its results)",
+                )
             s.add(ref, "delete", call, phase="delete", after=after, destructive=True)
 
     # Phase 2: deletes, children first; the delete half of a replace is destructive too.
@@ -125,8 +142,9 @@ def build_steps(ctx: Context) -> tuple[Step, ...]:
                 create_or_update(s, ctx, d, gone)
     # Jobs recreated by a replace lose their calendar memberships (ES removes a deleted job from
     # every calendar, §1.7): put them back in every calendar that listed them, declared or not.
-    for cref, job_ids in sorted(memberships_to_restore(ctx).items(), key=lambda i: i[0].sort_key):
-        s.add(
+    readds: dict[str, list[int]] = {}
+    for cref, job_ids in sorted(ctx.restores.items(), key=lambda i: i[0].sort_key):
+        index = s.add(
             cref,
             "add-jobs",
             api.put_calendar_job(cref.id, job_ids),
@@ -134,6 +152,9 @@ def build_steps(ctx: Context) -> tuple[Step, ...]:
             after=[s.get(Ref(kind=Kind.JOB, id=j), "apply") for j in job_ids],
             description=f"re-add replaced jobs {', '.join(job_ids)} to calendar {cref.id}",
         )
+        for job_id in job_ids:
+            readds.setdefault(job_id, []).append(index)
+    _clear_restore_records(s, ctx, readds)
 
     # Filters go last among the deletes: jobs must stop using them first.
     delete(Kind.FILTER)
@@ -182,3 +203,25 @@ def build_steps(ctx: Context) -> tuple[Step, ...]:
                     restore=restore,
                 )
     return tuple(s.steps)
+
+
+def _clear_restore_records(s: StepList, ctx: Context, readds: dict[str, list[int]]) -> None:
+    """Once every membership of a recreated job is back, its restore record goes.
+
+    The record was written with the new job (a replace in this plan) or left by an earlier
+    apply; a failed re-add skips this step, so the next plan still finds the record.
+    """
+    for ref, d in ctx.decisions.items():
+        if ref.kind is not Kind.JOB or d.action is Action.DELETE or d.live is None:
+            continue
+        recorded = bool(ownership.pending_calendars(d.live.body))
+        if not recorded and not (d.action is Action.REPLACE and ref.id in readds):
+            continue
+        s.add(
+            ref,
+            "clear-restore-record",
+            api.update_job(ref.id, {"custom_settings": settings_after(d, record=[])}),
+            phase="record",
+            after=readds.get(ref.id, []),
+            description=f"remove the calendar restore record from job {ref.id}",
+        )

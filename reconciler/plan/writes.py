@@ -16,8 +16,10 @@ from reconciler.plan.bodies import (
     DATAFEED_RESETS,
     filter_update_body,
     job_update_body,
+    settings_after,
     top_level_update,
 )
+from reconciler.plan.cascade import restore_record
 from reconciler.plan.collector import StepList
 from reconciler.plan.context import Context, Decision
 
@@ -43,7 +45,11 @@ def create_or_update(s: StepList, ctx: Context, d: Decision, gone: set[str]) -> 
     if d.action in (Action.CREATE, Action.REPLACE):
         call: Call
         if ref.kind is Kind.JOB:
-            call = api.put_job(ref.id, ownership.with_marker(Kind.JOB, raw))
+            body = ownership.with_marker(Kind.JOB, raw)
+            record = restore_record(ctx, ref.id) if d.action is Action.REPLACE else []
+            if record:  # kept on the cluster until the memberships are back (cascade)
+                body["custom_settings"] = settings_after(d, record=record)
+            call = api.put_job(ref.id, body)
         elif ref.kind is Kind.DATAFEED:
             call = api.put_datafeed(ref.id, raw)
         elif ref.kind is Kind.DFA:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from apply_helpers import admin, live_state, new_client, new_sandbox
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -180,7 +179,6 @@ RUNNING: dict[str, Any] = {
 REPLACED = {**RUNNING, "bucket_span": "30m"}
 
 
-@pytest.mark.xfail(strict=True, reason="planner fix pending the plan split (issue 13)")
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @example(  # a failed job whose datafeed was started, declared running
     desired={"jobs": {"a": RUNNING}, "filters": {}, "calendar": None},

@@ -34,7 +34,6 @@ JOB: dict[str, Any] = {
 FAST: dict[str, Any] = {"poll_interval": 0.01, "wait_timeout": 5.0}
 # The planner fixes land once reconciler/plan.py is split into stage modules (#10); until then
 # these regressions are recorded as known failures (strict: each must still fail).
-pytestmark = pytest.mark.xfail(strict=True, reason="planner fix pending the plan split")
 
 
 @pytest.fixture
@@ -148,7 +147,22 @@ def _replaced() -> Resource:
     return job(analysis_config={**JOB["analysis_config"], "bucket_span": "30m"})
 
 
-@pytest.mark.parametrize("failure", ["500", "killed"])
+@pytest.mark.parametrize(
+    "failure",
+    [
+        "500",
+        "killed",
+        pytest.param(
+            "killed-before-create",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="known gap: killed between the old job's delete and the new job's "
+                "create, the record (kept on the new job) is not written yet; closing it "
+                "needs a record that survives the delete (a registry document)",
+            ),
+        ),
+    ],
+)
 def test_a_replaced_jobs_undeclared_calendar_membership_survives_a_failed_re_add(
     sandbox: Sandbox, client: MLClient, failure: str
 ) -> None:
@@ -162,8 +176,10 @@ def test_a_replaced_jobs_undeclared_calendar_membership_survives_a_failed_re_add
         assert not result.ok
         admin(sandbox, "PUT", "/_sandbox/faults", [])
     else:
-        # The process dies right after the job was recreated: no step after it ever runs.
-        upto = next(s.index for s in plan.steps if s.op == "create" and s.ref.kind is Kind.JOB)
+        # The process dies right after the job was recreated (or right after the old one
+        # was deleted): no step after it ever runs.
+        op = "create" if failure == "killed" else "delete"
+        upto = next(s.index for s in plan.steps if s.op == op and s.ref.kind is Kind.JOB)
         cut = plan.model_copy(update={"steps": tuple(s for s in plan.steps if s.index <= upto)})
         assert apply_plan(cut, client, **FAST).ok
     calendar = client.perform(api.get_calendars("maint")).body["calendars"][0]
@@ -213,11 +229,28 @@ def test_replacing_a_dfa_that_wrote_results_deletes_its_destination_index() -> N
     assert change.destroys and "destination index out" in change.destroys
     deletes = [s for s in plan.steps if s.call.method == "DELETE" and s.call.path == "/out"]
     assert deletes and deletes[0].destructive
-    assert "/out" in render_text(plan)
+    assert "destination index out" in render_text(plan)
     result = apply_plan(plan, client, **FAST)
     assert result.ok, [(o.label, o.message) for o in result.outcomes if o.message]
     assert results(client) == 4  # the new run's results, not doubled
     assert not plan_for(client, [replaced]).has_changes
+
+
+@pytest.mark.parametrize("last_op", ["delete-dest-index", "delete"])
+def test_a_dfa_replace_killed_half_way_converges_on_the_next_apply(last_op: str) -> None:
+    # Found by the soak: killed after the DFA's delete, the next plan sees a plain create; the
+    # destination index must already be empty by then (it is deleted first).
+    sandbox = Sandbox(implicit_indices=True, dfa_duration=0.0)
+    client = MLClient(hosts=["http://sandbox:9200"], transport=SandboxTransport(sandbox))
+    seed_source(client)
+    assert not converge(client, [dfa({})]).has_changes
+    replaced = dfa({"n_neighbors": 5})
+    plan = plan_for(client, [replaced])
+    upto = next(s.index for s in plan.steps if s.op == last_op and s.ref.kind is Kind.DFA)
+    cut = plan.model_copy(update={"steps": tuple(s for s in plan.steps if s.index <= upto)})
+    assert apply_plan(cut, client, **FAST).ok  # then the process dies
+    assert not converge(client, [replaced]).has_changes
+    assert results(client) == 4
 
 
 # ----------------------------------------------------------------------------- one decision
@@ -273,6 +306,6 @@ def test_prune_refuses_to_delete_a_job_a_declared_calendar_still_lists(client: M
 
 def test_a_datafeed_for_an_elastic_managed_job_is_refused_at_plan_time(client: MLClient) -> None:
     client.perform(api.put_job("kibana_job", {**JOB, "custom_settings": {"managed": True}}))
-    with pytest.raises(PlanError, match=r"kibana_job is managed by Elastic"):
+    with pytest.raises(PlanError, match=r"feeds job kibana_job, which is managed by Elastic"):
         plan_for(client, [feed("mine", job_id="kibana_job")])
     assert client.perform(api.get_datafeeds("_all")).body["count"] == 0
