@@ -30,7 +30,10 @@ Policy (summarised for users in `mlsync apply --help`):
   confirmed by reading inside the client (`api.confirmation_read`), so it is not redone here.
 - `guard` (the cluster lock's check) runs before every step is started; when it raises, no
   further step starts (a lost lock must not let two applies interleave) and the rest are
-  skipped. A `cancel` event (Ctrl-C) does the same and interrupts running waits.
+  skipped. A `cancel` event or Ctrl-C (SIGTERM in the CLI) does the same and interrupts
+  running waits; then the restore steps of what this apply had stopped still run, when safe,
+  so that an interrupted restart-update leaves nothing stopped that was running. What stays
+  stopped anyway is `ApplyResult.left_stopped`.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
 from reconciler.apply.outcome import (
+    STOPPING_OPS,
     ApplyResult,
     EventHandler,
     EventKind,
@@ -62,7 +66,7 @@ from reconciler.apply.waits import (
     wait_for_state,
 )
 from reconciler.client import api
-from reconciler.client.errors import ApiError, ClientError, NotFoundError
+from reconciler.client.errors import ApiError, ClientError, NotFoundError, describe_error
 from reconciler.errors import MlsyncError, PlanError
 from reconciler.model import Plan, Step
 
@@ -133,6 +137,8 @@ class _Run:
         self.by_index: dict[int, Step] = {}
         self.outcomes: dict[int, StepOutcome] = {}
         self.aborted = ""
+        #: Ctrl-C was pressed again while winding down: restart nothing more.
+        self._hurry = False
         self._event_lock = threading.Lock()
         self._order_deps = self._validate()
         self._dependents: dict[int, list[int]] = {s.index: [] for s in self.steps}
@@ -183,6 +189,9 @@ class _Run:
         with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="mlsync-apply") as pool:
             try:
                 while len(self.outcomes) < len(self.steps):
+                    if self.cancel.is_set():
+                        self.aborted = self.aborted or "interrupted"
+                        break
                     self._start_ready(pool, running, concurrency)
                     if not running:
                         if len(self.outcomes) < len(self.steps) and not self._ready:
@@ -191,16 +200,76 @@ class _Run:
                         continue
                     finished, _ = wait(running, return_when=FIRST_COMPLETED)
                     for future in finished:
-                        step = running.pop(future)
-                        self._finish(_result_of(future, step))
+                        # Recorded before it leaves `running`: an interrupt between the two
+                        # lines must not lose the outcome (`_finish` is idempotent).
+                        self._finish(_result_of(future, running[future]))
+                        del running[future]
             except KeyboardInterrupt:
                 self.aborted = self.aborted or "interrupted"
                 self.cancel.set()
-                for future, step in list(running.items()):
-                    self._finish(_result_of(future, step))
-                self._skip_rest(f"not started: apply {self.aborted}")
+            self._drain(running)
+            self._wind_down()
         outcomes = tuple(self.outcomes[s.index] for s in self.steps)
         return ApplyResult(outcomes, time.monotonic() - started, self.aborted)
+
+    def _drain(self, running: dict[Future[StepOutcome], Step]) -> None:
+        """Collect the steps in flight at an interrupt (their waits stop at once: `cancel`)."""
+        while running:
+            try:
+                for future, step in list(running.items()):
+                    self._finish(_result_of(future, step))
+                    del running[future]
+            except KeyboardInterrupt:  # pressed again: no restarts, but keep every outcome
+                self._hurry = True
+
+    def _wind_down(self) -> None:
+        """After an interrupt: skip what had not started, and restart what apply stopped.
+
+        Once this apply has tried to stop or close anything, every restore step not yet run
+        runs here, in plan order, one at a time, with the same safety check as a restore after
+        a failure (what still runs is "already" there: one stats read, no call), and waits
+        without the interrupt's `cancel`
+        (a restart must not be abandoned half-way); pressing Ctrl-C again stops this too. A
+        lost lock restores nothing: another apply may own the cluster by now.
+        """
+        if len(self.outcomes) == len(self.steps):
+            return
+        restoring = self.aborted == "interrupted" and not self._hurry and self._stopped_anything()
+        self.cancel = threading.Event()
+        for step in self.steps:
+            if step.index in self.outcomes:
+                continue
+            if not (restoring and step.restore):
+                self._finish(_skipped(step, f"not started: apply {self.aborted}"))
+                continue
+            try:
+                self._finish(self._restore_now(step))
+            except KeyboardInterrupt:
+                restoring = False
+                self._finish(_skipped(step, "not restored: apply interrupted again"))
+        self._ready.clear()
+
+    def _stopped_anything(self) -> bool:
+        """Did this apply try to stop or close anything (a call that may have landed)?"""
+        return any(
+            self.by_index[i].op in STOPPING_OPS and o.status is not StepStatus.SKIPPED
+            for i, o in self.outcomes.items()
+        )
+
+    def _restore_now(self, step: Step) -> StepOutcome:
+        verdict = self._verdict(step)
+        if isinstance(verdict, StepOutcome):
+            return verdict
+        if self.guard is not None:
+            try:
+                self.guard()
+            except MlsyncError as exc:
+                return _skipped(step, f"not restored: {exc}")
+        result = self._run_step(step, True)
+        if result.status is StepStatus.DONE:
+            note = _join(result.message, "restarted after the interrupt")
+            result = StepOutcome(step, result.status, note, result.elapsed)
+        return result
 
     def _start_ready(
         self,
@@ -209,10 +278,10 @@ class _Run:
         concurrency: int,
     ) -> None:
         while self._ready and len(running) < concurrency:
+            if self.cancel.is_set():
+                return  # interrupted: `_wind_down` decides what still runs
             _, index = heapq.heappop(self._ready)
             step = self.by_index[index]
-            if self.cancel.is_set() and not self.aborted:
-                self.aborted = "interrupted"
             if self.aborted:
                 self._finish(_skipped(step, f"not started: apply {self.aborted}"))
                 continue
@@ -247,6 +316,8 @@ class _Run:
         return _skipped(step, f"depends on step {_describe(self.outcomes[bad[0]])}")
 
     def _finish(self, outcome: StepOutcome) -> None:
+        if outcome.step.index in self.outcomes:
+            return
         self.outcomes[outcome.step.index] = outcome
         for dependent in self._dependents[outcome.step.index]:
             self._unfinished[dependent] -= 1
@@ -302,7 +373,7 @@ class _Run:
                     note = _join(note, "assigned lazily, waiting for ML capacity")
             return outcome(StepStatus.DONE, note)
         except (ClientError, WaitFailed) as exc:
-            return outcome(StepStatus.FAILED, str(exc))
+            return outcome(StepStatus.FAILED, describe_error(exc))
         except Exception as exc:  # a bug must not leave the lock held or the table unprinted
             return outcome(StepStatus.FAILED, f"internal error: {exc!r}")
 
@@ -371,7 +442,8 @@ def _join(note: str, extra: str) -> str:
 
 def _describe(outcome: StepOutcome) -> str:
     verb = "failed" if outcome.status is StepStatus.FAILED else "was skipped"
-    return f"{outcome.step.index} ({outcome.label}), which {verb}"
+    # Steps are numbered from 1 wherever a person reads them (progress, table, JSON).
+    return f"{outcome.step.index + 1} ({outcome.label}), which {verb}"
 
 
 def _skipped(step: Step, reason: str) -> StepOutcome:

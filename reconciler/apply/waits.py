@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from reconciler.client import api
-from reconciler.client.errors import ApiError, NotFoundError, TransportError
+from reconciler.client.errors import ApiError, NotFoundError, TransportError, describe_error
 from reconciler.model import Call, Kind, Ref
 
 
@@ -164,11 +164,13 @@ def wait_for_state(
         except NotFoundError as exc:
             raise WaitFailed(f"{ref} disappeared while waiting for {target}") from exc
         except TransportError as exc:
-            transient = str(exc)  # the client already retried; keep polling until the deadline
+            transient = describe_error(
+                exc
+            )  # the client already retried; keep polling until the deadline
         except ApiError as exc:
             if exc.status < 500 and exc.status != 429:
                 raise
-            transient = str(exc)
+            transient = describe_error(exc)
         else:
             last = str(entry.get("state", "unknown"))
             if reached(ref, target, entry, lazy=lazy):

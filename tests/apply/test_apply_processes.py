@@ -1,7 +1,7 @@
 """Real processes: applies killed with SIGKILL at random points, and two concurrent applies.
 
 `mlsync apply --sandbox` runs as a subprocess on a sandbox state file shared with this process
-(every request is one `flock`-protected transaction on the file, like separate clients of one
+(every request is one SQLite write transaction on the file, like separate clients of one
 cluster), so a SIGKILL really interrupts it between requests and leaves its lock behind. The
 re-run waits for that lock to expire (`--lock-ttl 1`), takes it over and converges.
 """
