@@ -206,7 +206,7 @@ def test_restore_is_skipped_when_its_resource_no_longer_exists(
     assert statuses(result) == ["failed", "skipped", "skipped"]
     assert result.outcomes[1].message == "not restored: AnomalyDetectionJob/ghost no longer exists"
     assert result.outcomes[2].message == (
-        "restore step 1 (open AnomalyDetectionJob/ghost), which was skipped"
+        "restore step 2 (open AnomalyDetectionJob/ghost), which was skipped"
     )
 
 
