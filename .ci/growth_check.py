@@ -40,7 +40,7 @@ BENCHMARKS: dict[str, list[str]] = {
 #: Time at 4x the resources may be at most this multiple of the time (linear: 4).
 LIMIT_AT_4X = 5.0
 #: Keys of a JSON line that name a series (everything else but the size and times).
-SERIES_KEYS = ("bench", "mode", "latency_ms", "phase", "kind")
+SERIES_KEYS = ("bench", "benchmark", "mode", "clock", "latency_ms", "phase", "kind")
 
 
 def run(script: list[str], timeout: float) -> list[dict[str, Any]]:

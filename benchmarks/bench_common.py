@@ -147,6 +147,7 @@ def served_sandbox(timeout: float = 30.0) -> Iterator[Served]:
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        cwd=source or None,  # `python -m` puts the working directory first on sys.path
     )
     try:
         deadline = time.monotonic() + timeout
