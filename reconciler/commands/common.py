@@ -309,7 +309,7 @@ def preflight(client: MLClient) -> ClusterInfo:
         if where is None or exc.status not in (301, 302, 303, 307, 308, 401, 403):
             raise
         what = "rejected the credentials" if exc.status in (401, 403) else "answered"
-        raise UsageError(f"Elasticsearch at {where} {what}: {exc}") from None
+        raise UsageError(f"Elasticsearch at {where} {what}: {describe_error(exc)}") from None
 
 
 @dataclass
