@@ -104,7 +104,7 @@ def test_what_could_not_be_restarted_is_named_in_the_summary(
     assert run_state(client, feed_ref("f")) == "stopped"
     assert [str(r) for r in result.left_stopped] == ["Datafeed/f"]
     with pytest.raises(ApplyError) as caught:
-        _report(result)
+        _report(result, "text")
     out = capsys.readouterr().out
     assert "Left stopped by this apply: Datafeed/f" in out
     assert "Datafeed/f" in str(caught.value) and "stopped" in str(caught.value)
