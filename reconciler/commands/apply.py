@@ -404,7 +404,7 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _report(result: ApplyResult, fmt: str) -> None:
+def _report(result: ApplyResult, fmt: str = "text") -> None:
     down = ", ".join(str(ref) for ref in result.left_stopped)
     if fmt == "json":
         # stdout carries only the document; people still read the summary on stderr.
