@@ -7,41 +7,60 @@ es-ml-api.md §1.7) and leaves its calendars; reasons say so. Pure, no I/O.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from reconciler.model import Action, Kind, Ref
-from reconciler.plan.context import Context
+from reconciler.plan.context import Context, Decision
 
 
 def cascade(ctx: Context) -> None:
-    """A replaced or deleted job takes its datafeed along (ES deletes it with the job)."""
+    """Amend the decisions for what each resource's decision does to the others."""
     for ref, d in ctx.decisions.items():
-        if ref.kind is not Kind.JOB or d.action not in (Action.REPLACE, Action.DELETE):
-            continue
-        verb = "replaced" if d.action is Action.REPLACE else "deleted"
-        for feed in ctx.datafeeds_of(ref.id):
-            fd = ctx.decisions[feed]
-            if fd.action in (Action.DELETE, Action.REPLACE):
-                continue
-            if fd.desired is None:
-                fd.action = Action.DELETE
-                fd.reasons.append(f"its job {ref.id} is deleted")
-            elif fd.live is not None:
-                fd.action = Action.REPLACE
-                fd.reasons.append(
-                    f"its job {ref.id} is {verb}"
-                    " and Elasticsearch deletes a job's datafeed with the job"
-                )
-
+        hook = CASCADES[ref.kind]
+        if hook is not None:
+            hook(ctx, d)
     for cref, jobs in memberships_to_restore(ctx).items():
         for job_id in jobs:
             ctx.decisions[Ref(kind=Kind.JOB, id=job_id)].reasons.append(
                 f"deleting it removes it from calendar {cref.id}; it is added back after "
                 "the job is recreated"
             )
-    for ref, d in ctx.decisions.items():
-        if ref.kind is Kind.JOB and d.action is Action.RESTART_UPDATE:
-            for feed in ctx.datafeeds_of(ref.id):
-                if ctx.decisions[feed].running_now:
-                    d.reasons.append(f"its datafeed {feed.id} is stopped first and restarted after")
+
+
+def _job_cascade(ctx: Context, d: Decision) -> None:
+    """A replaced or deleted job takes its datafeed along (ES deletes it with the job)."""
+    if d.action is Action.RESTART_UPDATE:
+        for feed in ctx.datafeeds_of(d.ref.id):
+            if ctx.decisions[feed].running_now:
+                d.reasons.append(f"its datafeed {feed.id} is stopped first and restarted after")
+        return
+    if d.action not in (Action.REPLACE, Action.DELETE):
+        return
+    verb = "replaced" if d.action is Action.REPLACE else "deleted"
+    for feed in ctx.datafeeds_of(d.ref.id):
+        fd = ctx.decisions[feed]
+        if fd.action in (Action.DELETE, Action.REPLACE):
+            continue
+        if fd.desired is None:
+            fd.action = Action.DELETE
+            fd.reasons.append(f"its job {d.ref.id} is deleted")
+        elif fd.live is not None:
+            fd.action = Action.REPLACE
+            fd.reasons.append(
+                f"its job {d.ref.id} is {verb} and Elasticsearch deletes a job's datafeed with "
+                "the job"
+            )
+
+
+#: Per kind: what its decision does to other resources, or None. (A replaced job also
+#: leaves its calendars: `memberships_to_restore`.)
+CASCADES: dict[Kind, Callable[[Context, Decision], None] | None] = {
+    Kind.FILTER: None,
+    Kind.CALENDAR: None,
+    Kind.JOB: _job_cascade,
+    Kind.DATAFEED: None,
+    Kind.DFA: None,
+}
 
 
 def memberships_to_restore(ctx: Context) -> dict[Ref, list[str]]:

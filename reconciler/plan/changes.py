@@ -7,9 +7,12 @@ Pure, no I/O.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from reconciler import ownership
 from reconciler.model import Action, Change, FieldChange, Kind, Ref, Risk
 from reconciler.plan.context import Context, Decision
+from reconciler.plan.rules import RUN_STATES
 
 RISK: dict[Action, Risk] = {
     Action.NOOP: Risk.NONE,
@@ -39,8 +42,9 @@ def changes(ctx: Context) -> tuple[Change, ...]:
 def _change(d: Decision) -> Change:
     action = d.action
     destroys = None
-    if action in (Action.REPLACE, Action.DELETE):
-        destroys = _destroyed(d.ref)
+    destroyed = DESTROYS[d.ref.kind]
+    if action in (Action.REPLACE, Action.DELETE) and destroyed is not None:
+        destroys = destroyed(d.ref.id)
     fields = list(d.fields)
     if d.adopt:
         fields.append(
@@ -59,7 +63,7 @@ def _change(d: Decision) -> Change:
         risk=RISK[action],
         fields=tuple(sorted(fields, key=lambda f: f.path)),
         state_before=d.live_state,
-        state_after=state_after if d.ref.kind in (Kind.JOB, Kind.DATAFEED, Kind.DFA) else None,
+        state_after=state_after if RUN_STATES[d.ref.kind] else None,
         reasons=tuple(d.reasons),
         destroys=destroys,
         state_only=action in (Action.OPEN, Action.CLOSE, Action.START, Action.STOP),
@@ -77,18 +81,19 @@ def unmanaged(ctx: Context) -> tuple[Ref, ...]:
     )
 
 
-def _destroyed(ref: Ref) -> str | None:
-    """What deleting `ref` loses for good, for the loud warning in plans."""
-    if ref.kind is Kind.JOB:
-        return (
-            f"job {ref.id}: its model state, model snapshots and all results are deleted; "
-            "a recreated job relearns from scratch"
-        )
-    if ref.kind is Kind.DFA:
-        return (
-            f"data frame analytics {ref.id}: its configuration, state and progress are deleted "
-            "(the destination index is kept)"
-        )
-    # Datafeeds, filters and calendars are configuration only: deleting one loses no ML data
-    # (a replaced calendar gets its events back from the manifest).
-    return None
+#: Per kind: what deleting one loses for good (for the loud warning in plans), or None.
+#: Datafeeds, filters and calendars are configuration only: deleting one loses no ML data
+#: (a replaced calendar gets its events back from the manifest).
+DESTROYS: dict[Kind, Callable[[str], str] | None] = {
+    Kind.FILTER: None,
+    Kind.CALENDAR: None,
+    Kind.JOB: lambda i: (
+        f"job {i}: its model state, model snapshots and all results are deleted; "
+        "a recreated job relearns from scratch"
+    ),
+    Kind.DATAFEED: None,
+    Kind.DFA: lambda i: (
+        f"data frame analytics {i}: its configuration, state and progress are deleted "
+        "(the destination index is kept)"
+    ),
+}

@@ -7,6 +7,8 @@ manifests, datafeeds that cannot run or cannot coexist). Pure, no I/O.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from reconciler.errors import PlanError
 from reconciler.model import Kind, Ref, Resource
 from reconciler.plan.context import Context
@@ -40,8 +42,9 @@ def check(ctx: Context) -> None:
                 f"{res.source or ref}: {ref} is managed by Elastic (custom_settings.managed: "
                 f"true); mlsync never modifies it — remove it from the manifests"
             )
-        if ref.kind is Kind.DATAFEED:
-            problems += _check_datafeed(ctx, ref, res)
+        kind_check = CHECKS[ref.kind]
+        if kind_check is not None:
+            problems += kind_check(ctx, ref, res)
     if problems:
         raise PlanError("cannot plan:\n  " + "\n  ".join(problems))
 
@@ -82,3 +85,13 @@ def _check_datafeed(ctx: Context, ref: Ref, res: Resource) -> list[str]:
                 "apply --prune removes it when mlsync owns it)"
             )
     return problems
+
+
+#: Per kind: the problems a desired resource of that kind can have on its own, or None.
+CHECKS: dict[Kind, Callable[[Context, Ref, Resource], list[str]] | None] = {
+    Kind.FILTER: None,
+    Kind.CALENDAR: None,
+    Kind.JOB: None,
+    Kind.DATAFEED: _check_datafeed,
+    Kind.DFA: None,
+}
