@@ -113,7 +113,6 @@ def decide(ctx: Context, ref: Ref, desired: Resource | None, live: Resource | No
         if rules.keep_state is not None:
             d.want_state = rules.keep_state(ctx, desired, d.want_state)
     live_canon = canonical(ref.kind, live.body, ctx.defaults)
-    d.live_canon = drop_unset_computed(ref.kind, d.desired_canon, live_canon)
     for name in rules.unsettable:
         if name in live_canon and name not in d.desired_canon:
             ctx.warnings.append(
@@ -121,6 +120,8 @@ def decide(ctx: Context, ref: Ref, desired: Resource | None, live: Resource | No
                 "leaves it out; the job update API cannot unset it, so it stays (set it "
                 "in the manifest to change it)"
             )
+    # `live_canon` is this function's own copy: no need for another one.
+    d.live_canon = drop_unset_computed(ref.kind, d.desired_canon, live_canon, in_place=True)
     atomic = SET_LISTS[ref.kind]
     for path, before, after in diff_bodies(d.live_canon, d.desired_canon, atomic):
         klass = classify(ref.kind, path, removed=after is None)
