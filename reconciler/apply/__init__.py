@@ -9,7 +9,7 @@ Modules: `gate` (the --allow-destroy check, pure), `executor` (scheduling and st
 
 from __future__ import annotations
 
-from reconciler.apply.executor import apply_plan
+from reconciler.apply.executor import DEFAULT_CONCURRENCY, apply_plan
 from reconciler.apply.gate import check_destructive, destructive_lines
 from reconciler.apply.outcome import (
     ApplyResult,
@@ -18,10 +18,12 @@ from reconciler.apply.outcome import (
     StepEvent,
     StepOutcome,
     StepStatus,
+    result_document,
 )
 from reconciler.apply.waits import WaitFailed, wait_for_state
 
 __all__ = [
+    "DEFAULT_CONCURRENCY",
     "ApplyResult",
     "EventHandler",
     "EventKind",
@@ -32,5 +34,6 @@ __all__ = [
     "apply_plan",
     "check_destructive",
     "destructive_lines",
+    "result_document",
     "wait_for_state",
 ]

@@ -13,37 +13,47 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import os
+import re
 import sys
 import warnings
-from collections.abc import Callable, Sequence
+import weakref
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import click
+import jinja2.meta
+import jinja2.sandbox
 
 from reconciler.client import (
+    MLSYNC_POLICY,
     ClientError,
     ConnectionConfig,
     ConnectionConfigError,
     InsecureConnectionWarning,
     MLClient,
+    describe_error,
 )
 from reconciler.client.connection import SETTINGS
+from reconciler.client.errors import ApiError, TransportError, UnsupportedProductError
 from reconciler.client.preflight import ClusterInfo
 from reconciler.cluster import read_cluster
 from reconciler.errors import ManifestError, MlsyncError, UsageError
 from reconciler.manifest import ManifestSet, load_manifests
-from reconciler.model import LiveState, Plan, Ref
+from reconciler.manifest.environment import RESERVED_VARIABLES
+from reconciler.manifest.loader import find_manifest_files
+from reconciler.model import LiveState, Plan
 from reconciler.plan import PlanOptions, make_plan
+from reconciler.snapshots import with_bodies
+from reconciler.targets import expand_targets, parse_targets
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 #: Where the embedded sandbox keeps its state, so plan/apply/plan in separate processes agree.
-DEFAULT_SANDBOX_STATE = Path(".mlsync") / "sandbox.json"
+DEFAULT_SANDBOX_STATE = Path(".mlsync") / "sandbox.db"
 SANDBOX_URL = "http://sandbox.mlsync.invalid:9200"
 
 
@@ -137,41 +147,84 @@ def parse_variables(pairs: Sequence[str]) -> dict[str, str]:
     return out
 
 
-def parse_targets(values: Sequence[str]) -> tuple[Ref, ...]:
-    """`--target KIND/ID` values."""
-    try:
-        return tuple(Ref.parse(v) for v in values)
-    except ValueError as exc:
-        raise UsageError(f"--target: {exc}") from None
-
-
 def load(paths: Sequence[str], env: str | None, variables: Sequence[str]) -> ManifestSet:
-    """Load and validate the manifests (no network)."""
-    return load_manifests(
-        list(paths) or ["manifests"], env=env, variables=parse_variables(variables)
-    )
+    """Load and validate the manifests (no network); warn about `--var`s no manifest uses."""
+    values = parse_variables(variables)
+    try:
+        return load_manifests(list(paths) or ["manifests"], env=env, variables=values)
+    finally:
+        for warning in unused_variable_warnings(list(paths) or ["manifests"], values):
+            echo_err(f"Warning: {warning}")
+
+
+#: The Jinja2 blocks of a manifest file: `{{ ... }}` and `{% ... %}`.
+_TEMPLATE_BLOCK = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
+
+
+def template_variables(text: str) -> set[str]:
+    """The variable names the templates in one manifest file's text refer to.
+
+    The whole file is parsed as one template when it can be (a `{% if %}` may span values),
+    else line by line, else block by block; what does not parse is the loader's to report.
+    """
+    environment = jinja2.sandbox.ImmutableSandboxedEnvironment()
+
+    def names(source: str) -> set[str] | None:
+        try:
+            return set(jinja2.meta.find_undeclared_variables(environment.parse(source)))
+        except jinja2.TemplateSyntaxError:
+            return None
+
+    whole = names(text)
+    if whole is not None:
+        return whole
+    found: set[str] = set()
+    for line in text.splitlines():
+        if "{{" not in line and "{%" not in line:
+            continue
+        parsed = names(line)
+        if parsed is None:
+            parsed = set().union(*(names(b) or set() for b in _TEMPLATE_BLOCK.findall(line)))
+        found |= parsed
+    return found
+
+
+def unused_variable_warnings(paths: Sequence[str], variables: Mapping[str, Any]) -> list[str]:
+    """One warning per `--var` that no manifest under `paths` uses (most often a typo)."""
+    if not variables:
+        return []
+    files, _ = find_manifest_files(paths)
+    used: set[str] = set()
+    for file in files:
+        try:
+            used |= template_variables(Path(file).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError):
+            continue  # reported by the loader
+    return [
+        f"--var {name} is not used by any manifest (a typo? the templates use: "
+        f"{', '.join(sorted(used)) or 'no variables'})"
+        for name in variables
+        if name not in used and name not in RESERVED_VARIABLES  # those are errors already
+    ]
 
 
 def open_client(options: dict[str, Any]) -> MLClient:
     """The embedded sandbox (`--sandbox`) or a real cluster from flags and environment."""
     if options.get("sandbox"):
-        from reconciler.sandbox import Sandbox, SandboxTransport
+        from reconciler.sandbox import Sandbox, SandboxTransport, StateFileError
 
         state: Path = options.get("sandbox_state") or DEFAULT_SANDBOX_STATE
         try:
-            state.parent.mkdir(parents=True, exist_ok=True)
-            if state.exists():
-                json.loads(state.read_text(encoding="utf-8") or "{}")
-        except json.JSONDecodeError as exc:
+            # The embedded sandbox has none of the user's data loaded, so it treats every concrete
+            # index as existing (a real cluster has the data; see reconciler/sandbox/README.md).
+            sandbox = Sandbox(state_file=state, implicit_indices=True)
+        except StateFileError as exc:
             raise UsageError(
                 f"{state}: the sandbox state file is damaged ({exc}); delete it to start afresh"
             ) from None
         except OSError as exc:
             raise UsageError(f"{state}: cannot use the sandbox state file ({exc})") from None
-        # The embedded sandbox has none of the user's data loaded, so it treats every concrete
-        # index as existing (a real cluster has the data; see reconciler/sandbox/README.md).
-        sandbox = Sandbox(state_file=state, implicit_indices=True)
-        return MLClient(hosts=[SANDBOX_URL], transport=SandboxTransport(sandbox))
+        return MLClient(hosts=[SANDBOX_URL], transport=SandboxTransport(sandbox), **MLSYNC_POLICY)
     flags = {key: options.get(key) for key in SETTINGS}
     try:
         config = ConnectionConfig.resolve(flags, os.environ)
@@ -188,7 +241,52 @@ def open_client(options: dict[str, Any]) -> MLClient:
     for warning in caught:
         # --insecure: say so on every run, loudly (ux-conventions.md §4.5).
         echo_err(f"Warning: {warning.message}")
+    _WHERE[client] = describe_connection(config)
     return client
+
+
+#: What each open client connects to, for error messages.
+_WHERE: weakref.WeakKeyDictionary[MLClient, str] = weakref.WeakKeyDictionary()
+_AUTH_LABEL = {"api_key": "API key", "basic": "basic auth", "bearer_token": "bearer token"}
+_AUTH_KEYS = {
+    "api_key": ("api_key",),
+    "basic": ("username", "password"),
+    "bearer_token": ("bearer_token",),
+}
+
+
+def describe_connection(config: ConnectionConfig) -> str:
+    """`https://es:9200 (URL from MLSYNC_URL; API key from ELASTICSEARCH_API_KEY)`, no secrets."""
+    origins = config.origins
+    if config.hosts:
+        where = f"URL from {origins.get('url', '--url')}"
+    elif config.cloud_id:
+        where = f"cloud id from {origins.get('cloud_id', '--cloud-id')}"
+    else:
+        where = "the default URL"
+    methods = config.auth_methods()
+    if methods:
+        sources = ", ".join(origins[k] for k in _AUTH_KEYS[methods[0]] if k in origins)
+        auth = f"{_AUTH_LABEL[methods[0]]} from {sources}" if sources else _AUTH_LABEL[methods[0]]
+    else:
+        auth = "no credentials"
+    return f"{', '.join(config.urls)} ({where}; {auth})"
+
+
+def preflight(client: MLClient) -> ClusterInfo:
+    """The client's preflight, with errors that say which cluster and credentials were used."""
+    where = _WHERE.get(client)
+    try:
+        return client.preflight()
+    except (TransportError, UnsupportedProductError) as exc:
+        if where is None:
+            raise
+        raise UsageError(f"cannot use Elasticsearch at {where}: {exc}") from None
+    except ApiError as exc:
+        if where is None or exc.status not in (301, 302, 303, 307, 308, 401, 403):
+            raise
+        what = "rejected the credentials" if exc.status in (401, 403) else "answered"
+        raise UsageError(f"Elasticsearch at {where} {what}: {exc}") from None
 
 
 @dataclass
@@ -202,36 +300,62 @@ class PlanContext:
     info: ClusterInfo
 
 
-def read_live(client: MLClient) -> tuple[ClusterInfo, LiveState]:
-    """Preflight (cluster, licence, ML availability) and the bulk read of the live state."""
+#: Run after the preflight, before the live state is read (apply takes its lock there); returns
+#: the undo to run if the plan then fails, before the client is closed.
+BeforeRead = Callable[["MLClient"], Callable[[], None]]
+
+
+def read_live(
+    client: MLClient, before_read: BeforeRead | None = None
+) -> tuple[ClusterInfo, LiveState, Callable[[], None]]:
+    """Preflight (cluster, licence, ML availability) and the bulk read of the live state.
+
+    `before_read` runs between the two; its requests are not the plan's. Returns the info, the
+    live state and `before_read`'s undo (a no-op without it).
+    """
     before = client.request_count
-    info = client.preflight()
+    info = preflight(client)
     echo_err(info.banner())
-    live = read_cluster(client, info)
+    count = client.request_count - before
+    undo = before_read(client) if before_read is not None else _nothing
+    try:
+        before = client.request_count
+        live = read_cluster(client, info)
+    except BaseException:
+        undo()
+        raise
     # The plan reports every request it made, the preflight's included.
-    live = dataclasses.replace(live, request_count=client.request_count - before)
-    return info, live
+    live = dataclasses.replace(live, request_count=count + client.request_count - before)
+    return info, live, undo
 
 
-def compute_plan(options: dict[str, Any]) -> PlanContext:
-    """Load manifests, read the cluster, and build the plan."""
+def _nothing() -> None:
+    return None
+
+
+def compute_plan(options: dict[str, Any], before_read: BeforeRead | None = None) -> PlanContext:
+    """Load manifests, read the cluster (calling `before_read` first), and build the plan."""
     manifests = load(options.get("paths") or (), options.get("env"), options.get("variables") or ())
     targets = parse_targets(options.get("target") or ())
     client = open_client(options)
+    undo = _nothing
     try:
-        info, live = read_live(client)
+        info, live, undo = read_live(client, before_read)
+        known = [r.ref for r in manifests.resources] + list(live.resources)
         plan = make_plan(
             manifests.resources,
             live,
             references=manifests.references,
             options=PlanOptions(
                 prune=bool(options.get("prune")),
-                targets=targets,
+                targets=expand_targets(targets, known) if targets else (),
                 environment=manifests.environment,
                 manifest_digest=manifests.digest,
             ),
         )
+        plan = with_bodies(plan, manifests.resources, live.resources)
     except BaseException:
+        undo()
         client.close()
         raise
     return PlanContext(plan=plan, client=client, manifests=manifests, live=live, info=info)
@@ -254,7 +378,7 @@ def report_errors(func: Callable[P, R]) -> Callable[P, R]:
         except (MlsyncError, ClientError, ConnectionConfigError) as exc:
             if debug:
                 raise
-            echo_err(f"Error: {exc}")
+            echo_err(f"Error: {describe_error(exc)}")
         except KeyboardInterrupt:
             echo_err("Interrupted.")
             sys.exit(130)

@@ -85,7 +85,19 @@ def test_json_format_is_versioned_and_counts_requests(workdir: Path) -> None:
         "AnomalyDetectionJob/tx",
         "Datafeed/tx-feed",
     ]
-    assert document["summary"] == {"create": 3}
+    # Every counter, zeros included, so `jq .summary.delete` never reads null.
+    assert document["summary"] == {
+        "no-op": 0,
+        "create": 3,
+        "update": 0,
+        "restart-update": 0,
+        "replace": 0,
+        "delete": 0,
+        "open": 0,
+        "close": 0,
+        "start": 0,
+        "stop": 0,
+    }
 
 
 def test_target_limits_the_plan(workdir: Path) -> None:
@@ -95,6 +107,31 @@ def test_target_limits_the_plan(workdir: Path) -> None:
     assert "Warning: resource targeting is in effect" in out
     code, _, err = invoke("--sandbox", "--target", "Widget/x")
     assert code == 1 and "unknown kind 'Widget'" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("filter/safe", ["Filter/safe"]),
+        ("FILTER/s*", ["Filter/safe"]),
+        ("job/t?", ["AnomalyDetectionJob/tx", "Datafeed/tx-feed"]),
+        ("datafeed/*", ["AnomalyDetectionJob/tx", "Datafeed/tx-feed"]),
+        ("AnomalyDetectionJob/*", ["AnomalyDetectionJob/tx", "Datafeed/tx-feed"]),
+        ("*/safe", ["Filter/safe"]),
+    ],
+)
+def test_target_short_kinds_and_globs(workdir: Path, target: str, expected: list[str]) -> None:
+    code, out, err = invoke("--sandbox", "--format", "json", "--target", target)
+    assert code == 0, err
+    document = json.loads(out)
+    assert [c["address"] for c in document["resource_changes"]] == expected
+
+
+@pytest.mark.parametrize("target", ["dfa/*", "job/nope", "DataFrameAnalytics/*", "filter/x*"])
+def test_target_matching_nothing_is_an_error(workdir: Path, target: str) -> None:
+    code, out, err = invoke("--sandbox", "--target", target)
+    assert code == 1 and out == ""
+    assert f"--target {target}: matches no resource" in err and "Traceback" not in err
 
 
 def test_bad_manifest_sends_nothing(workdir: Path) -> None:
@@ -218,7 +255,7 @@ def test_bad_flags_exit_1_not_2(workdir: Path) -> None:
 
 def test_damaged_embedded_sandbox_state_is_a_clear_error(workdir: Path) -> None:
     (workdir / ".mlsync").mkdir()
-    (workdir / ".mlsync" / "sandbox.json").write_text("{broken")
+    (workdir / ".mlsync" / "sandbox.db").write_text("{broken")
     code, out, err = invoke("--sandbox")
     assert code == 1
     assert "the sandbox state file is damaged" in err and "Traceback" not in err + out
