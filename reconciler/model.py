@@ -56,6 +56,18 @@ class Ref(BaseModel):
     def __str__(self) -> str:
         return f"{self.kind.value}/{self.id}"
 
+    # The planner keys every index by Ref: pydantic's generic hash and equality (over all
+    # fields, private attributes and extras) cost several times these, with the same answer.
+    # The id alone is a good hash (a C string hash, cached): refs of different kinds rarely
+    # share an id, and equality tells them apart.
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Ref):
+            return self.id == other.id and self.kind == other.kind
+        return NotImplemented
+
     @property
     def sort_key(self) -> tuple[int, str]:
         """Parents-first, then by id: the deterministic order of plans and output."""

@@ -19,6 +19,11 @@ One module per stage, run in this order by `make.make_plan`, all reading the loo
    failure (es-ml-api.md §5.4);
 5. changes: the people's half of the plan (what changes and why, with its risk).
 `fingerprint` says which live resources a saved plan acts on changed since it was made.
+
+What differs between kinds is one table keyed by `Kind` per stage (`rules.RUN_STATES`,
+`checks.CHECKS` and `checks.DECISION_CHECKS`, `targets.NEEDS`, `decide.DECIDE`,
+`cascade.CASCADES` and `cascade.FORCE_STOP_CASCADES`, `writes.WRITES`, `order.STEPS` with the
+phase orders, `changes.DESTROYS`): a new kind is a new entry in each.
 """
 
 from reconciler.plan.bodies import DATAFEED_RESETS

@@ -4,52 +4,79 @@ Input: a `Context` with every resource decided. Output: the same decisions, amen
 replaced or deleted takes its datafeed with it (Elasticsearch deletes a job's datafeed,
 es-ml-api.md §1.7) and leaves its calendars, which it rejoins (from the live calendars, or
 from the restore record a recreated job keeps until then); a failed job's force-close stops
-its datafeed, which is started again; reasons say so. Pure, no I/O.
+its datafeed, which is started again; reasons say so. Per-kind effects are two tables,
+`CASCADES` and `FORCE_STOP_CASCADES`. Pure, no I/O.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from reconciler import ownership
 from reconciler.model import Action, FieldChange, Kind, Ref
-from reconciler.plan.context import Context
+from reconciler.plan.context import Context, Decision
 
 
 def cascade(ctx: Context) -> None:
-    """A replaced or deleted job takes its datafeed along (ES deletes it with the job)."""
-    for ref, d in ctx.decisions.items():
-        if ref.kind is not Kind.JOB or d.action not in (Action.REPLACE, Action.DELETE):
-            continue
-        verb = "replaced" if d.action is Action.REPLACE else "deleted"
-        for feed in ctx.datafeeds_of(ref.id):
-            fd = ctx.decisions[feed]
-            if fd.action in (Action.DELETE, Action.REPLACE):
-                continue
-            if fd.desired is None:
-                fd.action = Action.DELETE
-                fd.reasons.append(f"its job {ref.id} is deleted")
-            elif fd.live is not None:
-                fd.action = Action.REPLACE
-                fd.reasons.append(
-                    f"its job {ref.id} is {verb}"
-                    " and Elasticsearch deletes a job's datafeed with the job"
-                )
+    """Amend the decisions for what each resource's decision does to the others.
 
+    In passes, each over every decision: what a decision does to the resources around it
+    (`CASCADES`), the calendar memberships to restore, then what force-stopping a failed
+    resource does (`FORCE_STOP_CASCADES`), which reads the actions the first pass set.
+    """
+    for ref, d in ctx.decisions.items():
+        hook = CASCADES[ref.kind]
+        if hook is not None:
+            hook(ctx, d)
     ctx.restores = memberships_to_restore(ctx)
+    ctx.restore_records = _records(ctx.restores)
     for cref, jobs in ctx.restores.items():
-        for job_id in jobs:
-            _explain_restore(ctx, cref, job_id)
+        _explain_restore(ctx, cref, jobs)
     for ref, d in ctx.decisions.items():
-        if ref.kind is Kind.JOB and d.force_closed:
-            _restart_feeds_of_failed_job(ctx, ref)
-    for ref, d in ctx.decisions.items():
-        if ref.kind is Kind.JOB and d.action is Action.RESTART_UPDATE:
-            for feed in ctx.datafeeds_of(ref.id):
-                if ctx.decisions[feed].running_now:
-                    d.reasons.append(f"its datafeed {feed.id} is stopped first and restarted after")
+        hook = FORCE_STOP_CASCADES[ref.kind]
+        if hook is not None and d.force_closed:
+            hook(ctx, d)
 
 
-def _restart_feeds_of_failed_job(ctx: Context, job: Ref) -> None:
+def _job_cascade(ctx: Context, d: Decision) -> None:
+    """A replaced or deleted job takes its datafeed along (ES deletes it with the job)."""
+    if d.action is Action.RESTART_UPDATE:
+        for feed in ctx.datafeeds_of(d.ref.id):
+            if ctx.decisions[feed].running_now:
+                d.reasons.append(f"its datafeed {feed.id} is stopped first and restarted after")
+        return
+    if d.action not in (Action.REPLACE, Action.DELETE):
+        return
+    verb = "replaced" if d.action is Action.REPLACE else "deleted"
+    for feed in ctx.datafeeds_of(d.ref.id):
+        fd = ctx.decisions[feed]
+        if fd.action in (Action.DELETE, Action.REPLACE):
+            continue
+        if fd.desired is None:
+            fd.action = Action.DELETE
+            fd.reasons.append(f"its job {d.ref.id} is deleted")
+        elif fd.live is not None:
+            fd.action = Action.REPLACE
+            fd.reasons.append(
+                f"its job {d.ref.id} is {verb} and Elasticsearch deletes a job's datafeed with "
+                "the job"
+            )
+
+
+#: Per kind: what its decision does to other resources, or None. (A replaced job also
+#: leaves its calendars: `memberships_to_restore`.)
+CASCADES: dict[Kind, Callable[[Context, Decision], None] | None] = {
+    Kind.FILTER: None,
+    Kind.CALENDAR: None,
+    Kind.JOB: _job_cascade,
+    Kind.DATAFEED: None,
+    Kind.DFA: None,
+}
+
+
+def _restart_feeds_of_failed_job(ctx: Context, d: Decision) -> None:
     """Force-closing a failed job stops its datafeed: a running one is started again after."""
+    job = d.ref
     for feed in ctx.datafeeds_of(job.id):
         fd = ctx.decisions[feed]
         if not fd.running_now:
@@ -63,27 +90,42 @@ def _restart_feeds_of_failed_job(ctx: Context, job: Ref) -> None:
             )
 
 
-def _explain_restore(ctx: Context, cref: Ref, job_id: str) -> None:
-    """Say why a job goes back into a calendar, on the job (replace) or on the calendar."""
-    jd = ctx.decisions[Ref(kind=Kind.JOB, id=job_id)]
-    if jd.action is Action.REPLACE:
-        jd.reasons.append(
-            f"deleting it removes it from calendar {cref.id}; it is added back after the job "
-            "is recreated (recorded in its custom_settings until then)"
-        )
-        return
+#: Per kind: what force-stopping a failed resource of that kind (`Decision.force_closed`)
+#: does to other resources, or None (it stops nothing else).
+FORCE_STOP_CASCADES: dict[Kind, Callable[[Context, Decision], None] | None] = {
+    Kind.FILTER: None,
+    Kind.CALENDAR: None,
+    Kind.JOB: _restart_feeds_of_failed_job,
+    Kind.DATAFEED: None,
+    Kind.DFA: None,
+}
+
+
+def _explain_restore(ctx: Context, cref: Ref, job_ids: list[str]) -> None:
+    """Say why jobs go back into a calendar, on each job (replace) or on the calendar."""
+    readd: list[str] = []
+    for job_id in job_ids:
+        jd = ctx.decisions[Ref(kind=Kind.JOB, id=job_id)]
+        if jd.action is Action.REPLACE:
+            jd.reasons.append(
+                f"deleting it removes it from calendar {cref.id}; it is added back after the "
+                "job is recreated (recorded in its custom_settings until then)"
+            )
+        else:
+            readd.append(job_id)
     cd = ctx.decisions.get(cref)
-    if cd is None or cd.live is None:
+    if not readd or cd is None or cd.live is None:
         return
     # Left by an apply that recreated the job but failed or died before the re-add.
     before = sorted(cd.live.body.get("job_ids") or [])
-    after = sorted({*before, *(cd.fields[0].after if cd.fields else ()), job_id})
+    after = sorted({*before, *(cd.fields[0].after if cd.fields else ()), *readd})
     cd.fields = [FieldChange(path="job_ids", before=before, after=after)]
     cd.action = Action.UPDATE
-    cd.reasons.append(
-        f"an earlier apply recreated job {job_id} but did not put it back in this calendar "
-        "(as recorded on the job); it is added back now"
-    )
+    for job_id in readd:
+        cd.reasons.append(
+            f"an earlier apply recreated job {job_id} but did not put it back in this calendar "
+            "(as recorded on the job); it is added back now"
+        )
 
 
 def memberships_to_restore(ctx: Context) -> dict[Ref, list[str]]:
@@ -108,8 +150,10 @@ def memberships_to_restore(ctx: Context) -> dict[Ref, list[str]]:
                 replaced.setdefault(cref, set()).add(jref.id)
         for calendar_id in ownership.pending_calendars(jd.live.body):
             cref = Ref(kind=Kind.CALENDAR, id=calendar_id)
-            calendar = ctx.live_state.resources.get(cref)
-            if calendar is not None and jref.id not in (calendar.body.get("job_ids") or []):
+            # A live calendar that does not list it (the job's few calendars, not the
+            # calendar's many jobs).
+            listed = index.live_calendars_by_job.get(jref.id, ())
+            if cref in index.live_calendar_order and cref not in listed:
                 pending.setdefault(cref, set()).add(jref.id)
     out: dict[Ref, list[str]] = {}
     for cref in sorted(replaced.keys() | pending.keys(), key=index.live_calendar_order.__getitem__):
@@ -126,6 +170,15 @@ def memberships_to_restore(ctx: Context) -> dict[Ref, list[str]]:
     return out
 
 
+def _records(restores: dict[Ref, list[str]]) -> dict[str, list[str]]:
+    """Per job: the calendars it is put back in (the inverse of `restores`)."""
+    out: dict[str, list[str]] = {}
+    for cref, jobs in restores.items():
+        for job_id in jobs:
+            out.setdefault(job_id, []).append(cref.id)
+    return {job_id: sorted(calendars) for job_id, calendars in out.items()}
+
+
 def restore_record(ctx: Context, job_id: str) -> list[str]:
     """The calendars a recreated job records in its `custom_settings` until they are back."""
-    return sorted(c.id for c, jobs in ctx.restores.items() if job_id in jobs)
+    return ctx.restore_records.get(job_id, [])

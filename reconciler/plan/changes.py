@@ -7,11 +7,13 @@ Pure, no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from reconciler import ownership
 from reconciler.model import Action, Change, FieldChange, Kind, Ref, Risk, Step
 from reconciler.plan.context import Context, Decision
+from reconciler.plan.order import STEPS
+from reconciler.plan.rules import RUN_STATES
 
 RISK: dict[Action, Risk] = {
     Action.NOOP: Risk.NONE,
@@ -27,22 +29,23 @@ RISK: dict[Action, Risk] = {
 }
 
 
-#: The run state a step leaves its resource in, and the state a new resource starts in.
-_STEP_STATE = {"open": "opened", "close": "closed", "start": "started", "stop": "stopped"}
-_INITIAL_STATE = {Kind.JOB: "closed", Kind.DATAFEED: "stopped", Kind.DFA: "stopped"}
-
-
 def states_after(steps: Sequence[Step]) -> dict[Ref, str]:
     """The run state the steps leave each resource in.
 
-    Only resources with run-state steps or a create; the others stay as they are.
+    Only resources of kinds that run (`RUN_STATES`) with run-state steps (named in
+    `order.STEPS`; a force-stop is a stop) or a create (a new one starts down); the others
+    stay as they are.
     """
     out: dict[Ref, str] = {}
     for step in steps:
-        if step.op in _STEP_STATE:
-            out[step.ref] = _STEP_STATE[step.op]
-        elif step.op == "create" and step.ref.kind in _INITIAL_STATE:
-            out[step.ref] = _INITIAL_STATE[step.ref.kind]
+        states = RUN_STATES[step.ref.kind]
+        if states is None:
+            continue
+        kind_steps = STEPS[step.ref.kind]
+        if step.op == kind_steps.start_op:
+            out[step.ref] = states.up
+        elif step.op in (kind_steps.stop_op, "create"):
+            out[step.ref] = states.down
     return out
 
 
@@ -66,8 +69,9 @@ def changes(ctx: Context, steps: Sequence[Step]) -> tuple[Change, ...]:
 def _change(d: Decision, state_after: str | None) -> Change:
     action = d.action
     destroys = None
-    if action in (Action.REPLACE, Action.DELETE):
-        destroys = _destroyed(d)
+    destroyed = DESTROYS[d.ref.kind]
+    if action in (Action.REPLACE, Action.DELETE) and destroyed is not None:
+        destroys = destroyed(d)
     fields = list(d.fields)
     if d.adopt:
         fields.append(
@@ -85,7 +89,7 @@ def _change(d: Decision, state_after: str | None) -> Change:
         risk=RISK[action],
         fields=tuple(sorted(fields, key=lambda f: f.path)),
         state_before=d.live_state,
-        state_after=state_after if d.ref.kind in (Kind.JOB, Kind.DATAFEED, Kind.DFA) else None,
+        state_after=state_after if RUN_STATES[d.ref.kind] else None,
         reasons=tuple(d.reasons),
         destroys=destroys,
         state_only=action in (Action.OPEN, Action.CLOSE, Action.START, Action.STOP),
@@ -103,25 +107,30 @@ def unmanaged(ctx: Context) -> tuple[Ref, ...]:
     )
 
 
-def _destroyed(d: Decision) -> str | None:
-    """What deleting `d.ref` loses for good, for the loud warning in plans."""
-    ref = d.ref
+def _dfa_destroys(d: Decision) -> str:
     if d.dest_to_empty:
+        # A replace that deletes the destination index first (order.STEPS: DFA delete_first).
         return (
-            f"data frame analytics {ref.id}: its configuration, state and progress are "
+            f"data frame analytics {d.ref.id}: its configuration, state and progress are "
             f"deleted, and so is its destination index {d.dest_to_empty} with every document "
             "in it (a new job must start on an empty one); the new job writes its results again"
         )
-    if ref.kind is Kind.JOB:
-        return (
-            f"job {ref.id}: its model state, model snapshots and all results are deleted; "
-            "a recreated job relearns from scratch"
-        )
-    if ref.kind is Kind.DFA:
-        return (
-            f"data frame analytics {ref.id}: its configuration, state and progress are deleted "
-            "(the destination index is kept)"
-        )
-    # Datafeeds, filters and calendars are configuration only: deleting one loses no ML data
-    # (a replaced calendar gets its events back from the manifest).
-    return None
+    return (
+        f"data frame analytics {d.ref.id}: its configuration, state and progress are deleted "
+        "(the destination index is kept)"
+    )
+
+
+#: Per kind: what deleting one loses for good (for the loud warning in plans), or None.
+#: Datafeeds, filters and calendars are configuration only: deleting one loses no ML data
+#: (a replaced calendar gets its events back from the manifest).
+DESTROYS: dict[Kind, Callable[[Decision], str] | None] = {
+    Kind.FILTER: None,
+    Kind.CALENDAR: None,
+    Kind.JOB: lambda d: (
+        f"job {d.ref.id}: its model state, model snapshots and all results are deleted; "
+        "a recreated job relearns from scratch"
+    ),
+    Kind.DATAFEED: None,
+    Kind.DFA: _dfa_destroys,
+}

@@ -8,9 +8,11 @@ decisions: a pruned job that a declared calendar still lists). Pure, no I/O.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from reconciler.errors import PlanError
 from reconciler.model import Action, Kind, Ref, Resource
-from reconciler.plan.context import Context
+from reconciler.plan.context import Context, Decision
 from reconciler.plan.rules import datafeed_job, prunable, run_state
 
 
@@ -41,8 +43,9 @@ def check(ctx: Context) -> None:
                 f"{res.source or ref}: {ref} is managed by Elastic (custom_settings.managed: "
                 f"true); mlsync never modifies it — remove it from the manifests"
             )
-        if ref.kind is Kind.DATAFEED:
-            problems += _check_datafeed(ctx, ref, res)
+        kind_check = CHECKS[ref.kind]
+        if kind_check is not None:
+            problems += kind_check(ctx, ref, res)
     if problems:
         raise PlanError("cannot plan:\n  " + "\n  ".join(problems))
 
@@ -91,24 +94,56 @@ def _check_datafeed(ctx: Context, ref: Ref, res: Resource) -> list[str]:
     return problems
 
 
+#: Per kind: the problems a desired resource of that kind can have on its own, or None.
+CHECKS: dict[Kind, Callable[[Context, Ref, Resource], list[str]] | None] = {
+    Kind.FILTER: None,
+    Kind.CALENDAR: None,
+    Kind.JOB: None,
+    Kind.DATAFEED: _check_datafeed,
+    Kind.DFA: None,
+}
+
+
 def check_decisions(ctx: Context) -> None:
     """Refuse decisions whose outcome the next plan would reject (after decide and cascade).
 
-    Deleting a job removes it from every calendar (es-ml-api.md §1.7): a declared calendar
-    that still lists a job --prune deletes would, on the next plan, list a job that exists
-    nowhere. Raises `PlanError` listing every such calendar and job.
+    Raises `PlanError` listing every problem `DECISION_CHECKS` finds.
     """
-    problems = []
+    problems: list[str] = []
     for ref, d in ctx.decisions.items():
-        if ref.kind is not Kind.CALENDAR or d.desired is None:
-            continue
-        for job_id in d.desired.body.get("job_ids") or []:
-            job = ctx.decisions.get(Ref(kind=Kind.JOB, id=str(job_id)))
-            if job is not None and job.action is Action.DELETE and job.desired is None:
-                problems.append(
-                    f"{d.desired.source or ref}: calendar {ref.id} lists job {job_id}, which "
-                    "--prune would delete; remove it from the calendar's job_ids (or declare "
-                    "the job)"
-                )
+        kind_check = DECISION_CHECKS[ref.kind]
+        if kind_check is not None:
+            problems += kind_check(ctx, d)
     if problems:
         raise PlanError("cannot plan:\n  " + "\n  ".join(problems))
+
+
+def _check_calendar_decision(ctx: Context, d: Decision) -> list[str]:
+    """A declared calendar must not list a job --prune deletes.
+
+    Deleting a job removes it from every calendar (es-ml-api.md §1.7): on the next plan the
+    calendar would list a job that exists nowhere.
+    """
+    if d.desired is None:
+        return []
+    problems = []
+    for job_id in d.desired.body.get("job_ids") or []:
+        job = ctx.decisions.get(Ref(kind=Kind.JOB, id=str(job_id)))
+        if job is not None and job.action is Action.DELETE and job.desired is None:
+            problems.append(
+                f"{d.desired.source or d.ref}: calendar {d.ref.id} lists job {job_id}, which "
+                "--prune would delete; remove it from the calendar's job_ids (or declare "
+                "the job)"
+            )
+    return problems
+
+
+#: Per kind: the problems a decided resource of that kind can have once every resource is
+#: decided (and cascaded), or None.
+DECISION_CHECKS: dict[Kind, Callable[[Context, Decision], list[str]] | None] = {
+    Kind.FILTER: None,
+    Kind.CALENDAR: _check_calendar_decision,
+    Kind.JOB: None,
+    Kind.DATAFEED: None,
+    Kind.DFA: None,
+}

@@ -94,6 +94,8 @@ class Context:
         self.decisions: dict[Ref, Decision] = {}
         #: Calendar -> jobs to put back in it (`cascade.memberships_to_restore`).
         self.restores: dict[Ref, list[str]] = {}
+        #: Job id -> the calendars it is put back in (`restores` inverted, sorted ids).
+        self.restore_records: dict[str, list[str]] = {}
         # Over the whole states: targeting only drops resources (see reconciler.plan.indexes).
         self.index = Indexes.build(self.desired, self.live)
 

@@ -7,12 +7,15 @@ no-op), in plan order, plus warnings. Pure, no I/O.
 
 from __future__ import annotations
 
-from reconciler import ownership
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
 from reconciler.diff import diff_bodies, dotted
 from reconciler.model import Action, FieldChange, Kind, Ref, Resource
 from reconciler.normalize import SET_LISTS, canonical, drop_unset_computed
 from reconciler.plan.context import Context, Decision
-from reconciler.plan.rules import datafeed_job, prunable, run_state
+from reconciler.plan.rules import RUN_STATES, datafeed_job, prunable, run_state, state_action
 from reconciler.policy import JOB_NEXT_OPEN, FieldClass, classify
 
 #: Job fields `_update` can set but never unset (es-ml-api.md §1.6): leaving one out of a
@@ -23,6 +26,80 @@ UNSETTABLE_JOB_FIELDS = (
     "results_retention_days",
     "system_annotations_retention_days",
 )
+
+
+@dataclass(frozen=True)
+class KindDecide:
+    """What deciding one kind involves beyond the common diff (each hook may be absent)."""
+
+    #: Fields `_update` cannot unset: leaving one out keeps the live value (warned).
+    unsettable: tuple[str, ...] = ()
+    #: A live resource without mlsync's marker: "adopt" (the marker can be added in place),
+    #: "warn" (it cannot: stays unowned), or None (the kind carries no marker).
+    unowned: Literal["adopt", "warn"] | None = None
+    #: Adjust the run state left to the live one (the manifest says nothing).
+    keep_state: Callable[[Context, Resource, str | None], str | None] | None = None
+    #: Is "stopped" on the cluster what "started" asked for (it ran and stopped itself)?
+    stopped_is_done: Callable[[Decision], bool] | None = None
+    #: Reasons and warnings for an update.
+    on_update: Callable[[Context, Decision], None] | None = None
+    #: Must it stay in its live run state whatever the manifest asks (e.g. its parent is
+    #: left failed)?
+    held: Callable[[Context, Resource], bool] | None = None
+
+
+def _datafeed_keep_state(ctx: Context, desired: Resource, want: str | None) -> str | None:
+    if want == "started" and not _job_runs(ctx, desired):
+        # A datafeed runs only while its job is open: closing the job stops it
+        # (es-ml-api.md §5.1), and restarting it would be a 409.
+        return "stopped"
+    return want
+
+
+def _dfa_done(d: Decision) -> bool:
+    # A DFA job runs to completion and stops itself (§5.3): that is "started" done.
+    assert d.live is not None
+    return bool(d.live.facts.get("completed"))
+
+
+def _lookback_done(d: Decision) -> bool:
+    # A look-back datafeed (with `end`) stops itself when it reaches `end`; once it has
+    # run (it searched), it is not restarted on every apply (anchors.md §5 item 16).
+    assert d.live is not None
+    ran = int(d.live.facts.get("search_count") or 0) > 0
+    return bool(d.desired and d.desired.facts.get("end")) and ran
+
+
+def _job_left_failed(ctx: Context, feed: Resource) -> bool:
+    # Its job stays failed (no --recover-failed): a datafeed cannot start on it (409).
+    job = ctx.decisions.get(Ref(kind=Kind.JOB, id=datafeed_job(feed) or ""))
+    return (
+        job is not None
+        and job.live_state == "failed"
+        and job.action is Action.NOOP
+        and not ctx.options.recover_failed
+    )
+
+
+def _job_update(ctx: Context, d: Decision) -> None:
+    if any(f.path.split(".")[0] in JOB_NEXT_OPEN for f in d.fields):
+        d.reasons.append(
+            "background_persist_interval, renormalization_window_days and "
+            "allow_lazy_open take effect when the job next opens"
+        )
+    _check_memory_decrease(ctx, d)
+
+
+#: Per kind: the decide stage's rules (every kind has an entry, even an empty one).
+DECIDE: dict[Kind, KindDecide] = {
+    Kind.FILTER: KindDecide(),
+    Kind.CALENDAR: KindDecide(),
+    Kind.JOB: KindDecide(unsettable=UNSETTABLE_JOB_FIELDS, unowned="adopt", on_update=_job_update),
+    Kind.DATAFEED: KindDecide(
+        keep_state=_datafeed_keep_state, stopped_is_done=_lookback_done, held=_job_left_failed
+    ),
+    Kind.DFA: KindDecide(unowned="warn", stopped_is_done=_dfa_done),
+}
 
 
 def decide_all(ctx: Context) -> None:
@@ -41,9 +118,9 @@ def decide(ctx: Context, ref: Ref, desired: Resource | None, live: Resource | No
             d.action = Action.DELETE
             d.reasons.append("not in the manifests (--prune) and owned by mlsync")
         return d
+    rules = DECIDE[ref.kind]
     d.want_state = desired.state
-    if ref.kind is Kind.DATAFEED and _job_left_failed(ctx, desired):
-        # Its job stays failed (no --recover-failed): a datafeed cannot start on it (409).
+    if rules.held is not None and rules.held(ctx, desired):
         d.want_state = d.live_state
     d.desired_canon = canonical(ref.kind, desired.body, ctx.defaults)
     if live is None:
@@ -51,12 +128,18 @@ def decide(ctx: Context, ref: Ref, desired: Resource | None, live: Resource | No
         return d
     if d.want_state is None:
         d.want_state = d.live_state if d.live_state != "failed" else None
-        if ref.kind is Kind.DATAFEED and d.want_state == "started" and not _job_runs(ctx, desired):
-            # A datafeed runs only while its job is open: closing the job stops it
-            # (es-ml-api.md §5.1), and restarting it would be a 409.
-            d.want_state = "stopped"
+        if rules.keep_state is not None:
+            d.want_state = rules.keep_state(ctx, desired, d.want_state)
     live_canon = canonical(ref.kind, live.body, ctx.defaults)
-    d.live_canon = drop_unset_computed(ref.kind, d.desired_canon, live_canon)
+    # Read before `live_canon` loses its unset computed fields (the unsettable ones are among
+    # them); warned only if the resource is updated (below).
+    unsettable = [
+        (name, live_canon[name])
+        for name in rules.unsettable
+        if name in live_canon and name not in d.desired_canon
+    ]
+    # `live_canon` is this function's own copy: no need for another one.
+    d.live_canon = drop_unset_computed(ref.kind, d.desired_canon, live_canon, in_place=True)
     atomic = SET_LISTS[ref.kind]
     for path, before, after in diff_bodies(d.live_canon, d.desired_canon, atomic):
         klass = classify(ref.kind, path, removed=after is None)
@@ -69,8 +152,8 @@ def decide(ctx: Context, ref: Ref, desired: Resource | None, live: Resource | No
                 needs_restart=klass is FieldClass.RESTART,
             )
         )
-    if ref.kind in ownership.METADATA_FIELD and not live.owned:
-        if ref.kind is Kind.JOB:
+    if rules.unowned is not None and not live.owned:
+        if rules.unowned == "adopt":
             d.adopt = True
             d.reasons.append(
                 "exists on the cluster without mlsync's ownership marker: adopted in place "
@@ -86,22 +169,15 @@ def decide(ctx: Context, ref: Ref, desired: Resource | None, live: Resource | No
     if d.action in (Action.UPDATE, Action.RESTART_UPDATE):
         # Said only when the job is updated: the update keeps the value the manifest left
         # out. Repeated on every plan of an unchanged job, it would be noise in every PR.
-        _warn_unsettable(ctx, d, live_canon)
-    if d.live_state == "failed":
-        _failed(ctx, d)
-    return d
-
-
-def _warn_unsettable(ctx: Context, d: Decision, live_canon: dict[str, object]) -> None:
-    if d.ref.kind is not Kind.JOB:
-        return
-    for name in UNSETTABLE_JOB_FIELDS:
-        if name in live_canon and name not in d.desired_canon:
+        for name, value in unsettable:
             ctx.warnings.append(
-                f"{d.ref}: {name} is {live_canon[name]!r} on the cluster and the manifest "
+                f"{ref}: {name} is {value!r} on the cluster and the manifest "
                 "leaves it out; the job update API cannot unset it, so it stays (set it "
                 "in the manifest to change it)"
             )
+    if d.live_state == "failed":
+        _failed(ctx, d)
+    return d
 
 
 def failure_reason(live: Resource) -> str:
@@ -116,7 +192,7 @@ def _failed(ctx: Context, d: Decision) -> None:
     """A failed job or DFA: recovered only when asked (--recover-failed), else left alone."""
     assert d.live is not None
     why = failure_reason(d.live)
-    verb = "force-closed" if d.ref.kind is Kind.JOB else "force-stopped"
+    verb = f"force-{_down(d.ref)}"
     if d.action in (Action.DELETE, Action.REPLACE):
         d.reasons.append(f"it has failed {why}: it is {verb} first")
         return
@@ -136,21 +212,11 @@ def _failed(ctx: Context, d: Decision) -> None:
     ctx.warnings.append(
         f"{d.ref} has failed {why}; apply leaves it failed{waiting}. Find and fix the cause, "
         f"then recover it with --recover-failed (it is {verb} and "
-        f"{'opened' if d.ref.kind is Kind.JOB else 'started'} again)"
+        f"{_up(d.ref)} again)"
     )
     d.action, d.want_state, d.state_ok = Action.NOOP, None, True
     d.fields.clear()
     d.reasons.clear()
-
-
-def _job_left_failed(ctx: Context, feed: Resource) -> bool:
-    job = ctx.decisions.get(Ref(kind=Kind.JOB, id=datafeed_job(feed) or ""))
-    return (
-        job is not None
-        and job.live_state == "failed"
-        and job.action is Action.NOOP
-        and not ctx.options.recover_failed
-    )
 
 
 def _decide_action(ctx: Context, d: Decision) -> None:
@@ -165,19 +231,15 @@ def _decide_action(ctx: Context, d: Decision) -> None:
     if d.fields or d.adopt:
         if restart and d.running_now:
             d.action = Action.RESTART_UPDATE
-            verb = "closed" if ref.kind is Kind.JOB else "stopped"
-            d.reasons.append(f"{', '.join(restart)} can only change while it is {verb}")
+            d.reasons.append(f"{', '.join(restart)} can only change while it is {_down(ref)}")
         else:
             d.action = Action.UPDATE
-        if ref.kind is Kind.JOB and any(f.path.split(".")[0] in JOB_NEXT_OPEN for f in d.fields):
-            d.reasons.append(
-                "background_persist_interval, renormalization_window_days and "
-                "allow_lazy_open take effect when the job next opens"
-            )
-        _check_memory_decrease(ctx, d)
+        on_update = DECIDE[ref.kind].on_update
+        if on_update is not None:
+            on_update(ctx, d)
         return
     if not d.state_ok:
-        d.action = _state_action(ref.kind, d.want_state)
+        d.action = state_action(ref.kind, d.want_state)
 
 
 def _job_runs(ctx: Context, feed: Resource) -> bool:
@@ -186,8 +248,20 @@ def _job_runs(ctx: Context, feed: Resource) -> bool:
     return job is None or job.want_state in (None, "opened")
 
 
+def _up(ref: Ref) -> str:
+    """The state a resource runs in: opened (jobs) or started."""
+    states = RUN_STATES[ref.kind]
+    return states.up if states else "started"
+
+
+def _down(ref: Ref) -> str:
+    """How a person says this resource is down: closed (jobs) or stopped."""
+    states = RUN_STATES[ref.kind]
+    return states.verb if states else "stopped"
+
+
 def _check_memory_decrease(ctx: Context, d: Decision) -> None:
-    if d.ref.kind is not Kind.JOB or d.live is None:
+    if d.live is None:
         return
     model_bytes = d.live.facts.get("model_bytes")
     limit = d.desired_canon.get("analysis_limits", {}).get("model_memory_limit", "")
@@ -204,20 +278,8 @@ def _state_satisfied(d: Decision) -> bool:
     want, now = d.want_state, d.live_state
     if want is None or want == now:
         return True
-    live = d.live
-    assert live is not None
-    if d.ref.kind is Kind.DFA and want == "started" and now == "stopped":
-        # A DFA job runs to completion and stops itself (§5.3): that is "started" done.
-        return bool(live.facts.get("completed"))
-    if d.ref.kind is Kind.DATAFEED and want == "started" and now == "stopped":
-        # A look-back datafeed (with `end`) stops itself when it reaches `end`; once it has
-        # run (it searched), it is not restarted on every apply (anchors.md §5 item 16).
-        ran = int(live.facts.get("search_count") or 0) > 0
-        return bool(d.desired and d.desired.facts.get("end")) and ran
+    assert d.live is not None
+    done = DECIDE[d.ref.kind].stopped_is_done
+    if done is not None and want == "started" and now == "stopped":
+        return done(d)
     return False
-
-
-def _state_action(kind: Kind, want: str | None) -> Action:
-    if kind is Kind.JOB:
-        return Action.OPEN if want == "opened" else Action.CLOSE
-    return Action.START if want == "started" else Action.STOP

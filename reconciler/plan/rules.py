@@ -1,32 +1,79 @@
-"""Per-resource rules every stage shares: run-state folding and whether a resource is prunable.
+"""Per-resource rules every stage shares: run states per kind, and whether a resource is prunable.
 
-Input: one `Resource` (and the live `State` for a datafeed's job). Output: a folded state or a
-yes/no. Pure, no I/O.
+Input: one `Resource` (and the live `State` for a datafeed's job). Output: a folded state, the
+action that reaches a state, or a yes/no. Pure, no I/O.
 """
 
 from __future__ import annotations
 
-from reconciler.model import Kind, Ref, Resource, State
+from dataclasses import dataclass, field
+
+from reconciler.model import Action, Kind, Ref, Resource, State
 
 RUNNING = frozenset({"opened", "started"})
 
 
-def run_state(kind: Kind, state: str | None) -> str | None:
-    """Fold transitional states into the state they are heading for (or `failed`).
+@dataclass(frozen=True)
+class RunStates:
+    """How one kind runs: its up and down states and what the stats APIs report on the way."""
 
-    Jobs: opening -> opened, closing -> closed (§5.1); datafeeds: starting -> started,
-    stopping -> stopped (§5.2); DFA: starting/reindexing/analyzing -> started (§5.3).
-    """
-    if state is None:
+    up: str
+    down: str
+    up_action: Action
+    down_action: Action
+    #: Transitional states folded into the state they are heading for.
+    transitions: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def verb(self) -> str:
+        """How a person says it is down: "closed" or "stopped"."""
+        return self.down
+
+
+#: Per kind: its run states, or None for kinds that do not run (filters, calendars).
+#: Jobs: opening -> opened, closing -> closed (§5.1); datafeeds: starting -> started,
+#: stopping -> stopped (§5.2); DFA: starting/reindexing/analyzing -> started (§5.3).
+RUN_STATES: dict[Kind, RunStates | None] = {
+    Kind.FILTER: None,
+    Kind.CALENDAR: None,
+    Kind.JOB: RunStates(
+        "opened", "closed", Action.OPEN, Action.CLOSE, {"opening": "opened", "closing": "closed"}
+    ),
+    Kind.DATAFEED: RunStates(
+        "started",
+        "stopped",
+        Action.START,
+        Action.STOP,
+        {"starting": "started", "stopping": "stopped"},
+    ),
+    Kind.DFA: RunStates(
+        "started",
+        "stopped",
+        Action.START,
+        Action.STOP,
+        {
+            "starting": "started",
+            "reindexing": "started",
+            "analyzing": "started",
+            "stopping": "stopped",
+        },
+    ),
+}
+
+
+def run_state(kind: Kind, state: str | None) -> str | None:
+    """Fold transitional states into the state they are heading for (or `failed`)."""
+    states = RUN_STATES[kind]
+    if state is None or states is None:
         return None
-    if kind is Kind.JOB:
-        return {"opening": "opened", "closing": "closed"}.get(state, state)
-    if kind is Kind.DATAFEED:
-        return {"starting": "started", "stopping": "stopped"}.get(state, state)
-    if kind is Kind.DFA:
-        folded = {"starting": "started", "reindexing": "started", "analyzing": "started"}
-        return folded.get(state, {"stopping": "stopped"}.get(state, state))
-    return None
+    return states.transitions.get(state, state)
+
+
+def state_action(kind: Kind, want: str | None) -> Action:
+    """The run-state action that brings a resource of `kind` to `want`."""
+    states = RUN_STATES[kind]
+    assert states is not None
+    return states.up_action if want == states.up else states.down_action
 
 
 def datafeed_job(res: Resource | None) -> str | None:

@@ -6,6 +6,8 @@ narrowed, and a warning saying so. Pure, no I/O.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from reconciler.model import Kind, Ref
 from reconciler.plan.context import Context
 from reconciler.plan.rules import datafeed_job
@@ -27,11 +29,9 @@ def apply_targets(ctx: Context) -> None:
     # A job needs the filters its custom rules use (opening it fails without them, §1.3.1),
     # as Terraform's -target follows dependencies.
     for ref in list(wanted):
-        if ref.kind is Kind.JOB and ref in ctx.desired:
-            for filter_id in ctx.index.desired_filters_of_job[ref]:
-                filter_ref = Ref(kind=Kind.FILTER, id=filter_id)
-                if filter_ref in ctx.desired:
-                    wanted.add(filter_ref)
+        needs = NEEDS[ref.kind]
+        if needs is not None and ref in ctx.desired:
+            wanted |= {r for r in needs(ctx, ref) if r in ctx.desired}
     ctx.desired = {r: v for r, v in ctx.desired.items() if r in wanted}
     ctx.live = {r: v for r, v in ctx.live.items() if r in wanted}
     named = sorted(str(t) for t in ctx.options.targets)
@@ -41,3 +41,18 @@ def apply_targets(ctx: Context) -> None:
         f"resource targeting is in effect: the plan covers only {shown} (and the datafeeds, "
         "jobs and filters they need); other changes may be pending"
     )
+
+
+def _job_filters(ctx: Context, ref: Ref) -> set[Ref]:
+    return {Ref(kind=Kind.FILTER, id=f) for f in ctx.index.desired_filters_of_job[ref]}
+
+
+#: Per kind: the declared resources a targeted one needs to be applied (beyond the
+#: datafeed/job pair), or None.
+NEEDS: dict[Kind, Callable[[Context, Ref], set[Ref]] | None] = {
+    Kind.FILTER: None,
+    Kind.CALENDAR: None,
+    Kind.JOB: _job_filters,
+    Kind.DATAFEED: None,
+    Kind.DFA: None,
+}

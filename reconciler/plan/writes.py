@@ -8,6 +8,9 @@ Pure, no I/O.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from reconciler import ownership
 from reconciler.client import api
 from reconciler.model import Action, Call, Kind, Ref
@@ -22,70 +25,137 @@ from reconciler.plan.bodies import (
 from reconciler.plan.cascade import restore_record
 from reconciler.plan.collector import StepList
 from reconciler.plan.context import Context, Decision
+from reconciler.plan.inputs import Body
+
+Deps = list[int | None]
+Updater = Callable[[StepList, Decision, Deps, set[str]], None]
+
+
+@dataclass(frozen=True)
+class KindWrites:
+    """How one kind is written: what a write waits for, its create steps and its update."""
+
+    #: The steps a create or update of this resource waits for.
+    after: Callable[[StepList, Context, Decision], Deps]
+    #: The create steps (op, call); the first waits for `after`.
+    create: Callable[[Context, Decision], list[tuple[str, Call]]]
+    #: Add the update steps (`gone`: jobs this plan deletes or replaces).
+    update: Updater
+
+
+def _no_deps(s: StepList, ctx: Context, d: Decision) -> Deps:
+    return []
+
+
+def _job_deps(s: StepList, ctx: Context, d: Decision) -> Deps:
+    # Opening a job fails without the filters its rules use (§1.3.1): they are written first.
+    filters = ctx.index.desired_filters_of_job[d.ref]
+    return [s.get(Ref(kind=Kind.FILTER, id=f), "apply") for f in filters]
+
+
+def _datafeed_deps(s: StepList, ctx: Context, d: Decision) -> Deps:
+    job = ctx.job_of_feed(d.ref)
+    # One datafeed per job (es-ml-api.md §2.5): a new one waits for the old one's delete.
+    after = [s.get(job, "apply")]
+    after += [s.get(other, "delete") for other in ctx.datafeeds_of(job.id) if other != d.ref]
+    return after
+
+
+def _calendar_deps(s: StepList, ctx: Context, d: Decision) -> Deps:
+    # Deleting a job removes it from every calendar (es-ml-api.md §1.7): a calendar that
+    # lists a job being deleted or replaced is written after that delete.
+    assert d.desired is not None
+    jobs = d.desired.body.get("job_ids") or []
+    return [s.get(Ref(kind=Kind.JOB, id=j), "delete") for j in jobs]
+
+
+def _raw(d: Decision) -> Body:
+    assert d.desired is not None
+    return d.desired.body
+
+
+def _create_calendar(ctx: Context, d: Decision) -> list[tuple[str, Call]]:
+    raw = _raw(d)
+    body = {k: v for k, v in raw.items() if k != "events"}
+    out = [("create", api.put_calendar(d.ref.id, body))]
+    if raw.get("events"):
+        out.append(("add-events", api.post_calendar_events(d.ref.id, list(raw["events"]))))
+    return out
+
+
+def _create_job(ctx: Context, d: Decision) -> list[tuple[str, Call]]:
+    body = ownership.with_marker(Kind.JOB, _raw(d))
+    # A replaced job records the calendars it must rejoin, kept on the cluster until the
+    # memberships are back (cascade), so a failed re-add or a kill is seen by the next plan.
+    record = restore_record(ctx, d.ref.id) if d.action is Action.REPLACE else []
+    if record:
+        body["custom_settings"] = settings_after(d, record=record)
+    return [("create", api.put_job(d.ref.id, body))]
+
+
+def _one_update(call: Callable[[Decision], Call]) -> Updater:
+    """An update that is one `_update` call, after the resource's dependencies."""
+
+    def update(s: StepList, d: Decision, after: Deps, gone: set[str]) -> None:
+        s.add(d.ref, "update", call(d), phase="apply", after=after)
+
+    return update
+
+
+#: Per kind: how the create/update phase writes it.
+WRITES: dict[Kind, KindWrites] = {
+    Kind.FILTER: KindWrites(
+        after=_no_deps,
+        create=lambda ctx, d: [("create", api.put_filter(d.ref.id, _raw(d)))],
+        update=_one_update(lambda d: api.update_filter(d.ref.id, filter_update_body(d))),
+    ),
+    Kind.CALENDAR: KindWrites(
+        after=_calendar_deps, create=_create_calendar, update=lambda *a: calendar_update(*a)
+    ),
+    Kind.JOB: KindWrites(
+        after=_job_deps,
+        create=_create_job,
+        update=_one_update(lambda d: api.update_job(d.ref.id, job_update_body(d))),
+    ),
+    Kind.DATAFEED: KindWrites(
+        after=_datafeed_deps,
+        create=lambda ctx, d: [("create", api.put_datafeed(d.ref.id, _raw(d)))],
+        update=_one_update(
+            lambda d: api.update_datafeed(d.ref.id, top_level_update(d, DATAFEED_RESETS))
+        ),
+    ),
+    Kind.DFA: KindWrites(
+        after=_no_deps,
+        create=lambda ctx, d: [
+            (
+                "create",
+                api.put_data_frame_analytics(d.ref.id, ownership.with_marker(Kind.DFA, _raw(d))),
+            )
+        ],
+        update=_one_update(
+            lambda d: api.update_data_frame_analytics(d.ref.id, top_level_update(d))
+        ),
+    ),
+}
 
 
 def create_or_update(s: StepList, ctx: Context, d: Decision, gone: set[str]) -> None:
     """Add the create or update steps of `d` (`gone`: jobs this plan deletes or replaces)."""
-    ref = d.ref
     assert d.desired is not None
-    raw = d.desired.body
-    after: list[int | None] = []
-    if ref.kind is Kind.JOB:
-        filters = ctx.index.desired_filters_of_job[ref]
-        after = [s.get(Ref(kind=Kind.FILTER, id=f), "apply") for f in filters]
-    if ref.kind is Kind.DATAFEED:
-        job = ctx.job_of_feed(ref)
-        # One datafeed per job (es-ml-api.md §2.5): a new one waits for the old one's delete.
-        after = [s.get(job, "apply")]
-        after += [s.get(other, "delete") for other in ctx.datafeeds_of(job.id) if other != ref]
-    if ref.kind is Kind.CALENDAR:
-        # Deleting a job removes it from every calendar (es-ml-api.md §1.7): a calendar that
-        # lists a job being deleted or replaced is written after that delete.
-        after = [s.get(Ref(kind=Kind.JOB, id=j), "delete") for j in raw.get("job_ids") or []]
+    writes = WRITES[d.ref.kind]
     if d.action in (Action.CREATE, Action.REPLACE):
-        call: Call
-        if ref.kind is Kind.JOB:
-            body = ownership.with_marker(Kind.JOB, raw)
-            record = restore_record(ctx, ref.id) if d.action is Action.REPLACE else []
-            if record:  # kept on the cluster until the memberships are back (cascade)
-                body["custom_settings"] = settings_after(d, record=record)
-            call = api.put_job(ref.id, body)
-        elif ref.kind is Kind.DATAFEED:
-            call = api.put_datafeed(ref.id, raw)
-        elif ref.kind is Kind.DFA:
-            call = api.put_data_frame_analytics(ref.id, ownership.with_marker(Kind.DFA, raw))
-        elif ref.kind is Kind.FILTER:
-            call = api.put_filter(ref.id, raw)
-        else:
-            body = {k: v for k, v in raw.items() if k != "events"}
-            call = api.put_calendar(ref.id, body)
-        s.add(ref, "create", call, phase="apply", after=after)
-        if ref.kind is Kind.CALENDAR and raw.get("events"):
-            s.add(
-                ref,
-                "add-events",
-                api.post_calendar_events(ref.id, list(raw["events"])),
-                phase="apply",
-            )
-        return
-    if d.action not in (Action.UPDATE, Action.RESTART_UPDATE):
-        return
-    if ref.kind is Kind.JOB:
-        s.add(ref, "update", api.update_job(ref.id, job_update_body(d)), phase="apply", after=after)
-    elif ref.kind is Kind.DATAFEED:
-        body = top_level_update(d, DATAFEED_RESETS)
-        s.add(ref, "update", api.update_datafeed(ref.id, body), phase="apply", after=after)
-    elif ref.kind is Kind.DFA:
-        body = top_level_update(d)
-        s.add(ref, "update", api.update_data_frame_analytics(ref.id, body), phase="apply")
-    elif ref.kind is Kind.FILTER:
-        s.add(ref, "update", api.update_filter(ref.id, filter_update_body(d)), phase="apply")
-    else:
-        calendar_update(s, d, gone)
+        after = writes.after(s, ctx, d)
+        for n, (op, call) in enumerate(writes.create(ctx, d)):
+            s.add(d.ref, op, call, phase="apply", after=after if n == 0 else ())
+    elif d.action in (Action.UPDATE, Action.RESTART_UPDATE):
+        writes.update(s, d, writes.after(s, ctx, d), gone)
 
 
-def calendar_update(s: StepList, d: Decision, gone: set[str]) -> None:
-    """Membership and event steps that turn the live calendar into the declared one."""
+def calendar_update(s: StepList, d: Decision, after: list[int | None], gone: set[str]) -> None:
+    """Membership and event steps that turn the live calendar into the declared one.
+
+    `after` is unused: the membership steps wait for exactly the jobs they add or remove.
+    """
     ref = d.ref
     assert d.desired is not None and d.live is not None
     live_jobs = set(d.live_canon.get("job_ids", []))
