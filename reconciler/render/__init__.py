@@ -39,8 +39,10 @@ __all__ = [
 
 
 def render(plan: Plan, fmt: str, inputs: Mapping[str, Any] | None = None) -> str:
-    """Dispatch on `text`, `markdown` or `json`; `inputs` (the planner's inputs as JSON) are
-    part of the JSON document only."""
+    """Dispatch on `text`, `markdown` or `json`.
+
+    `inputs` (the planner's inputs as JSON) are part of the JSON document only.
+    """
     if fmt == "markdown":
         return render_markdown(plan)
     if fmt == "json":

@@ -77,8 +77,10 @@ def _step(s: Step) -> dict[str, Any]:
 
 
 def plan_document(plan: Plan, inputs: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The versioned JSON document of a plan; `inputs` is the planner's inputs as JSON (`null`
-    when not known, as for a plan file written before they were saved)."""
+    """The versioned JSON document of a plan.
+
+    `inputs` is the planner's inputs as JSON (`null` when not known).
+    """
     counts: dict[str, int] = {a.value: 0 for a in Action}
     for c in plan.changes:
         counts[c.action.value] += 1
