@@ -404,7 +404,8 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _report(result: ApplyResult, fmt: str) -> None:
+def _report(result: ApplyResult, fmt: str = "text") -> None:
+    down = ", ".join(str(ref) for ref in result.left_stopped)
     if fmt == "json":
         # stdout carries only the document; people still read the summary on stderr.
         click.echo(json.dumps(result_document(result), indent=2, ensure_ascii=False))
@@ -416,7 +417,6 @@ def _report(result: ApplyResult, fmt: str) -> None:
         if table.row_count:
             console.print(table)
         click.echo(summary_line(result))
-        down = ", ".join(str(ref) for ref in result.left_stopped)
         if down:
             click.echo(
                 f"Left stopped by this apply: {down} (re-run mlsync apply to start them again)."

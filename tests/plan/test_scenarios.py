@@ -90,8 +90,9 @@ def test_scenario(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
             golden.write_text(rendered)
         assert rendered == golden.read_text(), f"{name}/{filename} differs"
 
-    # A saved plan is the `--format json` document, and `mlsync show` renders it again exactly
-    # as plan did (the same goldens).
+    # A saved plan is the `--format json` document, the planner's inputs (which apply re-derives
+    # the steps from) included, and `mlsync show` renders it again exactly as plan did (the same
+    # goldens).
     run_plan(state, "--out", str(work / "plan.saved"), *options)
     assert stable((work / "plan.saved").read_text()) == (source / "plan.json").read_text()
     for fmt, filename in FORMATS.items():
