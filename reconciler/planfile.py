@@ -18,6 +18,7 @@ import os
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -38,6 +39,15 @@ class PlanInputs(BaseModel):
 
     desired: tuple[Resource, ...] = ()
     references: tuple[Reference, ...] = ()
+
+
+def inputs_document(
+    desired: Sequence[Resource] = (), references: Sequence[Reference] = ()
+) -> dict[str, Any]:
+    """The `inputs` member of the plan document (`--format json` and saved files alike)."""
+    inputs = PlanInputs(desired=tuple(desired), references=tuple(references))
+    result: dict[str, Any] = inputs.model_dump(mode="json")
+    return result
 
 
 class SavedPlan(BaseModel):
@@ -63,8 +73,7 @@ def save_plan(
     or a server message may hold one); the file is written only in redacted form.
     """
     target = Path(path)
-    inputs = PlanInputs(desired=tuple(desired), references=tuple(references))
-    document = {**plan_document(plan), "inputs": inputs.model_dump(mode="json")}
+    document = plan_document(plan, inputs_document(desired, references))
     if redact:
         document = redact.value(document)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -115,4 +124,5 @@ def load_saved_plan(path: str | os.PathLike[str]) -> SavedPlan:
 
 
 def _inputs(document: dict[str, object]) -> dict[str, object]:
-    return {"inputs": document["inputs"]} if "inputs" in document else {}
+    # `inputs: null` (or no member) is a document whose inputs are not known.
+    return {"inputs": document["inputs"]} if document.get("inputs") is not None else {}

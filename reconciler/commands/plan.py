@@ -22,7 +22,7 @@ from reconciler.commands.common import (
     manifest_options,
     report_errors,
 )
-from reconciler.planfile import save_plan
+from reconciler.planfile import inputs_document, save_plan
 from reconciler.render import render, render_markdown, summary_counts
 
 
@@ -80,16 +80,18 @@ def plan(**options: Any) -> None:
     context = compute_plan(options)
     try:
         result = context.plan
+        desired, references = context.manifests.resources, context.manifests.references
         if options["fmt"] == "text":
             echo_plan(render(result, "text"))
         else:
-            click.echo(render(result, options["fmt"]), nl=False)
+            inputs = inputs_document(desired, references)
+            click.echo(render(result, options["fmt"], inputs), nl=False)
         if options.get("out"):
             save_plan(
                 result,
                 options["out"],
-                desired=context.manifests.resources,
-                references=context.manifests.references,
+                desired=desired,
+                references=references,
                 redact=redacting.redactor(),
             )
             out = options["out"]

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from reconciler.commands.common import echo_plan, report_errors
-from reconciler.planfile import load_plan
+from reconciler.planfile import load_saved_plan
 from reconciler.render import FORMATS, render
 
 
@@ -29,8 +29,10 @@ from reconciler.render import FORMATS, render
 @report_errors
 def show(**options: Any) -> None:
     """Render the saved plan PLANFILE (from `mlsync plan --out`) again."""
-    plan = load_plan(options["plan_file"])
+    saved = load_saved_plan(options["plan_file"])
+    plan = saved.plan
     if options["fmt"] == "text":
         echo_plan(render(plan, "text"))
     else:
-        click.echo(render(plan, options["fmt"]), nl=False)
+        inputs = saved.inputs.model_dump(mode="json") if saved.inputs is not None else None
+        click.echo(render(plan, options["fmt"], inputs), nl=False)

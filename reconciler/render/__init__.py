@@ -12,6 +12,9 @@ so renderings are golden-testable.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from reconciler.model import Plan
 from reconciler.render.common import summary_counts, summary_line
 from reconciler.render.document import DOCUMENT_KIND, FORMAT_VERSION, plan_document, render_json
@@ -35,10 +38,13 @@ __all__ = [
 ]
 
 
-def render(plan: Plan, fmt: str) -> str:
-    """Dispatch on `text`, `markdown` or `json`."""
+def render(plan: Plan, fmt: str, inputs: Mapping[str, Any] | None = None) -> str:
+    """Dispatch on `text`, `markdown` or `json`.
+
+    `inputs` (the planner's inputs as JSON) are part of the JSON document only.
+    """
     if fmt == "markdown":
         return render_markdown(plan)
     if fmt == "json":
-        return render_json(plan)
+        return render_json(plan, inputs)
     return render_text(plan)

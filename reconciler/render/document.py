@@ -6,13 +6,21 @@ Shaped after `terraform show -json`, so its tooling and policy recipes transfer:
 `resource_changes[]` with `change.actions` (a replace is `["delete", "create"]`),
 `change.before` / `change.after` (the whole resource), every summary counter (zeros included),
 and `steps[]` numbered from 1 as apply numbers them. The `plan` member is the plan value itself,
-which `mlsync apply --plan` executes and `mlsync show` renders again; the other members are its
+which `mlsync apply --plan` executes and `mlsync show` renders again; `inputs` are the planner's
+inputs (desired resources, unresolved references), from which apply computes the plan again and
+refuses a file whose steps it would not have planned itself. The other members are the plan's
 rendering for readers and tools, never read back.
+
+`--format json`, a saved plan and `mlsync show --format json` print the same document, inputs
+included, so any of them can be applied. The inputs hold no secret that the plan does not: they
+are the manifests' values, env_var() reads only variables the user allowed, and every output
+path passes the redactor.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from reconciler.model import Action, Change, Plan, Step
@@ -68,8 +76,11 @@ def _step(s: Step) -> dict[str, Any]:
     }
 
 
-def plan_document(plan: Plan) -> dict[str, Any]:
-    """The versioned JSON document of a plan."""
+def plan_document(plan: Plan, inputs: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The versioned JSON document of a plan.
+
+    `inputs` is the planner's inputs as JSON (`null` when not known).
+    """
     counts: dict[str, int] = {a.value: 0 for a in Action}
     for c in plan.changes:
         counts[c.action.value] += 1
@@ -91,9 +102,10 @@ def plan_document(plan: Plan) -> dict[str, Any]:
         "prune": plan.prune,
         "targets": list(plan.targets),
         "plan": plan.model_dump(mode="json"),
+        "inputs": dict(inputs) if inputs is not None else None,
     }
 
 
-def render_json(plan: Plan) -> str:
+def render_json(plan: Plan, inputs: Mapping[str, Any] | None = None) -> str:
     """The document as indented JSON, members in a stable order."""
-    return json.dumps(plan_document(plan), indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(plan_document(plan, inputs), indent=2, ensure_ascii=False) + "\n"

@@ -220,7 +220,8 @@ def test_convergence_with_failed_jobs_and_hand_made_calendars(
     if broken:
         admin(sandbox, "PUT", "/_sandbox/transitions", {"fail": {"jobs": broken}})
     wanted = desired_resources(desired)
-    options = PlanOptions(prune=prune)
+    # Failed jobs are recovered only when asked (--recover-failed); without it they are left alone.
+    options = PlanOptions(prune=prune, recover_failed=True)
 
     first = make_plan(wanted, live_state(client), options=options)
     result = apply_plan(first, client, poll_interval=0.01, wait_timeout=5)

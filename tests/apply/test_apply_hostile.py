@@ -142,9 +142,27 @@ def test_an_unedited_saved_plan_applies(env: Env) -> None:
     assert "Apply complete: 5 done" in result.stdout
 
 
-def test_a_plan_file_without_its_inputs_is_refused(env: Env) -> None:
+def test_the_format_json_document_is_a_saved_plan(env: Env) -> None:
+    # One document format: `mlsync plan --format json` prints what `--out` writes, the planner's
+    # inputs included, so apply re-derives its steps and runs it.
+    saved, _ = _saved(env)
+    printed = env.run("plan", str(env.manifests), "--format", "json")
+    assert printed.exit_code == 0, printed.output
+    assert printed.stdout == saved.read_text()
+    path = env.root / "printed.plan.json"
+    path.write_text(printed.stdout)
+    result = env.run("apply", "--plan", str(path), "--auto-approve")
+    assert result.exit_code == 0, result.output
+    assert "Apply complete: 5 done" in result.stdout
+
+
+@pytest.mark.parametrize("missing", ["absent", "null"])
+def test_a_plan_file_without_its_inputs_is_refused(env: Env, missing: str) -> None:
     path, doc = _saved(env)
-    del doc["inputs"]
+    if missing == "null":
+        doc["inputs"] = None  # a document whose inputs are not known
+    else:
+        del doc["inputs"]
     path.write_text(json.dumps(doc))
     reset_log(env.sandbox)
     result = env.run("apply", "--plan", str(path), "--auto-approve")

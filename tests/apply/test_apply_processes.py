@@ -8,6 +8,7 @@ re-run waits for that lock to expire (`--lock-ttl 1`), takes it over and converg
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -121,11 +122,30 @@ def test_applies_killed_at_random_points_converge_on_rerun(tmp_path: Path) -> No
     assert killed_mid_apply >= trials - 2  # the kills really landed inside the applies
 
 
+def lock_held(sandbox: Sandbox, scope: str = "default") -> bool:
+    return sandbox.handle("GET", f"/mlsync-locks/_doc/{scope}", {}, b"").status == 200
+
+
 def test_two_concurrent_applies_exactly_one_proceeds(tmp_path: Path) -> None:
     state = tmp_path / "state.json"
-    new_state(state, transition_delay=0.3)
+    sandbox = new_state(state, transition_delay=0.3)
     manifests = write_manifests(tmp_path, 2)
-    first = spawn_apply(state, manifests, "--lock-ttl", "30")
+    # Since apply trusts `opened: true` / `started: true` answers, an apply of these manifests is
+    # over in about a second: starting both at once raced the second's start-up (on a loaded
+    # machine it planned after the first had finished, "No changes", exit 0). The second is
+    # started once the first holds the lock, and the first's first job creation is answered
+    # after 25 s (a loaded CI machine can take seconds to start a Python process), so the first
+    # still holds the lock when the second asks for it.
+    rule = {"method": "PUT", "path": "^/_ml/anomaly_detectors/", "latency": 25, "times": 1}
+    answer = sandbox.handle(
+        "PUT", "/_sandbox/faults", {"content-type": "application/json"}, json.dumps([rule]).encode()
+    )
+    assert answer.status == 200, answer.body
+    first = spawn_apply(state, manifests, "--lock-ttl", "30", "--timeout", "120")
+    deadline = time.monotonic() + 60
+    while not lock_held(sandbox) and first.poll() is None:
+        assert time.monotonic() < deadline, "the first apply never took the lock"
+        time.sleep(0.01)
     second = spawn_apply(state, manifests, "--lock-ttl", "30")
     outputs = {p.pid: p.communicate(timeout=120) for p in (first, second)}
     codes = sorted((first.returncode, second.returncode))

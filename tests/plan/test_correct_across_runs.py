@@ -130,14 +130,15 @@ def test_a_failed_job_with_a_started_datafeed_is_reopened_and_its_datafeed_resta
     assert not converge(client, desired).has_changes
     admin(sandbox, "PUT", "/_sandbox/transitions", {"fail": {"jobs": ["j"]}})
     assert state_of(client, Ref(kind=Kind.JOB, id="j")) == "failed"
-    plan = plan_for(client, desired)
+    # A failed job is left alone unless recovery is asked for (--recover-failed).
+    plan = plan_for(client, desired, recover_failed=True)
     assert_states_match_steps(plan)
     result = apply_plan(plan, client, **FAST)
     assert result.ok, [(o.label, o.message) for o in result.outcomes]
     # Force-closing the job stopped its datafeed: the same apply starts it again.
     assert state_of(client, Ref(kind=Kind.JOB, id="j")) == "opened"
     assert state_of(client, Ref(kind=Kind.DATAFEED, id="f")) == "started"
-    assert not plan_for(client, desired).has_changes
+    assert not plan_for(client, desired, recover_failed=True).has_changes
 
 
 # ----------------------------------------------------------------------------- calendar memberships

@@ -5,9 +5,26 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from reconciler.model import Action, Call, Change, FieldChange, Kind, Plan, Ref, Risk, Step
-from reconciler.planfile import load_plan, save_plan
-from reconciler.render import GITHUB_COMMENT_LIMIT, plan_document, render_markdown, render_text
+from reconciler.model import (
+    Action,
+    Call,
+    Change,
+    FieldChange,
+    Kind,
+    Plan,
+    Ref,
+    Resource,
+    Risk,
+    Step,
+)
+from reconciler.planfile import PlanInputs, inputs_document, load_plan, load_saved_plan, save_plan
+from reconciler.render import (
+    GITHUB_COMMENT_LIMIT,
+    plan_document,
+    render_json,
+    render_markdown,
+    render_text,
+)
 from reconciler.render.lines import iso_time
 from reconciler.render.markdown import TABLE_ROWS
 
@@ -154,12 +171,16 @@ def test_json_document_round_trips_through_a_saved_plan(tmp_path: Path) -> None:
         ),
         resource_fingerprints={"AnomalyDetectionJob/j": "abc"},
     )
-    save_plan(plan, tmp_path / "p.json")
+    desired = [Resource(ref=change.ref, body={"x": 1}, state="opened")]
+    save_plan(plan, tmp_path / "p.json", desired=desired)
     assert load_plan(tmp_path / "p.json") == plan
+    assert load_saved_plan(tmp_path / "p.json").inputs == PlanInputs(desired=tuple(desired))
+    # The saved file is exactly the `--format json` document, the planner's inputs included.
+    inputs = inputs_document(desired)
+    assert (tmp_path / "p.json").read_text() == render_json(plan, inputs)
     document = json.loads((tmp_path / "p.json").read_text())
-    # The saved file is the JSON document plus the planner's inputs (apply re-derives from them).
-    assert document.pop("inputs") == {"desired": [], "references": []}
-    assert document == plan_document(plan)
+    assert document == plan_document(plan, inputs)
+    assert document["inputs"]["desired"][0]["ref"] == {"kind": "AnomalyDetectionJob", "id": "j"}
     [resource] = document["resource_changes"]
     assert resource["change"] == {
         "actions": ["delete", "create"],
