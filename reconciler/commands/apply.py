@@ -72,6 +72,7 @@ from reconciler.commands.common import (
     open_client,
     read_live,
     report_errors,
+    selection_options,
 )
 from reconciler.errors import ApplyError, LockError, StalePlanError, UsageError
 from reconciler.lock import DEFAULT_SCOPE, DEFAULT_TTL, ClusterLock, acquire_lock
@@ -462,20 +463,7 @@ def _valid_scope(param: click.Parameter, value: str) -> str:
     is_flag=True,
     help="Allow deletes and replaces (a replaced job loses its results and model state).",
 )
-@click.option("--prune", is_flag=True, help="Delete owned resources that are not in the manifests.")
-@click.option(
-    "--recover-failed",
-    is_flag=True,
-    help="Force-close (DFA: force-stop) failed jobs and start them again. Without it a failed "
-    "job is left alone and the plan says why it failed.",
-)
-@click.option(
-    "--target",
-    multiple=True,
-    metavar="KIND/ID",
-    help="Apply only these resources (repeatable). KIND: job, datafeed, dfa, filter, calendar "
-    "or the full kind name; ID may be a glob (job/web_*, dfa/*).",
-)
+@selection_options("Apply")
 @click.option(
     "--concurrency",
     type=click.IntRange(min=1),

@@ -117,6 +117,37 @@ def manifest_options(func: Callable[P, R]) -> Callable[P, R]:
     return click.argument("paths", nargs=-1, type=click.Path(path_type=str))(func)
 
 
+def selection_options(verb: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """--prune, --recover-failed and --target, shared by plan and apply (`verb`: "Plan"/"Apply")."""
+
+    def decorate(func: Callable[P, R]) -> Callable[P, R]:
+        options = [
+            click.option(
+                "--prune",
+                is_flag=True,
+                help="Delete owned resources that are not in the manifests.",
+            ),
+            click.option(
+                "--recover-failed",
+                is_flag=True,
+                help="Force-close (DFA: force-stop) failed jobs and start them again. Without it "
+                "a failed job is left alone and the plan says why it failed.",
+            ),
+            click.option(
+                "--target",
+                multiple=True,
+                metavar="KIND/ID",
+                help=f"{verb} only these resources (repeatable). KIND: job, datafeed, dfa, "
+                "filter, calendar or the full kind name; ID may be a glob (job/web_*, dfa/*).",
+            ),
+        ]
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return decorate
+
+
 def connection_options(func: Callable[P, R]) -> Callable[P, R]:
     """How to reach the cluster: flags first, then MLSYNC_*, then ELASTICSEARCH_* variables."""
     options = [

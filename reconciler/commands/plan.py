@@ -21,6 +21,7 @@ from reconciler.commands.common import (
     echo_plan,
     manifest_options,
     report_errors,
+    selection_options,
 )
 from reconciler.planfile import inputs_document, save_plan
 from reconciler.render import render, render_markdown, summary_counts
@@ -59,20 +60,7 @@ def write_github_outputs(plan: Any) -> None:
     is_flag=True,
     help="Exit 0 when there are no changes, 2 when there are, 1 on errors.",
 )
-@click.option("--prune", is_flag=True, help="Delete owned resources that are not in the manifests.")
-@click.option(
-    "--recover-failed",
-    is_flag=True,
-    help="Force-close (DFA: force-stop) failed jobs and start them again. Without it a failed "
-    "job is left alone and the plan says why it failed.",
-)
-@click.option(
-    "--target",
-    multiple=True,
-    metavar="KIND/ID",
-    help="Plan only these resources (repeatable). KIND: job, datafeed, dfa, filter, calendar "
-    "or the full kind name; ID may be a glob (job/web_*, dfa/*).",
-)
+@selection_options("Plan")
 @connection_options
 @report_errors
 def plan(**options: Any) -> None:
