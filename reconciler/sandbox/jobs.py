@@ -161,7 +161,8 @@ def put_job(ctx: Ctx, req: Request) -> Json:
     datafeed = None
     if body.get("datafeed_config") is not None:
         df_body = dict(body["datafeed_config"])
-        df_id = validate_id(df_body.pop("datafeed_id", f"datafeed-{job_id}"), "datafeed_id")
+        # TransportPutJobAction: an inline datafeed without an id takes the job's id.
+        df_id = validate_id(df_body.pop("datafeed_id", None) or job_id, "datafeed_id")
         if df_body.get("job_id", job_id) != job_id:
             # Messages.DATAFEED_AGGREGATIONS... sic: the source has a stray `}` (es-ml-api.md §5.5)
             raise illegal_argument(
@@ -393,8 +394,9 @@ def open_job(ctx: Ctx, req: Request) -> Json:
     """POST /_ml/anomaly_detectors/{job_id}/_open (es-ml-api.md §5.1)."""
     job_id = req.path_params["job_id"]
     job = get_job(ctx, job_id)
-    if req.value("timeout") is not None:
-        parse_duration(req.value("timeout"), "timeout")
+    # RestOpenJobAction parses a body as OpenJobAction.JobParams (job_id, timeout); the URL id
+    # replaces a body job_id. OpenJobAction.JobParams.DEFAULT_TIMEOUT is 30 minutes.
+    timeout = parse_duration(req.value("timeout") or "30m", "timeout")
     if job.get("deleting"):
         raise conflict(f"Cannot open job [{job_id}] because it is being deleted")
     if job_state(ctx, job_id) != "closed":
@@ -404,14 +406,39 @@ def open_job(ctx: Ctx, req: Request) -> Json:
             for ref in rule.get("scope", {}).values():
                 if ref["filter_id"] not in ctx.state["filters"]:
                     raise not_found(f"No filter with id [{ref['filter_id']}] exists")
+    node = NODE_ID if int(ctx.setting("ml_nodes")) > 0 else None
+    if node is None and not job.get("allow_lazy_open"):
+        # TransportOpenJobAction: no ML node can take the job and it may not wait for one.
+        raise EsError(
+            429,
+            "status_exception",
+            "Could not open job because no ML nodes with sufficient capacity were found",
+            caused_by={
+                "type": "illegal_state_exception",
+                "reason": "Could not open job because no suitable nodes were found, allocation "
+                "explanation [No ML nodes exist in the cluster]",
+            },
+        )
     ctx.state["job_tasks"][job_id] = {
         "state": "opening",
         "since": ctx.now,
         "opened_at": ctx.now_ms,
-        "node": NODE_ID,
+        "node": node,
         "was_opened": True,
     }
     ctx.state["jobs"][job_id].pop("finished_time", None)
+    if node is None:
+        # JobTaskMatcher: a lazy job left unassigned is a success, with no node.
+        return {"opened": True, "node": ""}
+    if ctx.stuck(job_id):
+        # waitForJobStarted never sees the job opened: it answers 408 after `timeout`, and the
+        # persistent task stays (the job keeps opening).
+        raise EsError(
+            408,
+            "status_exception",
+            f"Opening job [{job_id}] timed out after [{timeout}]",
+            commit=True,
+        )
     return {"opened": True, "node": NODE_ID}
 
 

@@ -57,7 +57,7 @@ def test_requests_write_only_the_rows_they_change(tmp_path: Path) -> None:
     assert take_writes(state) == []  # reads write nothing (the request log has its own table)
     put_job(sb, "new", datafeed_config={"indices": ["logs"]})
     assert take_writes(state) == [
-        ("insert", "datafeeds", "datafeed-new"),
+        ("insert", "datafeeds", "new"),
         ("insert", "jobs", "new"),
     ]
     assert sb.handle("POST", "/_ml/anomaly_detectors/j1/_open", {}, b"").status == 200
