@@ -27,7 +27,6 @@ TRANSITION_KEYS = {
     "dfa_duration",
     "latency",
     "fail",
-    "ml_nodes",
 }
 
 
@@ -86,7 +85,6 @@ def _transitions(ctx: Ctx) -> Json:
         "datafeed_lookback": float(ctx.setting("datafeed_lookback")),
         "dfa_duration": ctx.setting("dfa_duration"),
         "latency": float(ctx.setting("latency")),
-        "ml_nodes": int(ctx.setting("ml_nodes")),
     }
 
 
@@ -104,8 +102,6 @@ def _put_transitions(ctx: Ctx, body: Json) -> None:
     for key in ("datafeed_lookback", "latency"):
         if key in body:
             settings[key] = float(body[key])
-    if "ml_nodes" in body:
-        settings["ml_nodes"] = int(body["ml_nodes"])
     if "dfa_duration" in body:
         settings["dfa_duration"] = (
             None if body["dfa_duration"] is None else float(body["dfa_duration"])

@@ -36,7 +36,6 @@ class Config:
     max_model_memory_limit: str | None = None
     ml_config_version: str | None = None
     fault_seed: int | None = None
-    ml_nodes: int = 1
 
 
 @dataclass

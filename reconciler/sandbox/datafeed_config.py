@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from reconciler.sandbox import query_dsl
 from reconciler.sandbox.exceptions import EsError, illegal_argument, parse_error
 from reconciler.sandbox.javarandom import default_query_delay_ms
 from reconciler.sandbox.validation import (
@@ -257,6 +258,14 @@ def build_datafeed(
     composite = False
     if aggs is not None:
         aggs = require_object(aggs, parser, "aggregations", raw)
+        if "aggregations" in body or "aggs" in body:
+            _check_parsable(
+                query_dsl.aggregations_problem(aggs),
+                "aggs" if "aggs" in body else "aggregations",
+                "Datafeed aggregations are not parsable",
+                parser,
+                raw,
+            )
         if merged.get("script_fields"):
             raise illegal_argument("script_fields cannot be used in combination with aggregations")
         interval, composite = validate_aggregations(aggs)
@@ -293,15 +302,9 @@ def build_datafeed(
     out["chunking_config"] = chunking
     out["indices_options"] = parse_indices_options(merged.get("indices_options"), params, raw)
     query = merged.get("query", {"match_all": {}})
-    if not isinstance(query, dict) or not query:
-        raise EsError(
-            400,
-            "x_content_parse_exception",
-            "[1:1] failed to parse field [query]",
-            caused_by={
-                "type": "illegal_argument_exception",
-                "reason": "Datafeed query is not parsable",
-            },
+    if "query" in body:
+        _check_parsable(
+            query_dsl.query_problem(query), "query", "Datafeed query is not parsable", parser, raw
         )
     out["query"] = query
     out["indices"] = [str(i) for i in indices]
@@ -311,8 +314,8 @@ def build_datafeed(
     out["scroll_size"] = scroll
     if merged.get("max_empty_searches") is not None:
         mes = parse_int(merged["max_empty_searches"], "max_empty_searches")
-        if update is not None and "max_empty_searches" in body and mes == -1:
-            pass  # es-ml-api.md §2.4: -1 unsets it on update
+        if mes == -1:
+            pass  # DatafeedConfig.Builder.setMaxEmptySearches: -1 means unset (PUT and update)
         elif mes <= 0:
             raise illegal_argument(
                 f"Invalid max_empty_searches value '{mes}' in datafeed configuration"
@@ -337,6 +340,27 @@ def build_datafeed(
     if job is not None:
         validate_against_job(out, job, interval, frequency)
     return out
+
+
+def _check_parsable(problem: str | None, field: str, message: str, parser: str, raw: str) -> None:
+    """QueryProvider / AggProvider.fromXContent, strict: a parse failure inside the field.
+
+    ExceptionsHelper.badRequestException(message, cause) is thrown inside the ObjectParser's
+    field, which wraps it: `[l:c] [datafeed_config] failed to parse field [query]`, caused by the
+    400 status_exception, itself caused by the search parser's parsing_exception.
+    """
+    if problem is None:
+        return
+    raise EsError(
+        400,
+        "x_content_parse_exception",
+        f"[{key_location(raw, field)}] [{parser}] failed to parse field [{field}]",
+        caused_by={
+            "type": "status_exception",
+            "reason": message,
+            "caused_by": {"type": "parsing_exception", "reason": problem},
+        },
+    )
 
 
 def validate_against_job(

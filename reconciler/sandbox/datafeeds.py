@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from reconciler.sandbox import datafeed_config, job_config
+from reconciler.sandbox import datafeed_config
 from reconciler.sandbox.context import NODE_ID, Ctx, Request, node_info, require_no_body_id
 from reconciler.sandbox.exceptions import (
     EsError,
@@ -244,7 +244,7 @@ def _check_job_fields(ctx: Ctx, df: Json) -> None:
     IllegalArgumentException becomes a 400 badRequestException prefixed with the id). Only
     checked when some index is mapped at all (a pattern over no indices finds no data later).
     """
-    from reconciler.sandbox import documents
+    from reconciler.sandbox import documents, job_config
 
     if ctx.config.implicit_indices or "aggregations" in df:
         return
@@ -296,17 +296,35 @@ def preview_datafeed(ctx: Ctx, req: Request) -> Any:
     from reconciler.sandbox.documents import search_docs
 
     body = req.obj()
-    check_fields(body, ("datafeed_config", "job_config"), "preview_datafeed", req.raw)
+    check_fields(
+        body, ("datafeed_config", "job_config", "start", "end"), "preview_datafeed_action", req.raw
+    )
+    start, end = _preview_window(ctx, req, body)
     datafeed_id = req.path_params.get("datafeed_id")
+    has_config = body.get("datafeed_config") is not None or body.get("job_config") is not None
+    # PreviewDatafeedAction.Request.Builder.build
+    if datafeed_id is not None and has_config:
+        raise illegal_argument(
+            "[datafeed_id] cannot be supplied when either [job_config] or [datafeed_config] is "
+            "present"
+        )
+    if (
+        datafeed_id is None
+        and body.get("job_config") is not None
+        and not body.get("datafeed_config")
+    ):
+        raise illegal_argument(
+            "[datafeed_config] must be present when a [job_config.datafeed_config] is not present"
+        )
     if datafeed_id is not None:
-        if body.get("datafeed_config") is not None:
-            raise illegal_argument("Datafeed id and datafeed config cannot both be set")
         df = get_datafeed(ctx, datafeed_id)
         job = get_job(ctx, df["job_id"])
     else:
         if body.get("datafeed_config") is None:
+            raise illegal_argument("[datafeed_config] must not be null.")
+        if body["datafeed_config"].get("job_id") is None and body.get("job_config") is None:
             raise illegal_argument(
-                "[datafeed_config] must be provided when there is no datafeed id"
+                "[datafeed_config.job_id] must be set or a [job_config] must be provided"
             )
         df_body = dict(body["datafeed_config"])
         job: Json | None = ctx.state["jobs"].get(str(df_body.get("job_id")))  # type: ignore[no-redef]
@@ -319,10 +337,6 @@ def preview_datafeed(ctx: Ctx, req: Request) -> Any:
             raise missing_job(str(df_body.get("job_id")))
         df = datafeed_config.build_datafeed(df_body, req.raw, "preview", job, req.params)
     time_field = job["data_description"]["time_field"]
-    start = (
-        parse_date_param(req.value("start"), "start") if req.value("start") is not None else None
-    )
-    end = parse_date_param(req.value("end"), "end") if req.value("end") is not None else None
     fields = set()
     for det in job["analysis_config"]["detectors"]:
         for key in ("field_name", "by_field_name", "over_field_name", "partition_field_name"):
@@ -345,3 +359,19 @@ def preview_datafeed(ctx: Ctx, req: Request) -> Any:
         out.append(row)
     out.sort(key=lambda r: r[time_field])
     return out
+
+
+def _preview_window(ctx: Ctx, req: Request, body: Json) -> tuple[int | None, int | None]:
+    """`start`/`end` of a preview: body fields, else query parameters (RestPreviewDatafeedAction).
+
+    Both go through StartDatafeedAction.DatafeedParams.parseDateOrThrow (date math allowed), and
+    PreviewDatafeedAction.Request.validate refuses an end that is not after the start.
+    """
+    bounds: list[int | None] = []
+    for name in ("start", "end"):
+        value = body.get(name, req.params.get(name))
+        bounds.append(None if value is None else parse_date_math(value, name, ctx.now_ms))
+    start, end = bounds
+    if start is not None and end is not None and end <= start:
+        raise validation_failed(f"start [{start}] must be earlier than end [{end}]")
+    return start, end

@@ -161,7 +161,7 @@ def put_job(ctx: Ctx, req: Request) -> Json:
     datafeed = None
     if body.get("datafeed_config") is not None:
         df_body = dict(body["datafeed_config"])
-        # TransportPutJobAction: an inline datafeed without an id takes the job's id.
+        # Job.Builder.build: an inline datafeed without an id takes the job's id.
         df_id = validate_id(df_body.pop("datafeed_id", None) or job_id, "datafeed_id")
         if df_body.get("job_id", job_id) != job_id:
             # Messages.DATAFEED_AGGREGATIONS... sic: the source has a stray `}` (es-ml-api.md §5.5)
@@ -406,30 +406,14 @@ def open_job(ctx: Ctx, req: Request) -> Json:
             for ref in rule.get("scope", {}).values():
                 if ref["filter_id"] not in ctx.state["filters"]:
                     raise not_found(f"No filter with id [{ref['filter_id']}] exists")
-    node = NODE_ID if int(ctx.setting("ml_nodes")) > 0 else None
-    if node is None and not job.get("allow_lazy_open"):
-        # TransportOpenJobAction: no ML node can take the job and it may not wait for one.
-        raise EsError(
-            429,
-            "status_exception",
-            "Could not open job because no ML nodes with sufficient capacity were found",
-            caused_by={
-                "type": "illegal_state_exception",
-                "reason": "Could not open job because no suitable nodes were found, allocation "
-                "explanation [No ML nodes exist in the cluster]",
-            },
-        )
     ctx.state["job_tasks"][job_id] = {
         "state": "opening",
         "since": ctx.now,
         "opened_at": ctx.now_ms,
-        "node": node,
+        "node": NODE_ID,
         "was_opened": True,
     }
     ctx.state["jobs"][job_id].pop("finished_time", None)
-    if node is None:
-        # JobTaskMatcher: a lazy job left unassigned is a success, with no node.
-        return {"opened": True, "node": ""}
     if ctx.stuck(job_id):
         # waitForJobStarted never sees the job opened: it answers 408 after `timeout`, and the
         # persistent task stays (the job keeps opening).

@@ -71,8 +71,7 @@ def _settle_jobs(ctx: Ctx, delay: float, closing: list[str]) -> None:
         task = tasks.get(job_id)
         if task is None:
             continue
-        if task["state"] == "opening" and task.get("node", True) is not None:
-            # A lazily opened job waits without a node until one joins (never, here).
+        if task["state"] == "opening":
             done = _due(ctx, task, job_id, delay)
             if done is not None:
                 task.update(state="opened", since=done)
