@@ -757,10 +757,13 @@ def _check_extraction(ctx: Ctx, config: Json) -> None:
         )
     if kind == "classification":
         docs = documents.search_docs(ctx, config["source"]["index"], config["source"].get("query"))
+        # A multi-field (`label.keyword`) takes its values from its parent field's source.
+        parent = required.rsplit(".", 1)[0]
+        path = parent if "." in required and fields.get(parent) == "text" else required
         values = {
-            json.dumps(documents.field_value(d["_source"], required), sort_keys=True)
+            json.dumps(documents.field_value(d["_source"], path), sort_keys=True)
             for d in docs
-            if documents.field_value(d["_source"], required) is not None
+            if documents.field_value(d["_source"], path) is not None
         }
         low, high = _CLASSES
         if len(values) < low:

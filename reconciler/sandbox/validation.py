@@ -403,3 +403,42 @@ def non_negative(value: Any, field: str, parser: str = "job_details", raw: str =
     if number < 0:
         raise illegal_argument(f"{field} cannot be less than 0. Value = {number}")
     return number
+
+
+def check_exclusive(
+    params: Mapping[str, Any],
+    body: Mapping[str, Any],
+    single: str,
+    others: tuple[str, ...],
+    *,
+    paged: bool = True,
+) -> None:
+    """Mutually exclusive results parameters (GetBucketsAction / GetCategoriesAction.Request).
+
+    A single result (`timestamp` of a bucket, `category_id` of a category) cannot be combined
+    with paging or the listed filters. The REST handlers set the query-string parameters after
+    the single id, so the later setter refuses: `Param [start] is incompatible with
+    [timestamp].`, `Param [from, size] is incompatible with [category_id].`; a body parsed
+    first and then given the URL's id refuses in the id's setter: `Param [timestamp] is
+    incompatible with [from,size,start,end,anomaly_score]` (buckets; categories use `[from,
+    size].`). Every one is an IllegalArgumentException (400).
+
+    Args:
+        params: Query-string parameters.
+        body: The request body (`{}` when absent).
+        single: `timestamp` or `category_id`.
+        others: The filters refused with it, in the handler's setter order.
+        paged: Whether `from`/`size` (query, or the body's `page`) are refused too.
+    """
+    in_body = [k for k in others if k in body] + (["page"] if paged and "page" in body else [])
+    if in_body:
+        if single == "timestamp":
+            raise illegal_argument(
+                "Param [timestamp] is incompatible with [from,size,start,end,anomaly_score]"
+            )
+        raise illegal_argument(f"Param [{single}] is incompatible with [from, size].")
+    for name in others:
+        if name in params:
+            raise illegal_argument(f"Param [{name}] is incompatible with [{single}].")
+    if paged and ("from" in params or "size" in params):
+        raise illegal_argument(f"Param [from, size] is incompatible with [{single}].")
