@@ -14,11 +14,11 @@ from reconciler.sandbox.exceptions import EsError, illegal_argument, parse_error
 from reconciler.sandbox.javarandom import default_query_delay_ms
 from reconciler.sandbox.validation import (
     Duration,
+    body_long,
     check_fields,
     key_location,
     parse_bool,
     parse_duration,
-    parse_int,
     require_object,
 )
 
@@ -308,12 +308,14 @@ def build_datafeed(
         )
     out["query"] = query
     out["indices"] = [str(i) for i in indices]
-    scroll = parse_int(merged.get("scroll_size", 1000), "scroll_size")
+    scroll = body_long(merged.get("scroll_size", 1000), "scroll_size", parser, raw, java_type="int")
     if scroll < 0:
         raise illegal_argument(f"Invalid scroll_size value '{scroll}' in datafeed configuration")
     out["scroll_size"] = scroll
     if merged.get("max_empty_searches") is not None:
-        mes = parse_int(merged["max_empty_searches"], "max_empty_searches")
+        mes = body_long(
+            merged["max_empty_searches"], "max_empty_searches", parser, raw, java_type="int"
+        )
         if mes == -1:
             pass  # DatafeedConfig.Builder.setMaxEmptySearches: -1 means unset (PUT and update)
         elif mes <= 0:

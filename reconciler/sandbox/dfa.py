@@ -26,12 +26,12 @@ from reconciler.sandbox.exceptions import (
 from reconciler.sandbox.expressions import expand_ids
 from reconciler.sandbox.transitions import dfa_progress
 from reconciler.sandbox.validation import (
+    body_long,
     check_fields,
     format_bytes,
     key_location,
     parse_bytes,
     parse_duration,
-    parse_int,
     require_object,
     validate_id,
 )
@@ -98,7 +98,7 @@ def _analysis(value: Any, raw: str) -> Json:
         )
         out: Json = {}
         if "n_neighbors" in spec:
-            if parse_int(spec["n_neighbors"], "n_neighbors") <= 0:
+            if body_long(spec["n_neighbors"], "n_neighbors", kind, raw, java_type="int") <= 0:
                 raise illegal_argument(
                     f"[n_neighbors] must be a positive integer; got [{spec['n_neighbors']}]"
                 )
@@ -184,7 +184,9 @@ def _analysis(value: Any, raw: str) -> Json:
         if objective not in ("maximize_minimum_recall", "maximize_accuracy"):
             raise illegal_argument(f"No enum constant for class_assignment_objective [{objective}]")
         out["class_assignment_objective"] = objective
-        top = parse_int(spec.get("num_top_classes", 2), "num_top_classes")
+        top = body_long(
+            spec.get("num_top_classes", 2), "num_top_classes", kind, raw, java_type="int"
+        )
         if not (top == -1 or 0 <= top <= 1000):
             raise illegal_argument(
                 "[num_top_classes] must be an integer in [0, 1000] or a special value -1"
@@ -320,7 +322,13 @@ def build_config(ctx: Ctx, body: Json, raw: str, dfa_id: str, *, check_source: b
     out["version"] = ctx.ml_config_version
     out["authorization"] = {"roles": ["superuser"]}
     out["allow_lazy_start"] = bool(body.get("allow_lazy_start", False))
-    threads = parse_int(body.get("max_num_threads", 1), "max_num_threads")
+    threads = body_long(
+        body.get("max_num_threads", 1),
+        "max_num_threads",
+        "data_frame_analytics_config",
+        raw,
+        java_type="int",
+    )
     if threads < 1:
         raise illegal_argument("[max_num_threads] must be a positive integer")
     out["max_num_threads"] = threads
@@ -494,7 +502,13 @@ def update_dfa(ctx: Ctx, req: Request) -> Json:
     if "allow_lazy_start" in body:
         config["allow_lazy_start"] = bool(body["allow_lazy_start"])
     if "max_num_threads" in body:
-        threads = parse_int(body["max_num_threads"], "max_num_threads")
+        threads = body_long(
+            body["max_num_threads"],
+            "max_num_threads",
+            "data_frame_analytics_config_update",
+            req.raw,
+            java_type="int",
+        )
         if threads < 1:
             raise illegal_argument("[max_num_threads] must be a positive integer")
         config["max_num_threads"] = threads

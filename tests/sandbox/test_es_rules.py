@@ -505,3 +505,32 @@ def test_snapshot_retention_message_is_unquoted(api: Api) -> None:
         "The value of daily_model_snapshot_retention_after_days [2,000] cannot be greater than "
         "model_snapshot_retention_days [1,000]"
     )
+
+
+@pytest.mark.parametrize(
+    ("path", "field", "parser"),
+    [
+        (f"{DF}/d", "scroll_size", "datafeed_config"),
+        (f"{DF}/d", "max_empty_searches", "datafeed_config"),
+        (f"{DFA}/a", "max_num_threads", "data_frame_analytics_config"),
+    ],
+)
+def test_int_fields_refuse_booleans_and_overflow(
+    api: Api, path: str, field: str, parser: str
+) -> None:
+    # ObjectParser.declareInt (ValueType.INT)
+    api.ok("PUT", f"{AD}/j", job_body())
+    api.ok("POST", "/src/_doc", {"x": 1.0})
+    base: dict[str, Any] = (
+        {"job_id": "j", "indices": ["i"]}
+        if path.startswith(DF)
+        else {"source": {"index": "src"}, "dest": {"index": "out"},
+              "analysis": {"outlier_detection": {}}}
+    )  # fmt: skip
+    err = api.error(400, "PUT", path, {**base, field: True})
+    assert err["reason"].endswith(
+        f"[{parser}] {field} doesn't support values of type: VALUE_BOOLEAN"
+    )
+    err = api.error(400, "PUT", path, {**base, field: 3_000_000_000})
+    assert err["reason"].endswith(f"[{parser}] failed to parse field [{field}]")
+    assert err["caused_by"]["reason"].startswith("Numeric value (3000000000) out of range of int")
