@@ -536,6 +536,8 @@ def delete_dfa(ctx: Ctx, req: Request) -> Json:
 def start_dfa(ctx: Ctx, req: Request) -> Json:
     """POST /_ml/data_frame/analytics/{id}/_start (es-ml-api.md §5.3)."""
     dfa_id = req.path_params["id"]
+    # StartDataFrameAnalyticsAction.Request.parseRequest: Messages.INCONSISTENT_ID
+    require_no_body_id(req.obj(), "id", dfa_id)
     config = get_config(ctx, dfa_id)
     if req.value("timeout") is not None:
         parse_duration(req.value("timeout"), "timeout")
@@ -602,6 +604,8 @@ def bad_request_empty(dfa_id: str, sources: list[str]) -> EsError:
 
 def stop_dfa(ctx: Ctx, req: Request) -> Json:
     """POST /_ml/data_frame/analytics/{id}/_stop."""
+    # StopDataFrameAnalyticsAction.Request.parseRequest: Messages.INCONSISTENT_ID
+    require_no_body_id(req.obj(), "id", req.path_params["id"])
     ids = expand_ids(
         req.path_params["id"],
         ctx.state["dfa"],

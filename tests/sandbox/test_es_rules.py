@@ -151,6 +151,8 @@ def test_preview_with_an_id_and_a_config_is_refused(api: Api) -> None:
         (f"{AD}/j/_update", {"job_id": "other"}),
         ("/_ml/filters/f/_update", {"filter_id": "other"}),
         ("/_ml/calendars/c", {"calendar_id": "other"}),
+        (f"{DFA}/a/_start", {"id": "other"}),
+        (f"{DFA}/a/_stop", {"id": "other"}),
     ],
 )
 def test_a_body_id_that_differs_from_the_url_is_inconsistent(
@@ -159,10 +161,13 @@ def test_a_body_id_that_differs_from_the_url_is_inconsistent(
     # Messages.INCONSISTENT_ID
     api.ok("PUT", f"{AD}/j", MINIMAL_JOB) if not path.endswith("/j") else None
     api.ok("PUT", "/_ml/filters/f", {"items": []})
-    method = "POST" if path.endswith("_update") else "PUT"
+    api.ok("POST", "/src/_doc", {"x": 1.0})
+    api.ok("PUT", f"{DFA}/a", {"source": {"index": "src"}, "dest": {"index": "out"},
+                               "analysis": {"outlier_detection": {}}})  # fmt: skip
+    method = "POST" if path.rsplit("/", 1)[1].startswith("_") else "PUT"
     err = api.error(400, method, path, body)
-    key = next(iter(k for k in body if k.endswith("_id")))
-    url_id = path.split("/")[3]
+    key = next(k for k in body if k in ("job_id", "filter_id", "calendar_id", "id"))
+    url_id = path.split("/")[4 if path.startswith(DFA) else 3]
     assert err["reason"] == (
         f"Inconsistent {key}; 'other' specified in the body differs from '{url_id}' specified "
         "as a URL argument"
