@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from reconciler.sandbox.validation import token_name
+
 # SearchModule's registered query names (8.x/9.x, core plus the x-pack ones a datafeed can use).
 QUERY_TYPES = frozenset(
     {
@@ -124,7 +126,7 @@ def aggregations_problem(aggs: Any) -> str | None:
         if not isinstance(agg, dict):
             # AggregatorFactories.parseAggregators (the source's text lacks a `]`)
             return (
-                f"Aggregation definition for [{name} starts with a [{_token(agg)}], expected a "
+                f"Aggregation definition for [{name} starts with a [{token_name(agg)}], expected a "
                 "[START_OBJECT]."
             )
         kinds = [k for k in agg if k not in _AGG_META]
@@ -140,13 +142,3 @@ def aggregations_problem(aggs: Any) -> str | None:
             if meta in agg and (problem := aggregations_problem(agg[meta])) is not None:
                 return problem
     return None
-
-
-def _token(value: Any) -> str:
-    if isinstance(value, list):
-        return "START_ARRAY"
-    if isinstance(value, bool):
-        return "VALUE_BOOLEAN"
-    if isinstance(value, str):
-        return "VALUE_STRING"
-    return "VALUE_NULL" if value is None else "VALUE_NUMBER"

@@ -222,7 +222,7 @@ def body_long(value: Any, field: str, parser: str, raw: str, *, java_type: str =
     where = f"[{key_location(raw, field)}] [{parser}]"
     low, high = (_LONG_MIN, _LONG_MAX) if java_type == "long" else (-(1 << 31), (1 << 31) - 1)
     if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise parse_error(f"{where} {field} doesn't support values of type: {_token_name(value)}")
+        raise parse_error(f"{where} {field} doesn't support values of type: {token_name(value)}")
     number: int | None
     if isinstance(value, str):
         try:
@@ -380,12 +380,15 @@ def require_object(value: Any, parser: str, field: str, raw: str) -> dict[str, A
     if not isinstance(value, dict):
         raise parse_error(
             f"[{key_location(raw, field)}] [{parser}] {field} doesn't support values of type: "
-            f"{_token_name(value)}"
+            f"{token_name(value)}"
         )
     return value
 
 
-def _token_name(value: Any) -> str:
+def token_name(value: Any) -> str:
+    """The XContentParser token a JSON value starts with (`VALUE_STRING`, `START_ARRAY`...)."""
+    if isinstance(value, dict):
+        return "START_OBJECT"
     if isinstance(value, list):
         return "START_ARRAY"
     if isinstance(value, str):
