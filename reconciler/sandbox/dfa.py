@@ -637,6 +637,8 @@ def explain_dfa(ctx: Ctx, req: Request) -> Json:
         body = dict(req.obj())
         body.setdefault("dest", {"index": "explain-dest-placeholder"})
         config = build_config(ctx, body, req.raw, "explain")
+    # TransportExplainDataFrameAnalyticsAction runs the same ExtractedFieldsDetector as a start.
+    _check_extraction(ctx, config)
     selection = _field_selection(ctx, config)
     docs = documents.search_docs(ctx, config["source"]["index"], config["source"].get("query"))
     included = sum(1 for s in selection if s["is_included"])

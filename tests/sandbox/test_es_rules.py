@@ -428,6 +428,13 @@ def test_dfa_start_with_a_missing_dependent_variable(api: Api) -> None:
     )
 
 
+def test_explain_runs_the_same_field_checks(api: Api) -> None:
+    api.ok("POST", "/src/_doc", {"x": 1.0})
+    body = {"source": {"index": "src"}, "analysis": {"regression": {"dependent_variable": "y"}}}
+    err = api.error(400, "POST", f"{DFA}/_explain", body)
+    assert err["reason"] == "required field [y] is missing; analysis requires fields [y]"
+
+
 def test_dfa_regression_needs_a_numeric_dependent_variable(api: Api) -> None:
     api.ok("POST", "/src/_doc", {"x": 1.0, "price": "cheap"})
     resp = dfa(api, {"regression": {"dependent_variable": "price"}})
