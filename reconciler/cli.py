@@ -18,6 +18,7 @@ import click
 
 from reconciler import __version__
 from reconciler.commands import apply as apply_cmd
+from reconciler.commands import export as export_cmd
 from reconciler.commands import plan as plan_cmd
 from reconciler.commands import sandbox as sandbox_cmd
 from reconciler.commands import validate as validate_cmd
@@ -69,6 +70,7 @@ main.add_command(validate_cmd.validate)
 main.add_command(plan_cmd.plan)
 main.add_command(apply_cmd.apply)
 main.add_command(apply_cmd.force_unlock)
+main.add_command(export_cmd.export)
 main.add_command(sandbox_cmd.sandbox)
 
 
