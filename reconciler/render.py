@@ -34,6 +34,7 @@ SYMBOL = {
     Action.START: ">",
     Action.CLOSE: "<",
     Action.STOP: "<",
+    Action.ADOPT: "=",
     Action.NOOP: " ",
 }
 
@@ -53,6 +54,7 @@ def _headline(change: Change) -> str:
         Action.CLOSE: "will be closed",
         Action.START: "will be started",
         Action.STOP: "will be stopped",
+        Action.ADOPT: "will be adopted (it matches its manifest; it joins the scope)",
         Action.NOOP: "is up to date",
     }[change.action]
 
@@ -69,6 +71,12 @@ def summary_counts(plan: Plan) -> dict[str, int]:
     return {a.value: counts[a.value] for a in Action if a is not Action.NOOP and counts[a.value]}
 
 
+def other_scopes_line(plan: Plan) -> str:
+    """The resources of other scopes, each with its owner (never touched by this plan)."""
+    listed = ", ".join(f"{ref} (scope {scope})" for ref, scope in sorted(plan.other_scopes.items()))
+    return f"Owned by other scopes (never touched from scope {plan.scope}): {listed}"
+
+
 def summary_line(plan: Plan) -> str:
     """The summary line, e.g. `Plan: 1 to create, 2 to update, 0 to replace, 0 to delete.`."""
     counts = Counter(c.action for c in plan.changes)
@@ -83,6 +91,8 @@ def summary_line(plan: Plan) -> str:
     )
     if state:
         line += f"; {state} run-state change{'s' if state != 1 else ''}"
+    if counts[Action.ADOPT]:
+        line += f"; {counts[Action.ADOPT]} to adopt"
     return line + "."
 
 
@@ -167,6 +177,8 @@ def render_text(plan: Plan) -> str:
             "Not managed by these manifests (left alone): "
             + ", ".join(str(r) for r in plan.unmanaged)
         )
+    if plan.other_scopes:
+        out.append(other_scopes_line(plan))
     for warning in plan.warnings:
         out.append(f"Warning: {warning}")
     out.append(summary_line(plan))
@@ -227,6 +239,8 @@ def render_markdown(plan: Plan, *, limit: int = GITHUB_COMMENT_LIMIT) -> str:
         tail.append(
             "Not managed by these manifests: " + ", ".join(f"`{r}`" for r in plan.unmanaged)
         )
+    if plan.other_scopes:
+        tail.append(other_scopes_line(plan))
     tail += [f"> [!WARNING]\n> {w}" for w in plan.warnings]
     tail.append(
         f"<sub>mlsync {plan.mlsync_version} · {plan.request_count} HTTP requests to read the "
@@ -298,6 +312,7 @@ def plan_document(plan: Plan) -> dict[str, Any]:
         "format_version": FORMAT_VERSION,
         "mlsync_version": plan.mlsync_version,
         "environment": plan.environment,
+        "scope": plan.scope,
         "cluster": plan.cluster.model_dump(),
         "manifest_digest": plan.manifest_digest,
         "live_fingerprint": plan.live_fingerprint,
@@ -321,6 +336,7 @@ def plan_document(plan: Plan) -> dict[str, Any]:
             for s in plan.steps
         ],
         "unmanaged": [str(r) for r in plan.unmanaged],
+        "other_scopes": dict(sorted(plan.other_scopes.items())),
         "warnings": list(plan.warnings),
         "prune": plan.prune,
         "targets": list(plan.targets),

@@ -60,6 +60,8 @@ from reconciler.commands.common import (
     manifest_options,
     open_client,
     report_errors,
+    resolve_scope,
+    scope_option,
 )
 from reconciler.errors import ApplyError, StalePlanError, UsageError
 from reconciler.lock import DEFAULT_SCOPE, DEFAULT_TTL, acquire_lock
@@ -266,6 +268,27 @@ def _stale_check(plan: Plan, client: MLClient, info: ClusterInfo, *, saved: bool
         )
 
 
+def lock_name(options: dict[str, Any], plan: Plan) -> str:
+    """The lock is the scope's: applies in one scope run one at a time (`--lock-scope` is gone).
+
+    Two scopes may run at once; they never act on the same resource, because each resource is
+    claimed in the ownership registry by exactly one scope (see `reconciler.registry`).
+    """
+    scope = resolve_scope(options) if options["plan_file"] is None else plan.scope
+    if options["plan_file"] is not None and options.get("scope") not in (None, plan.scope):
+        raise UsageError(
+            f"the saved plan was made for scope '{plan.scope}', not '{options['scope']}'; "
+            f"apply it with --scope {plan.scope} (or make a new plan for that scope)"
+        )
+    legacy = options.get("lock_scope")
+    if legacy not in (None, DEFAULT_SCOPE, scope):
+        raise UsageError(
+            f"--lock-scope {legacy!r}: the lock now belongs to the ownership scope; pass "
+            f"--scope {legacy} instead (it names the lock and the resources it owns)"
+        )
+    return scope
+
+
 def _execute(
     plan: Plan, client: MLClient, info: ClusterInfo, options: dict[str, Any]
 ) -> ApplyResult:
@@ -277,7 +300,7 @@ def _execute(
     }
     lock = acquire_lock(
         client,
-        scope=options["lock_scope"],
+        scope=lock_name(options, plan),
         ttl=options["lock_ttl"],
         timeout=options["lock_timeout"],
         retry_interval=min(1.0, max(0.05, options["lock_ttl"] / 10)),
@@ -383,12 +406,8 @@ def _report(result: ApplyResult) -> None:
     show_default=True,
     help="Seconds the lock stays valid if this process dies (renewed every TTL/3 meanwhile).",
 )
-@click.option(
-    "--lock-scope",
-    default=DEFAULT_SCOPE,
-    show_default=True,
-    help="Name of the lock (separate teams may use separate scopes).",
-)
+@click.option("--lock-scope", default=DEFAULT_SCOPE, hidden=True, help="Replaced by --scope.")
+@scope_option
 @connection_options
 @report_errors
 def apply(**options: Any) -> None:
@@ -440,9 +459,7 @@ def _apply_loaded(
 
 @click.command("force-unlock")
 @click.argument("lock_id")
-@click.option(
-    "--scope", default=DEFAULT_SCOPE, show_default=True, help="Name of the lock to remove."
-)
+@scope_option
 @click.option("--force", is_flag=True, help="Do not ask for confirmation.")
 @connection_options
 @report_errors
@@ -453,17 +470,18 @@ def force_unlock(**options: Any) -> None:
     that is still running lets two applies interleave.
     """
     lock_id = options["lock_id"]
+    scope = resolve_scope(options)
     if not options["force"]:
         if not _stdin_is_tty():
             raise UsageError("force-unlock needs confirmation: pass --force (no terminal)")
         click.confirm(
-            f"Remove the cluster lock '{options['scope']}' with ID {lock_id}?",
+            f"Remove the cluster lock '{scope}' with ID {lock_id}?",
             abort=True,
             err=True,
         )
     client = open_client(options)
     try:
-        removed = cluster_lock.force_unlock(client, lock_id, scope=options["scope"])
+        removed = cluster_lock.force_unlock(client, lock_id, scope=scope)
     finally:
         client.close()
-    click.echo(f"Removed the cluster lock '{options['scope']}' held by {removed.describe()}.")
+    click.echo(f"Removed the cluster lock '{scope}' held by {removed.describe()}.")

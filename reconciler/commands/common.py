@@ -24,6 +24,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import click
 
+from reconciler import registry
 from reconciler.client import (
     ClientError,
     ConnectionConfig,
@@ -124,6 +125,27 @@ def connection_options(func: Callable[P, R]) -> Callable[P, R]:
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def scope_option(func: Callable[P, R]) -> Callable[P, R]:
+    """`--scope NAME` (env MLSYNC_SCOPE): whose resources this run owns, prunes and locks."""
+    return click.option(
+        "--scope",
+        "scope",
+        envvar="MLSYNC_SCOPE",
+        metavar="NAME",
+        help="Ownership scope (env MLSYNC_SCOPE; default: the --env name, else 'default'). "
+        "A scope prunes only its own members and never touches another scope's.",
+    )(func)
+
+
+def resolve_scope(options: dict[str, Any]) -> str:
+    """The scope of this run: --scope / MLSYNC_SCOPE, else the --env name, else `default`."""
+    name = options.get("scope") or options.get("env") or registry.DEFAULT_SCOPE
+    try:
+        return registry.check_scope(str(name))
+    except MlsyncError as exc:
+        raise UsageError(f"--scope: {exc}") from None
 
 
 def parse_variables(pairs: Sequence[str]) -> dict[str, str]:

@@ -22,6 +22,8 @@ from reconciler.commands.common import (
     open_client,
     read_live,
     report_errors,
+    resolve_scope,
+    scope_option,
 )
 from reconciler.errors import UsageError
 from reconciler.export import SCHEMA_HEADER, Export, ExportedFile, export_state
@@ -75,15 +77,18 @@ def write_files(result: Export, out: Path) -> list[Path]:
     type=click.Path(file_okay=False, path_type=Path),
     help="Write one file per resource under this directory (default: YAML on stdout).",
 )
+@scope_option
 @connection_options
 @report_errors
 def export(**options: Any) -> None:
     """Write manifests for the ML resources on the cluster (TARGET: KIND/ID globs, or ID globs).
 
     Each job's file holds its datafeed; values equal to Elasticsearch's defaults and fields
-    it generates are left out, and `state:` is the current run state. Review the files, then
-    `mlsync plan` shows only the adoption of each resource.
+    it generates are left out, and `state:` is the current run state. Resources owned by
+    another scope are left out. Review the files, then `mlsync plan` shows only the adoption
+    of each resource.
     """
+    scope = resolve_scope(options)
     client = open_client(options)
     try:
         _, live = read_live(client)
@@ -95,7 +100,10 @@ def export(**options: Any) -> None:
         for feed in (exported or {}).get("datafeeds", [])
         if isinstance(feed, dict) and "query_delay" not in feed
     )
-    result = export_state(live, patterns=options["targets"], generated_query_delay=generated)
+    foreign = {ref: owner for ref, owner in live.owners.items() if owner != scope}
+    result = export_state(
+        live, patterns=options["targets"], generated_query_delay=generated, foreign=foreign
+    )
     for line in result.skipped:
         echo_err(f"Skipped {line}.")
     if not result.files:

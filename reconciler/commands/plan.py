@@ -20,6 +20,7 @@ from reconciler.commands.common import (
     echo_plan,
     manifest_options,
     report_errors,
+    scope_option,
 )
 from reconciler.planfile import save_plan
 from reconciler.render import render, render_markdown, summary_counts
@@ -60,6 +61,7 @@ def write_github_outputs(plan: Any) -> None:
 )
 @click.option("--prune", is_flag=True, help="Delete owned resources that are not in the manifests.")
 @click.option("--target", multiple=True, metavar="KIND/ID", help="Plan only these resources.")
+@scope_option
 @connection_options
 @report_errors
 def plan(**options: Any) -> None:

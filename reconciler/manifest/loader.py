@@ -84,7 +84,7 @@ def find_manifest_files(
             found = sorted(
                 p
                 for p in path.rglob("*")
-                if p.suffix in MANIFEST_SUFFIXES
+                if p.suffix.lower() in MANIFEST_SUFFIXES
                 and p.is_file()
                 and ENVIRONMENTS_DIR not in p.relative_to(path).parts[:-1]
                 and not any(part.startswith(".") for part in p.relative_to(path).parts)
