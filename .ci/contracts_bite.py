@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 VIOLATIONS = {
-    "reconciler/plan.py": "import httpx  # injected: the pure core must not do I/O\n",
+    "reconciler/plan/decide.py": "import httpx  # injected: the pure core must not do I/O\n",
     "reconciler/sandbox/routes.py": "import reconciler.normalize  # injected: sandbox must not\n",
     "reconciler/cluster.py": "import httpx  # injected: only the client package talks HTTP\n",
 }

@@ -26,11 +26,13 @@ generates.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from reconciler import ownership, registry
+from reconciler.answers import Json, items_of, page_count, unexpected
 from reconciler.client import api
+from reconciler.client.response import Page
 from reconciler.model import Call, ClusterSummary, Kind, LiveState, Ref, Resource, State
 from reconciler.normalize import ServerDefaults, canonical_event, event_key
 from reconciler.plan import fingerprint, resource_fingerprint
@@ -41,30 +43,12 @@ PAGE = 10_000
 
 
 class ClientLike(Protocol):
-    """What the reader needs from `MLClient`: single calls, ES paging, and its request count."""
+    """What the reader needs from `MLClient`: single calls and its request count."""
 
     @property
     def request_count(self) -> int: ...  # noqa: D102
 
     def perform(self, call: Call) -> Any: ...  # noqa: D102
-
-    def iter_filters(  # noqa: D102
-        self, filter_id: str | None = None, *, size: int = ...
-    ) -> Iterator[Any]: ...
-
-    def iter_calendars(self, *, size: int = ...) -> Iterator[Any]: ...  # noqa: D102
-
-    def iter_calendar_events(  # noqa: D102
-        self, calendar_id: str = ..., *, size: int = ..., **params: Any
-    ) -> Iterator[Any]: ...
-
-    def iter_data_frame_analytics(  # noqa: D102
-        self, id: str | None = None, *, size: int = ..., **params: Any
-    ) -> Iterator[Any]: ...
-
-    def iter_data_frame_analytics_stats(  # noqa: D102
-        self, id: str | None = None, *, size: int = ..., **params: Any
-    ) -> Iterator[Any]: ...
 
 
 class ClusterInfoLike(Protocol):
@@ -99,24 +83,48 @@ def server_defaults(info: ClusterInfoLike | None) -> ServerDefaults:
     return ServerDefaults(job_model_memory_limit_mb=job_mb, dfa_model_memory_limit_bytes=dfa_bytes)
 
 
+def _read(client: ClientLike, call: api.Call, key: str, *, stats: bool = False) -> list[Json]:
+    """The checked items of one GET (`answers.items_of`)."""
+    return items_of(call.path, client.perform(call).body, key, stats=stats)
+
+
+def _read_pages(
+    client: ClientLike, make: Callable[[int, int], api.Call], key: str, *, stats: bool = False
+) -> list[Json]:
+    """Every checked item of a paged GET.
+
+    One page of Elasticsearch's maximum size (10 000) holds everything that matters here;
+    later pages are read if a cluster ever has more.
+    """
+    page, out = Page(PAGE), []
+    while (asked := page.next_size()) > 0:
+        call = make(page.start, asked)
+        body = client.perform(call).body
+        items = items_of(call.path, body, key, stats=stats)
+        out += items
+        if not page.advance(len(items), page_count(body)):
+            break
+    return out
+
+
 def read_cluster(client: ClientLike, info: ClusterInfoLike | None = None) -> LiveState:
     """Read every job, datafeed, DFA, filter and calendar with their run states.
 
     `LiveState.request_count` is the number of HTTP requests the read sent (retries included).
+
+    Raises:
+        UnexpectedAnswerError: an answer lacks a field mlsync reads or has another type there.
     """
     state: State = {}
     before = client.request_count
 
-    def get(call: Call) -> Any:
-        return client.perform(call).body
-
     job_stats = {
-        s["job_id"]: s for s in get(api.get_job_stats("_all")).get("jobs", []) if "job_id" in s
+        s["job_id"]: s for s in _read(client, api.get_job_stats("_all"), "jobs", stats=True)
     }
     # Jobs are read in full (not `exclude_generated`): that mode also strips Kibana's
     # `custom_settings.created_by`, which an update must re-send because `_update` replaces
     # `custom_settings` whole. The generated fields are dropped by the canonical form.
-    for body in get(api.get_jobs("_all")).get("jobs", []):
+    for body in _read(client, api.get_jobs("_all"), "jobs"):
         ref = Ref(kind=Kind.JOB, id=body["job_id"])
         stats = job_stats.get(ref.id, {})
         state[ref] = Resource(
@@ -129,12 +137,11 @@ def read_cluster(client: ClientLike, info: ClusterInfoLike | None = None) -> Liv
         )
     feed_stats = {
         s["datafeed_id"]: s
-        for s in get(api.get_datafeed_stats("_all")).get("datafeeds", [])
-        if "datafeed_id" in s
+        for s in _read(client, api.get_datafeed_stats("_all"), "datafeeds", stats=True)
     }
     # In full as well: `exclude_generated` drops a `query_delay` equal to the job-id default and
     # an `auto` chunking_config (§2.3), which a manifest may legitimately spell out.
-    for body in get(api.get_datafeeds("_all")).get("datafeeds", []):
+    for body in _read(client, api.get_datafeeds("_all"), "datafeeds"):
         ref = Ref(kind=Kind.DATAFEED, id=body["datafeed_id"])
         job = state.get(Ref(kind=Kind.JOB, id=str(body.get("job_id"))))
         stats = feed_stats.get(ref.id, {})
@@ -145,31 +152,44 @@ def read_cluster(client: ClientLike, info: ClusterInfoLike | None = None) -> Liv
             owned=bool(job and job.owned),
             elastic_managed=bool(job and job.elastic_managed),
             # Whether it ever searched: tells a finished look-back from one never run (§6.2).
-            facts={"search_count": (stats.get("timing_stats") or {}).get("search_count", 0)},
+            facts={"search_count": (stats.get("timing_stats") or {}).get("search_count") or 0},
         )
 
-    # Where Elasticsearch pages, one page of its maximum size (10 000) holds everything that
-    # matters here; the client pages on if a cluster ever has more.
-    dfa_stats = {s["id"]: s for s in client.iter_data_frame_analytics_stats("_all", size=PAGE)}
-    for body in client.iter_data_frame_analytics("_all", size=PAGE, exclude_generated=True):
+    dfa_stats = {
+        s["id"]: s
+        for s in _read_pages(
+            client,
+            lambda f, n: api.get_data_frame_analytics_stats("_all", from_=f, size=n),
+            "data_frame_analytics",
+            stats=True,
+        )
+    }
+    for body in _read_pages(
+        client,
+        lambda f, n: api.get_data_frame_analytics("_all", from_=f, size=n, exclude_generated=True),
+        "data_frame_analytics",
+    ):
         ref = Ref(kind=Kind.DFA, id=body["id"])
         stats = dfa_stats.get(ref.id, {})
         progress = stats.get("progress") or []
         completed = bool(progress) and all(p.get("progress_percent") == 100 for p in progress)
+        # It started at least once: its destination index may hold documents (reindexed ones,
+        # results), so a replace must empty it (a first start refuses a non-empty one).
+        ran = any(int(p.get("progress_percent") or 0) > 0 for p in progress)
         state[ref] = Resource(
             ref=ref,
             body=body,
             state=stats.get("state", "stopped"),
             owned=ownership.is_marked(Kind.DFA, body),
-            facts={"completed": completed},
+            facts={"completed": completed, "ran": ran},
         )
-    for body in client.iter_filters(size=PAGE):
+    for body in _read_pages(client, lambda f, n: api.get_filters(None, f, n), "filters"):
         ref = Ref(kind=Kind.FILTER, id=body["filter_id"])
         state[ref] = Resource(ref=ref, body=body)
     events: dict[str, list[dict[str, Any]]] = {}
-    for event in client.iter_calendar_events("_all", size=PAGE):
+    for event in _read_pages(client, lambda f, n: api.get_calendar_events("_all", f, n), "events"):
         events.setdefault(str(event.get("calendar_id")), []).append(event)
-    for body in client.iter_calendars(size=PAGE):
+    for body in _read_pages(client, lambda f, n: api.get_calendars(None, f, n), "calendars"):
         ref = Ref(kind=Kind.CALENDAR, id=body["calendar_id"])
         own_events = events.get(ref.id, [])
         event_ids = {
@@ -179,11 +199,12 @@ def read_cluster(client: ClientLike, info: ClusterInfoLike | None = None) -> Liv
             ref=ref, body={**body, "events": own_events}, facts={"event_ids": event_ids}
         )
 
-    owners = registry.parse_registry(get(registry.search_call())).owners
+    owners = registry.parse_registry(client.perform(registry.search_call()).body).owners
     for ref in owners.keys() & state.keys():
         state[ref] = state[ref].model_copy(update={"owner": owners[ref]})
 
     defaults = server_defaults(info)
+    prints = _fingerprints(state, defaults)
     summary = ClusterSummary(
         name=info.cluster_name if info else "",
         uuid=info.cluster_uuid if info else "",
@@ -196,7 +217,32 @@ def read_cluster(client: ClientLike, info: ClusterInfoLike | None = None) -> Liv
         job_model_memory_limit_mb=defaults.job_model_memory_limit_mb,
         dfa_model_memory_limit_bytes=defaults.dfa_model_memory_limit_bytes,
         fingerprint=fingerprint(state.values(), defaults),
-        fingerprints={ref: resource_fingerprint(res, defaults) for ref, res in state.items()},
+        fingerprints=prints,
         request_count=client.request_count - before,
         owners=owners,
     )
+
+
+#: The GET each kind of resource is read from (for the error naming a body mlsync cannot use).
+_SOURCE_PATH = {
+    Kind.JOB: "/_ml/anomaly_detectors",
+    Kind.DATAFEED: "/_ml/datafeeds",
+    Kind.DFA: "/_ml/data_frame/analytics",
+    Kind.FILTER: "/_ml/filters",
+    Kind.CALENDAR: "/_ml/calendars",
+}
+
+
+def _fingerprints(state: State, defaults: ServerDefaults) -> dict[Ref, str]:
+    """Each resource's fingerprint; a body the canonical form cannot read is an answer error.
+
+    The shapes in `answers` cover every field mlsync reads; this is the backstop for a value
+    inside a free-form part (a query, an aggregation) that the canonical form still walks.
+    """
+    out = {}
+    for ref, res in state.items():
+        try:
+            out[ref] = resource_fingerprint(res, defaults)
+        except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
+            raise unexpected(_SOURCE_PATH[ref.kind], f"{ref}: {exc}") from None
+    return out

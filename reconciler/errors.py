@@ -56,6 +56,10 @@ class ManifestError(MlsyncError):
         super().__init__(f"{count} problem{'s' if count != 1 else ''} found in the manifests")
 
 
+class UnexpectedAnswerError(MlsyncError):
+    """An answer from Elasticsearch lacks a field mlsync reads, or has it with another type."""
+
+
 class PlanError(MlsyncError):
     """A safe plan cannot be built (for example a reference to nothing)."""
 

@@ -15,7 +15,8 @@ Protocol (ux-conventions.md §4.2, modelled on Terraform's state locking):
 - Heartbeat: every ttl/3 a conditional write extends `expires_at`. A 409/404 means the lock
   was taken over or force-unlocked: the lock is lost, and `check()` raises before the next
   mutating step. `GET` by id is real-time, so no refresh is needed.
-- Release: conditional `DELETE`, in a `finally` (the context manager) on every exit path.
+- Release: conditional `DELETE`, in a `finally` (the context manager) on every exit path,
+  retried with backoff on transient failures (a 500 must not hold the lock for the TTL).
 - `force_unlock(client, lock_id)` deletes the lock only when `lock_id` matches the document's.
 """
 
@@ -34,9 +35,10 @@ from types import TracebackType
 from typing import Any
 
 from reconciler import __version__
+from reconciler.answers import unexpected
 from reconciler.apply.waits import Client, send
 from reconciler.client import api
-from reconciler.client.errors import ClientError, ConflictError, NotFoundError
+from reconciler.client.errors import ClientError, ConflictError, NotFoundError, describe_error
 from reconciler.errors import LockError
 
 LOCK_INDEX = "mlsync-locks"
@@ -151,14 +153,17 @@ def read_lock(client: Client, scope: str = DEFAULT_SCOPE) -> LockDocument | None
         answer = send(client, api.get_document(LOCK_INDEX, scope))
     except NotFoundError:  # missing document, or the lock index does not exist yet
         return None
-    body = answer.body if isinstance(answer.body, dict) else {}
-    if not body.get("found", True):
+    body = answer.body
+    path = f"/{LOCK_INDEX}/_doc/{scope}"
+    if not isinstance(body, dict):
+        raise unexpected(path, "expected a JSON object")
+    if body.get("found") is False:
         return None
-    return LockDocument(
-        LockInfo.from_source(body.get("_source")),
-        int(body.get("_seq_no", 0)),
-        int(body.get("_primary_term", 1)),
-    )
+    seq_no, term = body.get("_seq_no"), body.get("_primary_term")
+    if not (isinstance(seq_no, int) and isinstance(term, int)):
+        # Without them no conditional write is possible: never guess (two holders).
+        raise unexpected(path, "_seq_no and _primary_term must be numbers")
+    return LockDocument(LockInfo.from_source(body.get("_source")), seq_no, term)
 
 
 def _contention_error(scope: str, doc: LockDocument) -> LockError:
@@ -189,6 +194,8 @@ class ClusterLock:
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
     _thread: threading.Thread | None = field(default=None, repr=False)
     released: bool = False
+    #: Pauses between release attempts (bounded: at most their sum is spent releasing).
+    release_retry_delays: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0, 4.0)
 
     # ------------------------------------------------------------------ heartbeat
 
@@ -278,30 +285,42 @@ class ClusterLock:
             self.released = True
             if self.lost:
                 return
-            for _ in range(2):
-                try:
-                    send(
-                        self.client,
-                        api.delete_document(
-                            LOCK_INDEX,
-                            self.scope,
-                            if_seq_no=self.seq_no,
-                            if_primary_term=self.primary_term,
-                        ),
-                    )
+            self._delete_with_retries()
+
+    def _delete_with_retries(self) -> None:
+        """The conditional DELETE of our lock document, retried on any transient failure.
+
+        A conditional delete is safe to repeat: if an earlier attempt landed unseen, the
+        repeat is a 404 (gone: done) or a 409 (re-read: still ours or not). Giving up on the
+        first 500 would leave the lock in place for its whole TTL and block the next apply.
+        """
+        last: ClientError | None = None
+        for delay in (0.0, *self.release_retry_delays):
+            if delay:
+                time.sleep(delay)
+            try:
+                send(
+                    self.client,
+                    api.delete_document(
+                        LOCK_INDEX,
+                        self.scope,
+                        if_seq_no=self.seq_no,
+                        if_primary_term=self.primary_term,
+                    ),
+                )
+                return
+            except NotFoundError:
+                return
+            except ConflictError:
+                if not self._recheck_ownership():
                     return
-                except NotFoundError:
-                    return
-                except ConflictError:
-                    if not self._recheck_ownership():
-                        return
-                except ClientError as exc:
-                    self.release_error = (
-                        f"could not release the cluster lock '{self.scope}' ({exc}); it expires "
-                        f"at {self.info.expires_at}, or run: mlsync force-unlock "
-                        f"{self.info.lock_id}"
-                    )
-                    return
+            except ClientError as exc:
+                last = exc
+        self.release_error = (
+            f"could not release the cluster lock '{self.scope}' "
+            f"({describe_error(last) if last else 'unknown error'}); it expires "
+            f"at {self.info.expires_at}, or run: mlsync force-unlock {self.info.lock_id}"
+        )
 
     def __enter__(self) -> ClusterLock:
         return self
@@ -446,7 +465,8 @@ def force_unlock(client: Client, lock_id: str, *, scope: str = DEFAULT_SCOPE) ->
         )
     except ConflictError as exc:
         raise LockError(
-            f"the cluster lock '{scope}' changed while unlocking; run the command again ({exc})"
+            f"the cluster lock '{scope}' changed while unlocking; run the command again "
+            f"({describe_error(exc)})"
         ) from exc
     except NotFoundError:
         pass  # released meanwhile: the goal is reached

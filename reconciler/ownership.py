@@ -25,6 +25,12 @@ from reconciler.model import Kind
 MARKER_KEY = "managed_by"
 MARKER_VALUE = "mlsync"
 SCOPE_KEY = "mlsync_scope"
+#: A replaced job's calendar memberships still to restore, kept in the new job's own
+#: `custom_settings` until they are restored: the next plan re-derives them from the cluster
+#: if the re-add failed or the process died (ES removes a deleted job from every calendar).
+RESTORE_KEY = "mlsync_restore_calendars"
+#: Keys of mlsync's own bookkeeping in a metadata object (never part of a manifest's body).
+OWN_KEYS = frozenset({MARKER_KEY, SCOPE_KEY, RESTORE_KEY})
 
 #: Where each kind keeps its free-form metadata object.
 METADATA_FIELD: dict[Kind, str] = {Kind.JOB: "custom_settings", Kind.DFA: "_meta"}
@@ -60,12 +66,24 @@ def with_marker(kind: Kind, body: dict[str, Any], scope: str | None = None) -> d
 
 
 def without_marker(kind: Kind, body: dict[str, Any]) -> dict[str, Any]:
-    """Return a copy of `body` without the marker (and without an emptied metadata object)."""
+    """Return a copy of `body` without mlsync's own keys and without an emptied metadata object.
+
+    Its own keys are the ownership marker and a pending restore record (`OWN_KEYS`).
+    """
     field = METADATA_FIELD.get(kind)
     if field is None or not isinstance(body.get(field), dict):
         return dict(body)
-    meta = {k: v for k, v in body[field].items() if k not in (MARKER_KEY, SCOPE_KEY)}
+    meta = {k: v for k, v in body[field].items() if k not in OWN_KEYS}
     out = {k: v for k, v in body.items() if k != field}
     if meta:
         out[field] = meta
     return out
+
+
+def pending_calendars(body: dict[str, Any]) -> list[str]:
+    """The calendars a job's restore record says it must rejoin (empty when none)."""
+    settings = body.get("custom_settings")
+    record = settings.get(RESTORE_KEY) if isinstance(settings, dict) else None
+    if not isinstance(record, list):
+        return []
+    return sorted({c for c in record if isinstance(c, str)})

@@ -9,7 +9,7 @@ Modules: `gate` (the --allow-destroy check, pure), `executor` (scheduling and st
 
 from __future__ import annotations
 
-from reconciler.apply.executor import apply_plan
+from reconciler.apply.executor import DEFAULT_CONCURRENCY, apply_plan
 from reconciler.apply.gate import check_destructive, destructive_lines
 from reconciler.apply.outcome import (
     ApplyResult,
@@ -22,6 +22,7 @@ from reconciler.apply.outcome import (
 from reconciler.apply.waits import WaitFailed, wait_for_state
 
 __all__ = [
+    "DEFAULT_CONCURRENCY",
     "ApplyResult",
     "EventHandler",
     "EventKind",

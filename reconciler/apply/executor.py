@@ -10,7 +10,10 @@ Policy (summarised for users in `mlsync apply --help`):
   safety net; it does not change which steps are skipped).
 - Up to `concurrency` steps are in flight; ready steps start in plan order.
 - After a call with `wait_for`, the resource's stats are polled until that run state is
-  reported (`waits.py`); a timeout or a `failed` state fails the step.
+  reported (`waits.py`); a timeout or a `failed` state fails the step. No poll follows an
+  answer that already says the state was reached (`{"opened": true, "node": ...}` from `_open`,
+  `{"started": true, ...}` from a datafeed `_start`: Elasticsearch answers those once the task
+  is in that state), so opening a job costs one request, not two.
 - A failure skips every step that depends on it, transitively. Independent work continues
   (Terraform's behaviour; chosen over ux-conventions.md §4.1's stop-everything default so that
   an apply does not stop half-way through unrelated resources); the re-run of plan/apply
@@ -27,7 +30,10 @@ Policy (summarised for users in `mlsync apply --help`):
   confirmed by reading inside the client (`api.confirmation_read`), so it is not redone here.
 - `guard` (the cluster lock's check) runs before every step is started; when it raises, no
   further step starts (a lost lock must not let two applies interleave) and the rest are
-  skipped. A `cancel` event (Ctrl-C) does the same and interrupts running waits.
+  skipped. A `cancel` event or Ctrl-C (SIGTERM in the CLI) does the same and interrupts
+  running waits; then the restore steps of what this apply had stopped still run, when safe,
+  so that an interrupted restart-update leaves nothing stopped that was running. What stays
+  stopped anyway is `ApplyResult.left_stopped`.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
 from reconciler.apply.outcome import (
+    STOPPING_OPS,
     ApplyResult,
     EventHandler,
     EventKind,
@@ -51,6 +58,7 @@ from reconciler.apply.waits import (
     TRANSITIONAL,
     Client,
     WaitFailed,
+    answer_reached,
     has_run_state,
     reached,
     read_stats,
@@ -58,18 +66,26 @@ from reconciler.apply.waits import (
     wait_for_state,
 )
 from reconciler.client import api
-from reconciler.client.errors import ApiError, ClientError, NotFoundError
+from reconciler.client.errors import ApiError, ClientError, NotFoundError, describe_error
 from reconciler.errors import MlsyncError, PlanError
 from reconciler.model import Plan, Step
 
 Guard = Callable[[], None]
+
+#: Steps in flight by default: Terraform's default `-parallelism`, what users expect. Safe for
+#: Elasticsearch because each step is one small REST call on a different resource (never a
+#: bulk or search load): the master applies the config changes in cluster-state order anyway,
+#: `_open`/`_start` queue on the ML node assignment, and 10 concurrent connections are far
+#: below the HTTP thread pool and the client connection pool; a 429 is retried with backoff by
+#: the client. Steps on the same resource and dependent steps still run one after the other.
+DEFAULT_CONCURRENCY = 10
 
 
 def apply_plan(
     plan: Plan,
     client: Client,
     *,
-    concurrency: int = 4,
+    concurrency: int = DEFAULT_CONCURRENCY,
     wait_timeout: float = 600.0,
     poll_interval: float = 0.5,
     on_event: EventHandler | None = None,
@@ -121,6 +137,8 @@ class _Run:
         self.by_index: dict[int, Step] = {}
         self.outcomes: dict[int, StepOutcome] = {}
         self.aborted = ""
+        #: Ctrl-C was pressed again while winding down: restart nothing more.
+        self._hurry = False
         self._event_lock = threading.Lock()
         self._order_deps = self._validate()
         self._dependents: dict[int, list[int]] = {s.index: [] for s in self.steps}
@@ -171,6 +189,9 @@ class _Run:
         with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="mlsync-apply") as pool:
             try:
                 while len(self.outcomes) < len(self.steps):
+                    if self.cancel.is_set():
+                        self.aborted = self.aborted or "interrupted"
+                        break
                     self._start_ready(pool, running, concurrency)
                     if not running:
                         if len(self.outcomes) < len(self.steps) and not self._ready:
@@ -179,16 +200,76 @@ class _Run:
                         continue
                     finished, _ = wait(running, return_when=FIRST_COMPLETED)
                     for future in finished:
-                        step = running.pop(future)
-                        self._finish(_result_of(future, step))
+                        # Recorded before it leaves `running`: an interrupt between the two
+                        # lines must not lose the outcome (`_finish` is idempotent).
+                        self._finish(_result_of(future, running[future]))
+                        del running[future]
             except KeyboardInterrupt:
                 self.aborted = self.aborted or "interrupted"
                 self.cancel.set()
-                for future, step in list(running.items()):
-                    self._finish(_result_of(future, step))
-                self._skip_rest(f"not started: apply {self.aborted}")
+            self._drain(running)
+            self._wind_down()
         outcomes = tuple(self.outcomes[s.index] for s in self.steps)
         return ApplyResult(outcomes, time.monotonic() - started, self.aborted)
+
+    def _drain(self, running: dict[Future[StepOutcome], Step]) -> None:
+        """Collect the steps in flight at an interrupt (their waits stop at once: `cancel`)."""
+        while running:
+            try:
+                for future, step in list(running.items()):
+                    self._finish(_result_of(future, step))
+                    del running[future]
+            except KeyboardInterrupt:  # pressed again: no restarts, but keep every outcome
+                self._hurry = True
+
+    def _wind_down(self) -> None:
+        """After an interrupt: skip what had not started, and restart what apply stopped.
+
+        Once this apply has tried to stop or close anything, every restore step not yet run
+        runs here, in plan order, one at a time, with the same safety check as a restore after
+        a failure (what still runs is "already" there: one stats read, no call), and waits
+        without the interrupt's `cancel`
+        (a restart must not be abandoned half-way); pressing Ctrl-C again stops this too. A
+        lost lock restores nothing: another apply may own the cluster by now.
+        """
+        if len(self.outcomes) == len(self.steps):
+            return
+        restoring = self.aborted == "interrupted" and not self._hurry and self._stopped_anything()
+        self.cancel = threading.Event()
+        for step in self.steps:
+            if step.index in self.outcomes:
+                continue
+            if not (restoring and step.restore):
+                self._finish(_skipped(step, f"not started: apply {self.aborted}"))
+                continue
+            try:
+                self._finish(self._restore_now(step))
+            except KeyboardInterrupt:
+                restoring = False
+                self._finish(_skipped(step, "not restored: apply interrupted again"))
+        self._ready.clear()
+
+    def _stopped_anything(self) -> bool:
+        """Did this apply try to stop or close anything (a call that may have landed)?"""
+        return any(
+            self.by_index[i].op in STOPPING_OPS and o.status is not StepStatus.SKIPPED
+            for i, o in self.outcomes.items()
+        )
+
+    def _restore_now(self, step: Step) -> StepOutcome:
+        verdict = self._verdict(step)
+        if isinstance(verdict, StepOutcome):
+            return verdict
+        if self.guard is not None:
+            try:
+                self.guard()
+            except MlsyncError as exc:
+                return _skipped(step, f"not restored: {exc}")
+        result = self._run_step(step, True)
+        if result.status is StepStatus.DONE:
+            note = _join(result.message, "restarted after the interrupt")
+            result = StepOutcome(step, result.status, note, result.elapsed)
+        return result
 
     def _start_ready(
         self,
@@ -197,10 +278,10 @@ class _Run:
         concurrency: int,
     ) -> None:
         while self._ready and len(running) < concurrency:
+            if self.cancel.is_set():
+                return  # interrupted: `_wind_down` decides what still runs
             _, index = heapq.heappop(self._ready)
             step = self.by_index[index]
-            if self.cancel.is_set() and not self.aborted:
-                self.aborted = "interrupted"
             if self.aborted:
                 self._finish(_skipped(step, f"not started: apply {self.aborted}"))
                 continue
@@ -235,6 +316,8 @@ class _Run:
         return _skipped(step, f"depends on step {_describe(self.outcomes[bad[0]])}")
 
     def _finish(self, outcome: StepOutcome) -> None:
+        if outcome.step.index in self.outcomes:
+            return
         self.outcomes[outcome.step.index] = outcome
         for dependent in self._dependents[outcome.step.index]:
             self._unfinished[dependent] -= 1
@@ -272,8 +355,9 @@ class _Run:
                 if check is not None:
                     return outcome(*check)
             self._emit(EventKind.STARTED, step)
-            answer, note = self._call(step)
-            if step.wait_for and has_run_state(step.ref.kind):
+            answer, note, substituted = self._call(step)
+            if self._must_wait(step, answer, substituted):
+                assert step.wait_for is not None
                 self._emit(EventKind.WAITING, step, detail=step.wait_for)
                 lazy = isinstance(answer, dict) and answer.get("node") == ""
                 wait_for_state(
@@ -289,12 +373,24 @@ class _Run:
                     note = _join(note, "assigned lazily, waiting for ML capacity")
             return outcome(StepStatus.DONE, note)
         except (ClientError, WaitFailed) as exc:
-            return outcome(StepStatus.FAILED, str(exc))
+            return outcome(StepStatus.FAILED, describe_error(exc))
         except Exception as exc:  # a bug must not leave the lock held or the table unprinted
             return outcome(StepStatus.FAILED, f"internal error: {exc!r}")
 
-    def _call(self, step: Step) -> tuple[Any, str]:
-        """Send the step's call; map "already done" answers to success (module docstring)."""
+    @staticmethod
+    def _must_wait(step: Step, answer: Any, substituted: bool) -> bool:
+        """A transition is polled unless its own (real) answer says the state was reached."""
+        if not (step.wait_for and has_run_state(step.ref.kind)):
+            return False
+        return substituted or not answer_reached(step.ref, step.wait_for, answer)
+
+    def _call(self, step: Step) -> tuple[Any, str, bool]:
+        """Send the step's call; map "already done" answers to success (module docstring).
+
+        Returns:
+            The answer's body, a note for the outcome, and whether the body is a substitute
+            for an "already done" error (which never proves that a transition completed).
+        """
         try:
             answer = send(self.client, step.call)
         except ApiError as exc:
@@ -303,10 +399,12 @@ class _Run:
             if substitute is None:
                 raise
             what = "deleted" if step.call.method == "DELETE" else _transition_word(step)
-            return substitute, f"already {what}"
+            return substitute, f"already {what}", True
         meta = getattr(answer, "meta", None)
-        note = "confirmed by reading after a lost answer" if getattr(meta, "confirmed", 0) else ""
-        return getattr(answer, "body", None), note
+        # A retry's "already opened" or a read-back stands in for a lost answer (client.base).
+        confirmed = bool(getattr(meta, "confirmed", 0))
+        note = "confirmed by reading after a lost answer" if confirmed else ""
+        return getattr(answer, "body", None), note, confirmed
 
     def _restore_check(self, step: Step) -> tuple[StepStatus, str] | None:
         """Decide whether a restore after a failure is safe; None means send the call."""

@@ -10,7 +10,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from reconciler.model import Step
+from reconciler.model import Ref, Step
+
+#: Step verbs that take a resource down, and those that bring it up again.
+STOPPING_OPS = frozenset({"stop", "close"})
+STARTING_OPS = frozenset({"start", "open"})
 
 
 class StepStatus(StrEnum):
@@ -98,3 +102,20 @@ class ApplyResult:
     def ok(self) -> bool:
         """True when every step succeeded."""
         return all(o.status is StepStatus.DONE for o in self.outcomes) and not self.aborted
+
+    @property
+    def left_stopped(self) -> tuple[Ref, ...]:
+        """Resources this apply stopped or closed, meaning to run them again, that it did not.
+
+        The summary names them: re-running apply starts them (a stop/close whose step was
+        attempted counts, since its call may have landed).
+        """
+        down: dict[Ref, None] = {}
+        for outcome in self.outcomes:
+            ref, op = outcome.step.ref, outcome.step.op
+            if op in STOPPING_OPS and outcome.status is not StepStatus.SKIPPED:
+                down[ref] = None
+            elif op in STARTING_OPS and outcome.status is StepStatus.DONE:
+                down.pop(ref, None)
+        starts = {o.step.ref for o in self.outcomes if o.step.op in STARTING_OPS}
+        return tuple(ref for ref in down if ref in starts)

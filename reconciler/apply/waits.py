@@ -6,8 +6,9 @@ I/O: GET requests to the stats API of that one resource, through the client.
 
 Run state is not part of a resource's config: it is only reported by the stats APIs
 (es-ml-api.md §5.1, §6.1-§6.3). Transitions are asynchronous (`opening`, `closing`,
-`starting`, `stopping`), so after `_open`/`_close`/`_start`/`_stop` the executor polls until
-the target state is reported instead of sleeping for a fixed time.
+`starting`, `stopping`), so after a transition call the executor polls until the target state
+is reported instead of sleeping for a fixed time - unless the call's own answer already says
+the state was reached (`answer_reached`), in which case a poll would only cost a round trip.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from reconciler.client import api
-from reconciler.client.errors import ApiError, NotFoundError, TransportError
+from reconciler.client.errors import ApiError, NotFoundError, TransportError, describe_error
 from reconciler.model import Call, Kind, Ref
 
 
@@ -57,6 +58,19 @@ TRANSITIONAL = frozenset({"opening", "closing", "starting", "stopping"})
 _DFA_RUNNING = frozenset({"started", "reindexing", "analyzing"})
 
 
+#: Answers that say the transition has completed, per (kind, target state): the key that is
+#: `true` in the answer. Elasticsearch's `_open` and datafeed `_start` do not answer until the
+#: persistent task reached that state (TransportOpenJobAction and TransportStartDatafeedAction
+#: wait on the task's state, up to the call's `timeout`, default 20 s / 30 min), so
+#: `{"opened": true, "node": "<id>"}` means opened (es-ml-api.md §5.1, §5.2). An empty `node`
+#: means assigned lazily, still `opening`/`starting`: that answer is polled. `_close`/`_stop`
+#: and DFA `_start` (`{"acknowledged": true}`) are always polled.
+_ANSWER_SAYS_REACHED: dict[tuple[Kind, str], str] = {
+    (Kind.JOB, "opened"): "opened",
+    (Kind.DATAFEED, "started"): "started",
+}
+
+
 class WaitFailed(Exception):
     """The resource did not reach the target state (timeout, failed state, gone, interrupted)."""
 
@@ -64,6 +78,19 @@ class WaitFailed(Exception):
 def has_run_state(kind: Kind) -> bool:
     """True for kinds whose run state the stats API reports (jobs, datafeeds, DFA)."""
     return kind in _STATS
+
+
+def answer_reached(ref: Ref, target: str, body: Any) -> bool:
+    """Whether a transition call's answer already says `ref` is in `target` (no poll needed).
+
+    Only a real answer counts: an "already opened" 409 stands for an answer that was lost, and
+    the resource may still be on its way (`opening`), so that one is polled.
+    """
+    key = _ANSWER_SAYS_REACHED.get((ref.kind, target))
+    if key is None or not isinstance(body, dict):
+        return False
+    node = body.get("node")
+    return body.get(key) is True and isinstance(node, str) and node != ""
 
 
 def read_stats(client: Client, ref: Ref) -> dict[str, Any]:
@@ -137,11 +164,13 @@ def wait_for_state(
         except NotFoundError as exc:
             raise WaitFailed(f"{ref} disappeared while waiting for {target}") from exc
         except TransportError as exc:
-            transient = str(exc)  # the client already retried; keep polling until the deadline
+            transient = describe_error(
+                exc
+            )  # the client already retried; keep polling until the deadline
         except ApiError as exc:
             if exc.status < 500 and exc.status != 429:
                 raise
-            transient = str(exc)
+            transient = describe_error(exc)
         else:
             last = str(entry.get("state", "unknown"))
             if reached(ref, target, entry, lazy=lazy):

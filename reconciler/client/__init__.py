@@ -1,7 +1,9 @@
 """mlsync's Elasticsearch client: the ML REST API over httpx, sync and async.
 
 Input/Output: see the modules. `api` (the pure request catalogue), `errors`, `response`,
-`retry`, `connection`, `preflight` and `base` do no I/O; `sync`, `async_` and `transport`
+`retry`, `connection`, `preflight`, `endpoint`, `endpoints` (the generated table),
+`namespaces` (the generated methods), `options`, `serializer` and `base` do no I/O; `sync`,
+`async_` and `transport`
 do the HTTP and are loaded on first use of `MLClient`/`AsyncMLClient`, so that importing
 `reconciler.client.api` from the pure planner does not load httpx.
 
@@ -27,7 +29,9 @@ from reconciler.client.connection import (
 from reconciler.client.errors import (
     ApiError,
     AuthenticationError,
+    AuthenticationException,
     AuthorizationError,
+    AuthorizationException,
     BadRequestError,
     ClientError,
     ConflictError,
@@ -35,15 +39,22 @@ from reconciler.client.errors import (
     ConnectionTimeout,
     MLUnavailableError,
     NotFoundError,
+    RequestError,
+    SerializationError,
     ServerError,
+    SSLError,
     TooManyRequestsError,
     TransportError,
     UnsupportedProductError,
+    describe_error,
 )
+from reconciler.client.options import MLSYNC_POLICY
 from reconciler.client.preflight import ClusterInfo
 from reconciler.client.response import (
     ApiResponse,
     ApiResponseMeta,
+    HeadApiResponse,
+    HttpHeaders,
     ListApiResponse,
     ObjectApiResponse,
     TextApiResponse,
@@ -51,12 +62,15 @@ from reconciler.client.response import (
 from reconciler.client.retry import RetryPolicy
 
 __all__ = [
+    "MLSYNC_POLICY",
     "ApiError",
     "ApiResponse",
     "ApiResponseMeta",
     "AsyncMLClient",
     "AuthenticationError",
+    "AuthenticationException",
     "AuthorizationError",
+    "AuthorizationException",
     "BadRequestError",
     "Call",
     "ClientError",
@@ -66,6 +80,8 @@ __all__ = [
     "ConnectionConfigError",
     "ConnectionError",
     "ConnectionTimeout",
+    "HeadApiResponse",
+    "HttpHeaders",
     "InsecureConnectionWarning",
     "ListApiResponse",
     "MLClient",
@@ -73,13 +89,17 @@ __all__ = [
     "NotFoundError",
     "ObjectApiResponse",
     "Redactor",
+    "RequestError",
     "RetryPolicy",
+    "SSLError",
+    "SerializationError",
     "ServerError",
     "TextApiResponse",
     "TooManyRequestsError",
     "TransportError",
     "UnsupportedProductError",
     "describe",
+    "describe_error",
 ]
 
 

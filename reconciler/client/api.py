@@ -1,10 +1,12 @@
-"""The request catalogue: one pure function per Elasticsearch endpoint, each returning a `Call`.
+"""The request catalogue the planner uses: one pure function per endpoint, returning a `Call`.
 
 Input: ids, query parameters and bodies. Output: `Call` values (method, path, query, body) plus
 pure facts about them (`describe`, `classify`, create confirmation). No I/O: the planner puts
 these values into plans, and the sync/async clients send them.
 
-Paths follow the ML REST API (es-ml-api.md §1-§8); path segments are URL-quoted (keeping `,`
+The functions only adapt the planner's calling convention (positional ids, one body mapping)
+to the generated endpoint table (`reconciler.client.endpoints`), which decides paths, methods
+and encodings for the client's namespaces as well: path segments are URL-quoted (keeping `,`
 and `*` readable, since multi-id expressions use them, es-ml-api.md §0.4) and booleans are
 sent as `"true"`/`"false"`.
 """
@@ -16,8 +18,10 @@ import re
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from typing import Any, Literal
-from urllib.parse import quote, unquote, urlencode
+from urllib.parse import unquote, urlencode
 
+from reconciler.client.endpoint import build_call
+from reconciler.client.endpoints import ENDPOINTS
 from reconciler.model import Call as Call
 
 Method = Literal["GET", "PUT", "POST", "DELETE", "HEAD"]
@@ -40,43 +44,23 @@ def describe_with_body(call: Call) -> str:
     return f"{describe(call)} {json.dumps(call.body, sort_keys=True, separators=(',', ':'))}"
 
 
-# --------------------------------------------------------------------------- helpers
+# --------------------------------------------------------------------------- builders
 
 
-def _seg(value: str) -> str:
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"a path segment must be a non-empty string, got {value!r}")
-    return quote(value, safe=",*")
+def _build(name: str, **arguments: Any) -> Call:
+    """The `Call` of endpoint `name` (the generated table) for these arguments."""
+    return build_call(ENDPOINTS[name], arguments)
 
 
-def _ids(value: str | Sequence[str]) -> str:
-    return _seg(value if isinstance(value, str) else ",".join(value))
+def _dict(body: Mapping[str, Any] | None) -> dict[str, Any]:
+    return dict(body) if body else {}
 
 
-def _params(**values: Any) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for key, value in values.items():
-        if value is None:
-            continue
-        name = key.rstrip("_")  # `from_` -> `from`
-        if isinstance(value, bool):
-            out[name] = "true" if value else "false"
-        elif isinstance(value, (list, tuple)):
-            out[name] = ",".join(str(v) for v in value)
-        else:
-            out[name] = str(value)
-    return out
+# The planner, the reader and the executor build their calls with these functions (positional
+# arguments, bodies as one mapping); the paths, methods and parameter encodings all come from
+# the endpoint table that the client's namespaces use too.
 
-
-def _call(method: Method, path: str, body: Any = None, **params: Any) -> Call:
-    return Call(method=method, path=path, params=_params(**params), body=body)
-
-
-AD = "/_ml/anomaly_detectors"
-DF = "/_ml/datafeeds"
 DFA = "/_ml/data_frame/analytics"
-FILTERS = "/_ml/filters"
-CALENDARS = "/_ml/calendars"
 
 
 # --------------------------------------------------------------------------- cluster
@@ -84,25 +68,29 @@ CALENDARS = "/_ml/calendars"
 
 def info() -> Call:
     """`GET /`: cluster name, uuid, version and build flavour."""
-    return _call("GET", "/")
+    return _build("info")
 
 
 def license() -> Call:
     """`GET /_license`: licence type and status."""
-    return _call("GET", "/_license")
+    return _build("license.get")
 
 
 def ml_info() -> Call:
     """`GET /_ml/info`: ML defaults, limits and upgrade mode (es-ml-api.md §7)."""
-    return _call("GET", "/_ml/info")
+    return _build("ml.info")
 
 
 def search(
     index: str | Sequence[str] | None = None, body: Mapping[str, Any] | None = None, **params: Any
 ) -> Call:
     """`POST /{index}/_search`: DFA results are read from the destination index."""
-    path = f"/{_ids(index)}/_search" if index else "/_search"
-    return _call("POST", path, dict(body) if body else {}, **params)
+    return _build("search", index=index or None, body=_dict(body), **params)
+
+
+def delete_index(index: str) -> Call:
+    """`DELETE /{index}`: a replaced DFA's destination index (its first start needs it empty)."""
+    return _build("indices.delete", index=index)
 
 
 # --------------------------------------------------------------------------- documents (apply lock)
@@ -110,12 +98,12 @@ def search(
 
 def create_document(index: str, id: str, body: Mapping[str, Any]) -> Call:
     """`PUT /{index}/_create/{id}`: create only; 409 if the document exists."""
-    return _call("PUT", f"/{_seg(index)}/_create/{_seg(id)}", dict(body))
+    return _build("create", index=index, id=id, document=dict(body))
 
 
 def get_document(index: str, id: str) -> Call:
     """`GET /{index}/_doc/{id}` (real-time, no refresh needed)."""
-    return _call("GET", f"/{_seg(index)}/_doc/{_seg(id)}")
+    return _build("get", index=index, id=id)
 
 
 def index_document(
@@ -126,10 +114,11 @@ def index_document(
     if_primary_term: int | None = None,
 ) -> Call:
     """`PUT /{index}/_doc/{id}`, optionally conditional on `if_seq_no`/`if_primary_term`."""
-    return _call(
-        "PUT",
-        f"/{_seg(index)}/_doc/{_seg(id)}",
-        dict(body),
+    return _build(
+        "index",
+        index=index,
+        id=id,
+        document=dict(body),
         if_seq_no=if_seq_no,
         if_primary_term=if_primary_term,
     )
@@ -139,11 +128,8 @@ def delete_document(
     index: str, id: str, if_seq_no: int | None = None, if_primary_term: int | None = None
 ) -> Call:
     """`DELETE /{index}/_doc/{id}`, optionally conditional."""
-    return _call(
-        "DELETE",
-        f"/{_seg(index)}/_doc/{_seg(id)}",
-        if_seq_no=if_seq_no,
-        if_primary_term=if_primary_term,
+    return _build(
+        "delete", index=index, id=id, if_seq_no=if_seq_no, if_primary_term=if_primary_term
     )
 
 
@@ -152,7 +138,7 @@ def delete_document(
 
 def put_job(job_id: str, body: Mapping[str, Any], **params: Any) -> Call:
     """`PUT /_ml/anomaly_detectors/{job_id}` (es-ml-api.md §1.1)."""
-    return _call("PUT", f"{AD}/{_seg(job_id)}", dict(body), **params)
+    return _build("ml.put_job", job_id=job_id, body=dict(body), **params)
 
 
 def get_jobs(
@@ -161,21 +147,24 @@ def get_jobs(
     exclude_generated: bool | None = None,
 ) -> Call:
     """`GET /_ml/anomaly_detectors[/{job_id}]`; jobs are not paged (max 10 000, §1)."""
-    path = f"{AD}/{_ids(job_id)}" if job_id else AD
-    return _call("GET", path, allow_no_match=allow_no_match, exclude_generated=exclude_generated)
+    return _build(
+        "ml.get_jobs",
+        job_id=job_id or None,
+        allow_no_match=allow_no_match,
+        exclude_generated=exclude_generated,
+    )
 
 
 def get_job_stats(
     job_id: str | Sequence[str] | None = None, allow_no_match: bool | None = None
 ) -> Call:
     """`GET /_ml/anomaly_detectors[/{job_id}]/_stats` (run state lives here, §6.1)."""
-    path = f"{AD}/{_ids(job_id)}/_stats" if job_id else f"{AD}/_stats"
-    return _call("GET", path, allow_no_match=allow_no_match)
+    return _build("ml.get_job_stats", job_id=job_id or None, allow_no_match=allow_no_match)
 
 
 def update_job(job_id: str, body: Mapping[str, Any]) -> Call:
     """`POST /_ml/anomaly_detectors/{job_id}/_update` (JobUpdate fields, §1.6)."""
-    return _call("POST", f"{AD}/{_seg(job_id)}/_update", dict(body))
+    return _build("ml.update_job", job_id=job_id, body=dict(body))
 
 
 def delete_job(
@@ -185,9 +174,9 @@ def delete_job(
     delete_user_annotations: bool | None = None,
 ) -> Call:
     """`DELETE /_ml/anomaly_detectors/{job_id}`; also deletes the job's datafeed (§1.7)."""
-    return _call(
-        "DELETE",
-        f"{AD}/{_seg(job_id)}",
+    return _build(
+        "ml.delete_job",
+        job_id=job_id,
         force=force,
         wait_for_completion=wait_for_completion,
         delete_user_annotations=delete_user_annotations,
@@ -196,7 +185,7 @@ def delete_job(
 
 def open_job(job_id: str, timeout: str | None = None) -> Call:
     """`POST .../{job_id}/_open`; 409 if already opened (not idempotent, §5.1)."""
-    return _call("POST", f"{AD}/{_seg(job_id)}/_open", timeout=timeout)
+    return _build("ml.open_job", job_id=job_id, timeout=timeout)
 
 
 def close_job(
@@ -206,12 +195,8 @@ def close_job(
     timeout: str | None = None,
 ) -> Call:
     """`POST .../{job_id}/_close`; closing a closed job is a 200 (§5.1)."""
-    return _call(
-        "POST",
-        f"{AD}/{_ids(job_id)}/_close",
-        force=force,
-        allow_no_match=allow_no_match,
-        timeout=timeout,
+    return _build(
+        "ml.close_job", job_id=job_id, force=force, allow_no_match=allow_no_match, timeout=timeout
     )
 
 
@@ -221,9 +206,9 @@ def reset_job(
     delete_user_annotations: bool | None = None,
 ) -> Call:
     """`POST .../{job_id}/_reset`; the job must be closed (§5.1)."""
-    return _call(
-        "POST",
-        f"{AD}/{_seg(job_id)}/_reset",
+    return _build(
+        "ml.reset_job",
+        job_id=job_id,
         wait_for_completion=wait_for_completion,
         delete_user_annotations=delete_user_annotations,
     )
@@ -231,17 +216,17 @@ def reset_job(
 
 def validate_job(body: Mapping[str, Any]) -> Call:
     """`POST /_ml/anomaly_detectors/_validate` (§7)."""
-    return _call("POST", f"{AD}/_validate", dict(body))
+    return _build("ml.validate", body=dict(body))
 
 
 def validate_detector(body: Mapping[str, Any]) -> Call:
     """`POST /_ml/anomaly_detectors/_validate/detector` (§7)."""
-    return _call("POST", f"{AD}/_validate/detector", dict(body))
+    return _build("ml.validate_detector", detector=dict(body))
 
 
 def estimate_model_memory(body: Mapping[str, Any]) -> Call:
     """`POST /_ml/anomaly_detectors/_estimate_model_memory` (§7)."""
-    return _call("POST", f"{AD}/_estimate_model_memory", dict(body))
+    return _build("ml.estimate_model_memory", body=dict(body))
 
 
 # --------------------------------------------------------------------------- datafeeds
@@ -249,7 +234,7 @@ def estimate_model_memory(body: Mapping[str, Any]) -> Call:
 
 def put_datafeed(datafeed_id: str, body: Mapping[str, Any], **params: Any) -> Call:
     """`PUT /_ml/datafeeds/{datafeed_id}` (§2)."""
-    return _call("PUT", f"{DF}/{_seg(datafeed_id)}", dict(body), **params)
+    return _build("ml.put_datafeed", datafeed_id=datafeed_id, body=dict(body), **params)
 
 
 def get_datafeeds(
@@ -258,26 +243,31 @@ def get_datafeeds(
     exclude_generated: bool | None = None,
 ) -> Call:
     """`GET /_ml/datafeeds[/{datafeed_id}]`; not paged (§2)."""
-    path = f"{DF}/{_ids(datafeed_id)}" if datafeed_id else DF
-    return _call("GET", path, allow_no_match=allow_no_match, exclude_generated=exclude_generated)
+    return _build(
+        "ml.get_datafeeds",
+        datafeed_id=datafeed_id or None,
+        allow_no_match=allow_no_match,
+        exclude_generated=exclude_generated,
+    )
 
 
 def get_datafeed_stats(
     datafeed_id: str | Sequence[str] | None = None, allow_no_match: bool | None = None
 ) -> Call:
     """`GET /_ml/datafeeds[/{datafeed_id}]/_stats` (§6.2)."""
-    path = f"{DF}/{_ids(datafeed_id)}/_stats" if datafeed_id else f"{DF}/_stats"
-    return _call("GET", path, allow_no_match=allow_no_match)
+    return _build(
+        "ml.get_datafeed_stats", datafeed_id=datafeed_id or None, allow_no_match=allow_no_match
+    )
 
 
 def update_datafeed(datafeed_id: str, body: Mapping[str, Any], **params: Any) -> Call:
     """`POST /_ml/datafeeds/{datafeed_id}/_update`; the datafeed must be stopped (§2.4)."""
-    return _call("POST", f"{DF}/{_seg(datafeed_id)}/_update", dict(body), **params)
+    return _build("ml.update_datafeed", datafeed_id=datafeed_id, body=dict(body), **params)
 
 
 def delete_datafeed(datafeed_id: str, force: bool | None = None) -> Call:
     """`DELETE /_ml/datafeeds/{datafeed_id}` (§2.5)."""
-    return _call("DELETE", f"{DF}/{_seg(datafeed_id)}", force=force)
+    return _build("ml.delete_datafeed", datafeed_id=datafeed_id, force=force)
 
 
 def start_datafeed(
@@ -287,7 +277,9 @@ def start_datafeed(
     timeout: str | None = None,
 ) -> Call:
     """`POST /_ml/datafeeds/{datafeed_id}/_start`; 409 if already started (§5.2)."""
-    return _call("POST", f"{DF}/{_seg(datafeed_id)}/_start", start=start, end=end, timeout=timeout)
+    return _build(
+        "ml.start_datafeed", datafeed_id=datafeed_id, start=start, end=end, timeout=timeout
+    )
 
 
 def stop_datafeed(
@@ -298,9 +290,9 @@ def stop_datafeed(
     close_job: bool | None = None,
 ) -> Call:
     """`POST /_ml/datafeeds/{datafeed_id}/_stop`; stopping a stopped datafeed is a 200."""
-    return _call(
-        "POST",
-        f"{DF}/{_ids(datafeed_id)}/_stop",
+    return _build(
+        "ml.stop_datafeed",
+        datafeed_id=datafeed_id,
         force=force,
         allow_no_match=allow_no_match,
         timeout=timeout,
@@ -315,8 +307,9 @@ def preview_datafeed(
     end: str | int | None = None,
 ) -> Call:
     """`POST /_ml/datafeeds[/{id}]/_preview`; the answer is a top-level JSON array (§7)."""
-    path = f"{DF}/{_seg(datafeed_id)}/_preview" if datafeed_id else f"{DF}/_preview"
-    return _call("POST", path, dict(body) if body else None, start=start, end=end)
+    return _build(
+        "ml.preview_datafeed", datafeed_id=datafeed_id or None, body=body, start=start, end=end
+    )
 
 
 # --------------------------------------------------------------------------- snapshots and results
@@ -324,64 +317,58 @@ def preview_datafeed(
 
 def get_model_snapshots(job_id: str, snapshot_id: str | None = None, **params: Any) -> Call:
     """`GET .../{job_id}/model_snapshots[/{snapshot_id}]` (§8); paged with from/size."""
-    path = f"{AD}/{_seg(job_id)}/model_snapshots"
-    if snapshot_id:
-        path += f"/{_seg(snapshot_id)}"
-    return _call("GET", path, **params)
+    return _build(
+        "ml.get_model_snapshots", job_id=job_id, snapshot_id=snapshot_id or None, **params
+    )
 
 
 def update_model_snapshot(job_id: str, snapshot_id: str, body: Mapping[str, Any]) -> Call:
     """`POST .../model_snapshots/{snapshot_id}/_update` (§8)."""
-    return _call(
-        "POST", f"{AD}/{_seg(job_id)}/model_snapshots/{_seg(snapshot_id)}/_update", dict(body)
+    return _build(
+        "ml.update_model_snapshot", job_id=job_id, snapshot_id=snapshot_id, body=dict(body)
     )
 
 
 def delete_model_snapshot(job_id: str, snapshot_id: str) -> Call:
     """`DELETE .../model_snapshots/{snapshot_id}` (§8)."""
-    return _call("DELETE", f"{AD}/{_seg(job_id)}/model_snapshots/{_seg(snapshot_id)}")
+    return _build("ml.delete_model_snapshot", job_id=job_id, snapshot_id=snapshot_id)
 
 
 def revert_model_snapshot(
     job_id: str, snapshot_id: str, delete_intervening_results: bool | None = None
 ) -> Call:
     """`POST .../model_snapshots/{snapshot_id}/_revert`; the job must be closed (§8)."""
-    return _call(
-        "POST",
-        f"{AD}/{_seg(job_id)}/model_snapshots/{_seg(snapshot_id)}/_revert",
+    return _build(
+        "ml.revert_model_snapshot",
+        job_id=job_id,
+        snapshot_id=snapshot_id,
         delete_intervening_results=delete_intervening_results,
     )
 
 
 def get_buckets(job_id: str, timestamp: str | None = None, **params: Any) -> Call:
     """`GET .../{job_id}/results/buckets[/{timestamp}]` (§8); paged with from/size."""
-    path = f"{AD}/{_seg(job_id)}/results/buckets"
-    if timestamp is not None:
-        path += f"/{_seg(str(timestamp))}"
-    return _call("GET", path, **params)
+    return _build("ml.get_buckets", job_id=job_id, timestamp=timestamp, **params)
 
 
 def get_records(job_id: str, **params: Any) -> Call:
     """`GET .../{job_id}/results/records` (§8); default order record_score descending."""
-    return _call("GET", f"{AD}/{_seg(job_id)}/results/records", **params)
+    return _build("ml.get_records", job_id=job_id, **params)
 
 
 def get_influencers(job_id: str, **params: Any) -> Call:
     """`GET .../{job_id}/results/influencers` (§8)."""
-    return _call("GET", f"{AD}/{_seg(job_id)}/results/influencers", **params)
+    return _build("ml.get_influencers", job_id=job_id, **params)
 
 
 def get_categories(job_id: str, category_id: str | int | None = None, **params: Any) -> Call:
     """`GET .../{job_id}/results/categories[/{category_id}]` (§8)."""
-    path = f"{AD}/{_seg(job_id)}/results/categories"
-    if category_id is not None:
-        path += f"/{_seg(str(category_id))}"
-    return _call("GET", path, **params)
+    return _build("ml.get_categories", job_id=job_id, category_id=category_id, **params)
 
 
 def get_overall_buckets(job_id: str | Sequence[str], **params: Any) -> Call:
     """`GET .../{job_id}/results/overall_buckets` (§8); job_id may be a list or group."""
-    return _call("GET", f"{AD}/{_ids(job_id)}/results/overall_buckets", **params)
+    return _build("ml.get_overall_buckets", job_id=job_id, **params)
 
 
 # --------------------------------------------------------------------------- data frame analytics
@@ -389,7 +376,7 @@ def get_overall_buckets(job_id: str | Sequence[str], **params: Any) -> Call:
 
 def put_data_frame_analytics(id: str, body: Mapping[str, Any]) -> Call:
     """`PUT /_ml/data_frame/analytics/{id}` (§3.1)."""
-    return _call("PUT", f"{DFA}/{_seg(id)}", dict(body))
+    return _build("ml.put_data_frame_analytics", id=id, body=dict(body))
 
 
 def get_data_frame_analytics(
@@ -400,10 +387,9 @@ def get_data_frame_analytics(
     exclude_generated: bool | None = None,
 ) -> Call:
     """`GET /_ml/data_frame/analytics[/{id}]`; paged (from 0, size 100; §3)."""
-    path = f"{DFA}/{_ids(id)}" if id else DFA
-    return _call(
-        "GET",
-        path,
+    return _build(
+        "ml.get_data_frame_analytics",
+        id=id or None,
         allow_no_match=allow_no_match,
         from_=from_,
         size=size,
@@ -419,20 +405,24 @@ def get_data_frame_analytics_stats(
     verbose: bool | None = None,
 ) -> Call:
     """`GET /_ml/data_frame/analytics[/{id}]/_stats`; paged like GET (§6.3)."""
-    path = f"{DFA}/{_ids(id)}/_stats" if id else f"{DFA}/_stats"
-    return _call(
-        "GET", path, allow_no_match=allow_no_match, from_=from_, size=size, verbose=verbose
+    return _build(
+        "ml.get_data_frame_analytics_stats",
+        id=id or None,
+        allow_no_match=allow_no_match,
+        from_=from_,
+        size=size,
+        verbose=verbose,
     )
 
 
 def update_data_frame_analytics(id: str, body: Mapping[str, Any]) -> Call:
     """`POST /_ml/data_frame/analytics/{id}/_update` (four fields only, §3.3)."""
-    return _call("POST", f"{DFA}/{_seg(id)}/_update", dict(body))
+    return _build("ml.update_data_frame_analytics", id=id, body=dict(body))
 
 
 def start_data_frame_analytics(id: str, timeout: str | None = None) -> Call:
     """`POST /_ml/data_frame/analytics/{id}/_start` (§3.4)."""
-    return _call("POST", f"{DFA}/{_seg(id)}/_start", timeout=timeout)
+    return _build("ml.start_data_frame_analytics", id=id, timeout=timeout)
 
 
 def stop_data_frame_analytics(
@@ -442,9 +432,9 @@ def stop_data_frame_analytics(
     timeout: str | None = None,
 ) -> Call:
     """`POST /_ml/data_frame/analytics/{id}/_stop`; stopping a stopped job is fine (§3.4)."""
-    return _call(
-        "POST",
-        f"{DFA}/{_ids(id)}/_stop",
+    return _build(
+        "ml.stop_data_frame_analytics",
+        id=id,
         force=force,
         allow_no_match=allow_no_match,
         timeout=timeout,
@@ -455,23 +445,21 @@ def delete_data_frame_analytics(
     id: str, force: bool | None = None, timeout: str | None = None
 ) -> Call:
     """`DELETE /_ml/data_frame/analytics/{id}`; the destination index is kept (§3.4)."""
-    return _call("DELETE", f"{DFA}/{_seg(id)}", force=force, timeout=timeout)
+    return _build("ml.delete_data_frame_analytics", id=id, force=force, timeout=timeout)
 
 
 def explain_data_frame_analytics(
     id: str | None = None, body: Mapping[str, Any] | None = None
 ) -> Call:
     """`POST /_ml/data_frame/analytics[/{id}]/_explain` (§7)."""
-    path = f"{DFA}/{_seg(id)}/_explain" if id else f"{DFA}/_explain"
-    return _call("POST", path, dict(body) if body else None)
+    return _build("ml.explain_data_frame_analytics", id=id or None, body=body)
 
 
 def preview_data_frame_analytics(
     id: str | None = None, body: Mapping[str, Any] | None = None
 ) -> Call:
     """`POST /_ml/data_frame/analytics[/{id}]/_preview` (§7)."""
-    path = f"{DFA}/{_seg(id)}/_preview" if id else f"{DFA}/_preview"
-    return _call("POST", path, dict(body) if body else None)
+    return _build("ml.preview_data_frame_analytics", id=id or None, body=body)
 
 
 # --------------------------------------------------------------------------- filters
@@ -479,7 +467,7 @@ def preview_data_frame_analytics(
 
 def put_filter(filter_id: str, body: Mapping[str, Any]) -> Call:
     """`PUT /_ml/filters/{filter_id}`; 400 if it exists (§4.1)."""
-    return _call("PUT", f"{FILTERS}/{_seg(filter_id)}", dict(body))
+    return _build("ml.put_filter", filter_id=filter_id, body=dict(body))
 
 
 def get_filters(
@@ -488,18 +476,17 @@ def get_filters(
     size: int | None = None,
 ) -> Call:
     """`GET /_ml/filters[/{filter_id}]`; paged (from 0, size 100; §4.1)."""
-    path = f"{FILTERS}/{_ids(filter_id)}" if filter_id else FILTERS
-    return _call("GET", path, from_=from_, size=size)
+    return _build("ml.get_filters", filter_id=filter_id or None, from_=from_, size=size)
 
 
 def update_filter(filter_id: str, body: Mapping[str, Any]) -> Call:
     """`POST /_ml/filters/{filter_id}/_update` (`description`, `add_items`, `remove_items`)."""
-    return _call("POST", f"{FILTERS}/{_seg(filter_id)}/_update", dict(body))
+    return _build("ml.update_filter", filter_id=filter_id, body=dict(body))
 
 
 def delete_filter(filter_id: str) -> Call:
     """`DELETE /_ml/filters/{filter_id}`; 409 while a job uses it (§4.1)."""
-    return _call("DELETE", f"{FILTERS}/{_seg(filter_id)}")
+    return _build("ml.delete_filter", filter_id=filter_id)
 
 
 # --------------------------------------------------------------------------- calendars
@@ -507,7 +494,7 @@ def delete_filter(filter_id: str) -> Call:
 
 def put_calendar(calendar_id: str, body: Mapping[str, Any] | None = None) -> Call:
     """`PUT /_ml/calendars/{calendar_id}`; there is no calendar update API (§4.2)."""
-    return _call("PUT", f"{CALENDARS}/{_seg(calendar_id)}", dict(body) if body else {})
+    return _build("ml.put_calendar", calendar_id=calendar_id, body=_dict(body))
 
 
 def get_calendars(
@@ -516,29 +503,28 @@ def get_calendars(
     size: int | None = None,
 ) -> Call:
     """`GET /_ml/calendars[/{calendar_id}]`; paging only without an id (default size 10 000)."""
-    path = f"{CALENDARS}/{_ids(calendar_id)}" if calendar_id else CALENDARS
-    return _call("GET", path, from_=from_, size=size)
+    return _build("ml.get_calendars", calendar_id=calendar_id or None, from_=from_, size=size)
 
 
 def delete_calendar(calendar_id: str) -> Call:
     """`DELETE /_ml/calendars/{calendar_id}`; also deletes its events (§4.2)."""
-    return _call("DELETE", f"{CALENDARS}/{_seg(calendar_id)}")
+    return _build("ml.delete_calendar", calendar_id=calendar_id)
 
 
 def put_calendar_job(calendar_id: str, job_ids: str | Sequence[str]) -> Call:
     """`PUT /_ml/calendars/{calendar_id}/jobs/{job_ids}`: appends job ids or groups."""
-    return _call("PUT", f"{CALENDARS}/{_seg(calendar_id)}/jobs/{_ids(job_ids)}")
+    return _build("ml.put_calendar_job", calendar_id=calendar_id, job_id=job_ids)
 
 
 def delete_calendar_job(calendar_id: str, job_ids: str | Sequence[str]) -> Call:
     """`DELETE /_ml/calendars/{calendar_id}/jobs/{job_ids}`; 400 for an absent id (§4.2)."""
-    return _call("DELETE", f"{CALENDARS}/{_seg(calendar_id)}/jobs/{_ids(job_ids)}")
+    return _build("ml.delete_calendar_job", calendar_id=calendar_id, job_id=job_ids)
 
 
 def post_calendar_events(calendar_id: str, events: Sequence[Mapping[str, Any]]) -> Call:
     """`POST /_ml/calendars/{calendar_id}/events`; each event gets a generated id (§4.2)."""
-    return _call(
-        "POST", f"{CALENDARS}/{_seg(calendar_id)}/events", {"events": [dict(e) for e in events]}
+    return _build(
+        "ml.post_calendar_events", calendar_id=calendar_id, events=[dict(e) for e in events]
     )
 
 
@@ -551,9 +537,9 @@ def get_calendar_events(
     job_id: str | None = None,
 ) -> Call:
     """`GET /_ml/calendars/{calendar_id}/events`; paged (from 0, size 100), by start_time."""
-    return _call(
-        "GET",
-        f"{CALENDARS}/{_seg(calendar_id)}/events",
+    return _build(
+        "ml.get_calendar_events",
+        calendar_id=calendar_id,
         from_=from_,
         size=size,
         start=start,
@@ -564,7 +550,7 @@ def get_calendar_events(
 
 def delete_calendar_event(calendar_id: str, event_id: str) -> Call:
     """`DELETE /_ml/calendars/{calendar_id}/events/{event_id}` (§4.2)."""
-    return _call("DELETE", f"{CALENDARS}/{_seg(calendar_id)}/events/{_seg(event_id)}")
+    return _build("ml.delete_calendar_event", calendar_id=calendar_id, event_id=event_id)
 
 
 # --------------------------------------------------------------------------- facts about calls

@@ -11,7 +11,7 @@ The same request building, retry decisions, product check and error mapping as `
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -19,21 +19,24 @@ import httpx
 
 from reconciler.client import api
 from reconciler.client.api import Call
-from reconciler.client.base import HttpRequest, Outcome, Sleep, core_from_arguments
-from reconciler.client.connection import ConnectionConfig
+from reconciler.client.base import HttpRequest, Outcome, Sleep
 from reconciler.client.errors import ApiError, AuthorizationError, BadRequestError, NotFoundError
-from reconciler.client.namespaces import LicenseNamespace, MlNamespace, RootMethods
 from reconciler.client.preflight import ClusterInfo, require_ml, summarize
 from reconciler.client.response import ApiResponse, Page
-from reconciler.client.retry import RetryPolicy
-from reconciler.client.sync import _config_arguments
-from reconciler.client.transport import outcome_of_exception, outcome_of_response, tls_verify
+from reconciler.client.transport import (
+    ClientBase,
+    extensions,
+    outcome_of_exception,
+    outcome_of_response,
+)
 
 AR = Coroutine[Any, Any, ApiResponse]
 
 
-class AsyncMLClient(RootMethods[AR]):
+class AsyncMLClient(ClientBase[AR]):
     """Asyncio client for the Elasticsearch ML APIs, shaped like the official `AsyncElasticsearch`.
+
+    The constructor takes the official `AsyncElasticsearch(...)` arguments (see `ClientBase`).
 
     Example:
         ```python
@@ -42,72 +45,35 @@ class AsyncMLClient(RootMethods[AR]):
         ```
     """
 
-    def __init__(
+    def _open_http(
         self,
-        hosts: str | Sequence[str] | None = None,
-        *,
-        cloud_id: str | None = None,
-        api_key: str | tuple[str, str] | None = None,
-        basic_auth: tuple[str, str] | None = None,
-        bearer_auth: str | None = None,
-        ca_certs: str | None = None,
-        verify_certs: bool = True,
-        request_timeout: float = 30.0,
-        max_retries: int = 3,
-        retry_on_status: Sequence[int] = (429, 502, 503, 504),
-        retry_on_timeout: bool = True,
-        retry_backoff_base: float = 0.5,
-        retry_backoff_cap: float = 10.0,
-        retry_max_time: float = 60.0,
-        headers: Mapping[str, str] | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        policy = RetryPolicy(
-            max_retries=max_retries,
-            retry_on_status=tuple(retry_on_status),
-            retry_on_timeout=retry_on_timeout,
-            backoff_base=retry_backoff_base,
-            backoff_cap=retry_backoff_cap,
-            max_total_time=retry_max_time,
-        )
-        self._core = core_from_arguments(
-            hosts,
-            cloud_id=cloud_id,
-            api_key=api_key,
-            basic_auth=basic_auth,
-            bearer_auth=bearer_auth,
-            headers=headers,
-            policy=policy,
-        )
-        verify = tls_verify(ca_certs, verify_certs, self._core.urls)
-        self._http = httpx.AsyncClient(
+        transport: httpx.AsyncBaseTransport | None,
+        verify: Any,
+        timeout: httpx.Timeout,
+        limits: httpx.Limits,
+    ) -> httpx.AsyncClient:
+        #: Replaced in tests to observe backoff without waiting.
+        self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+        return httpx.AsyncClient(
             transport=transport,
             verify=verify,
-            timeout=httpx.Timeout(request_timeout),
+            timeout=timeout,
+            limits=limits,
             follow_redirects=False,
             trust_env=False,
         )
-        #: Replaced in tests to observe backoff without waiting.
-        self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
-        self.ml: MlNamespace[AR] = MlNamespace(self.perform)
-        self.license: LicenseNamespace[AR] = LicenseNamespace(self.perform)
-
-    @classmethod
-    def from_config(
-        cls,
-        cfg: ConnectionConfig,
-        *,
-        transport: httpx.AsyncBaseTransport | None = None,
-        **kwargs: Any,
-    ) -> AsyncMLClient:
-        """A client for resolved connection settings (`ConnectionConfig.resolve`)."""
-        return cls(**_config_arguments(cfg), transport=transport, **kwargs)
 
     # ------------------------------------------------------------- the I/O seam
 
-    async def perform(self, call: Call) -> ApiResponse:
+    async def perform(
+        self,
+        call: Call,
+        *,
+        ndjson: bool = False,
+        headers: Mapping[str, str] | None = None,
+    ) -> ApiResponse:
         """Send one call: retries, the product check and create confirmation included."""
-        flow = self._core.perform_flow(call)
+        flow = self._core.perform_flow(call, self._options, ndjson=ndjson, headers=headers)
         try:
             step = next(flow)
             while True:
@@ -123,23 +89,17 @@ class AsyncMLClient(RootMethods[AR]):
     async def _send(self, request: HttpRequest) -> Outcome:
         try:
             response = await self._http.request(
-                request.method, request.url, headers=request.headers, content=request.content
+                request.method,
+                request.url,
+                headers=request.headers,
+                content=request.content,
+                extensions=extensions(request),
             )
         except httpx.TransportError as exc:
             return outcome_of_exception(exc)
         return outcome_of_response(response)
 
     _dispatch = perform
-
-    @property
-    def request_count(self) -> int:
-        """HTTP requests sent so far (retries, checks and confirmation reads included)."""
-        return self._core.request_count
-
-    @property
-    def hosts(self) -> tuple[str, ...]:
-        """The Elasticsearch URLs this client talks to."""
-        return self._core.urls
 
     # ------------------------------------------------------------- preflight
 
@@ -275,6 +235,3 @@ class AsyncMLClient(RootMethods[AR]):
         tb: TracebackType | None,
     ) -> None:
         await self.close()
-
-    def __repr__(self) -> str:
-        return f"AsyncMLClient(hosts={list(self._core.urls)!r})"

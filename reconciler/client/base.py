@@ -6,10 +6,14 @@ Output: a generator that yields `HttpRequest`s to send and `Sleep`s to wait, and
 generator with their own httpx client and sleep, in the sans-IO style of httpx's auth flows.
 
 What happens here, for every call:
-- The first call is preceded by `GET /` sent as plain `application/json`; it reveals the
-  version, and later requests carry `compatible-with=<major>` media types for majors >= 8
-  (or `elastic-api-version` on serverless), ux-conventions.md §1.6.
-- The first 2xx answer must carry `X-Elastic-Product: Elasticsearch` (es-ml-api.md §0.1).
+- Requests are sent as plain `application/json` until an answer to `GET /` (the user's own
+  `info()`, or `preflight()`) has revealed the version; later requests carry
+  `compatible-with=<major>` media types for majors >= 8 (or `elastic-api-version` on
+  serverless), ux-conventions.md §1.6. No extra request is ever sent for that.
+- The first 2xx answer must carry `X-Elastic-Product: Elasticsearch` (es-ml-api.md §0.1), as
+  the official client checks it: on the first real answer, not with a `GET /` of its own.
+- Error statuses listed in `ignore_status` (and 404 for HEAD, an "exists" answer) are
+  returned as responses, as the official client does.
 - Failures are retried per `RetryPolicy`; a create whose answer was lost is confirmed by
   reading it back; an already-done transition or delete after a retry counts as done.
 - Errors become the `ClientError` tree; logs say method, path and status, never headers.
@@ -17,12 +21,11 @@ What happens here, for every call:
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import time
 from collections.abc import Callable, Generator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -38,29 +41,33 @@ from reconciler.client.connection import (
     normalize_url,
 )
 from reconciler.client.errors import (
-    AuthorizationError,
     ConflictError,
     ConnectionError,
     ConnectionTimeout,
     NotFoundError,
+    SSLError,
     TransportError,
     UnsupportedProductError,
 )
+from reconciler.client.options import RequestOptions
 from reconciler.client.response import (
     ApiResponse,
     ApiResponseMeta,
+    HttpHeaders,
     decode_body,
     error_details,
     make_error,
     make_response,
 )
 from reconciler.client.retry import Action, FailureKind, RetryPolicy, parse_retry_after
+from reconciler.client.serializer import dumps, dumps_ndjson
 
 logger = logging.getLogger("reconciler.client")
 
 #: The REST API version serverless projects are addressed with (ux-conventions.md §1.6).
 SERVERLESS_API_VERSION = "2023-10-31"
 JSON = "application/json"
+NDJSON = "application/x-ndjson"
 #: Statuses after which the request may still have been applied (a proxy or a node gave up on
 #: it, not Elasticsearch's own refusal; retry.py).
 _MAYBE_APPLIED_STATUSES = (502, 503, 504)
@@ -92,6 +99,8 @@ class HttpRequest:
     headers: dict[str, str]
     content: bytes | None
     node: str
+    #: Seconds to wait for this request; None keeps the connection pool's timeout.
+    timeout: float | None = None
     #: The client's redactor, so that the repr hides configured secrets in other headers too.
     redact: Callable[[str], str] | None = field(default=None, repr=False, compare=False)
 
@@ -102,7 +111,7 @@ class HttpRequest:
         return (
             f"HttpRequest(method={self.method!r}, url={url!r}, "
             f"headers={masked_headers(self.headers, self.redact)!r}, content_bytes={size!r}, "
-            f"node={self.node!r})"
+            f"node={self.node!r}, timeout={self.timeout!r})"
         )
 
 
@@ -128,6 +137,8 @@ class TransportFailure:
 
     kind: FailureKind
     detail: str
+    #: The TLS handshake or certificate check failed (reported as `SSLError`).
+    tls: bool = False
 
 
 Outcome = RawResponse | TransportFailure
@@ -137,7 +148,7 @@ Flow = Generator[Step, Outcome | None, ApiResponse]
 
 @dataclass
 class ClusterVersion:
-    """What the first `GET /` revealed."""
+    """What an answer to `GET /` revealed."""
 
     number: str = ""
     major: int | None = None
@@ -174,59 +185,82 @@ class ClientCore:
 
     # ----------------------------------------------------------------- requests
 
-    def media_headers(self, plain: bool) -> dict[str, str]:
+    def media_headers(self, ndjson: bool = False) -> dict[str, str]:
         """`Accept`/`Content-Type` for the detected cluster (ux-conventions.md §1.6)."""
         version = self.version
-        if plain or version is None or version.major is None:
-            return {"accept": JSON, "content-type": JSON}
-        if version.serverless:
-            return {
-                "accept": JSON,
-                "content-type": JSON,
-                "elastic-api-version": SERVERLESS_API_VERSION,
-            }
-        if version.major >= 8:
-            media = f"application/vnd.elasticsearch+json; compatible-with={version.major}"
-            return {"accept": media, "content-type": media}
-        return {"accept": JSON, "content-type": JSON}
+        accept, content = JSON, NDJSON if ndjson else JSON
+        extra: dict[str, str] = {}
+        if version is not None and version.serverless:
+            extra["elastic-api-version"] = SERVERLESS_API_VERSION
+        elif version is not None and version.major is not None and version.major >= 8:
+            compat = f"compatible-with={version.major}"
+            accept = f"application/vnd.elasticsearch+json; {compat}"
+            content = f"application/vnd.elasticsearch+{'x-ndjson' if ndjson else 'json'}; {compat}"
+        return {"accept": accept, "content-type": content, **extra}
 
-    def build(self, call: Call, *, plain: bool = False) -> HttpRequest:
-        """The HTTP request for `call` against the current host."""
+    def build(
+        self,
+        call: Call,
+        options: RequestOptions | None = None,
+        *,
+        ndjson: bool = False,
+        headers: Mapping[str, str] | None = None,
+    ) -> HttpRequest:
+        """The HTTP request for `call` against the current host.
+
+        Raises:
+            SerializationError: the body holds a value JSON cannot represent.
+        """
+        options = options or RequestOptions(policy=self.policy)
         node = self.urls[self._host % len(self.urls)]
         url = node + call.path
         if call.params:
             url += "?" + urlencode(call.params)
-        headers = {"user-agent": self.user_agent, **self.media_headers(plain)}
-        headers.update({k.lower(): v for k, v in self.headers.items()})
-        if self.authorization:
-            headers["authorization"] = self.authorization
+        sent = {"user-agent": self.user_agent, **self.media_headers(ndjson)}
+        sent.update({k.lower(): v for k, v in self.headers.items()})
+        sent.update(options.headers)
+        sent.update({k.lower(): v for k, v in (headers or {}).items()})
+        authorization = options.authorization or self.authorization
+        if authorization:
+            sent["authorization"] = authorization
         content = None
         if call.body is not None:
-            content = json.dumps(call.body, separators=(",", ":")).encode("utf-8")
+            content = dumps_ndjson(call.body) if ndjson else dumps(call.body)
         else:
-            headers.pop("content-type", None)
-        return HttpRequest(call.method, url, headers, content, node, redact=self.redact)
+            sent.pop("content-type", None)
+        redact = self.redact if options.redact is None else _both(self.redact, options.redact)
+        return HttpRequest(
+            call.method, url, sent, content, node, options.request_timeout, redact=redact
+        )
 
     # ----------------------------------------------------------------- the flow
 
-    def perform_flow(self, call: Call) -> Flow:
-        """Send `call` (after the one-time `GET /` check), with retries and confirmation."""
-        if self.version is None:
-            root = api.info()
-            try:
-                answer = yield from self._attempts(root, plain=True)
-            except (NotFoundError, AuthorizationError):
-                # A key holding only ML privileges may not read `/` (403) and a proxy may hide
-                # it (404): the version stays unknown (plain JSON media types) and the product
-                # check runs on the next 2xx answer instead.
-                answer = None
-            self.version = _version_of(answer.body if answer is not None else None)
-            if call == root and answer is not None:
-                return answer
-        return (yield from self._attempts(call))
+    def perform_flow(
+        self,
+        call: Call,
+        options: RequestOptions | None = None,
+        *,
+        ndjson: bool = False,
+        headers: Mapping[str, str] | None = None,
+    ) -> Flow:
+        """Send `call` with retries and create confirmation; check the product on the way."""
+        options = options or RequestOptions(policy=self.policy)
+        answer = yield from self._attempts(call, options, ndjson=ndjson, headers=headers)
+        if call.method == "GET" and call.path == "/" and 200 <= answer.meta.status < 300:
+            self.version = _version_of(answer.body)
+        return answer
 
-    def _attempts(self, call: Call, *, plain: bool = False) -> Flow:
+    def _attempts(
+        self,
+        call: Call,
+        options: RequestOptions,
+        *,
+        ndjson: bool = False,
+        headers: Mapping[str, str] | None = None,
+    ) -> Flow:
         klass = api.classify(call)
+        policy = options.policy
+        redact = self.redact if options.redact is None else _both(self.redact, options.redact)
         started = self.clock()
         retries = 0
         sent = 0
@@ -236,7 +270,7 @@ class ClientCore:
         # after a refused connection or a 429 nothing was applied and an error is an error.
         maybe_applied = False
         while True:
-            request = self.build(call, plain=plain)
+            request = self.build(call, options, ndjson=ndjson, headers=headers)
             self.request_count += 1
             sent += 1
             began = self.clock()
@@ -246,21 +280,23 @@ class ClientCore:
             took = self.clock() - began
             retry_after = None
             if isinstance(outcome, RawResponse):
-                headers = {k.lower(): v for k, v in outcome.headers.items()}
-                body = decode_body(outcome.content, headers.get("content-type", ""))
+                answer_headers = HttpHeaders(outcome.headers)
+                body = decode_body(outcome.content, answer_headers.get("content-type", ""))
                 status = outcome.status
                 logger.debug("%s %s -> %s (%.3fs)", call.method, call.path, status, took)
                 meta = ApiResponseMeta(
                     status=status,
-                    headers=headers,
+                    headers=answer_headers,
                     call=call,
                     attempts=sent,
                     duration=took,
                     node=request.node,
                 )
                 if 200 <= status < 300:
-                    self._check_product(call, headers)
+                    self._check_product(call, answer_headers)
                     return make_response(body, meta)
+                if call.method == "HEAD" and status == 404:
+                    return make_response(body, meta)  # "does not exist" is an answer
                 if maybe_applied:
                     done = api.already_done(call, status, error_details(status, body)[1])
                     if done is not None:
@@ -272,19 +308,23 @@ class ClientCore:
                         )
                         return make_response(done, _confirmed(meta))
                 failure: FailureKind | int = status
-                error: Exception = make_error(call, status, body, self.redact)
-                retry_after = parse_retry_after(headers.get("retry-after"))
+                error: Exception = make_error(call, status, body, redact, meta)
+                ignored = status in options.ignore_status
+                retry_after = parse_retry_after(answer_headers.get("retry-after"))
                 maybe_applied = maybe_applied or status in _MAYBE_APPLIED_STATUSES
             else:
                 logger.debug("%s %s -> %s (%.3fs)", call.method, call.path, outcome.kind, took)
                 failure = outcome.kind
-                error = _transport_error(call, outcome, sent, self.redact)
+                error = _transport_error(call, outcome, sent, redact)
+                ignored = False
                 maybe_applied = maybe_applied or outcome.kind in ("timeout", "lost")
                 self._host += 1  # try the next host, if there is one
-            decision = self.policy.decide(
+            decision = policy.decide(
                 klass, failure, retries, self.clock() - started, retry_after, self.rng
             )
             if decision.action is Action.GIVE_UP:
+                if ignored and isinstance(outcome, RawResponse):
+                    return make_response(body, meta)  # `options(ignore_status=...)`
                 raise error
             logger.warning(
                 "%s %s -> %s; %s in %.2fs (retry %d of %d)",
@@ -294,22 +334,24 @@ class ClientCore:
                 "confirming" if decision.action is Action.CONFIRM else "retrying",
                 decision.delay,
                 retries + 1,
-                self.policy.max_retries,
+                policy.max_retries,
             )
             yield Sleep(decision.delay)
             retries += 1
             if decision.action is Action.CONFIRM:
-                confirmed = yield from self._confirm(call)
+                confirmed = yield from self._confirm(call, options)
                 if confirmed is not None:
                     return confirmed
 
-    def _confirm(self, call: Call) -> Generator[Step, Outcome | None, ApiResponse | None]:
+    def _confirm(
+        self, call: Call, options: RequestOptions
+    ) -> Generator[Step, Outcome | None, ApiResponse | None]:
         """Read back a create whose answer was lost: the response if it exists, else None."""
         read = api.confirmation_read(call)
         if read is None:  # pragma: no cover - CREATE calls always have a read
             return None
         try:
-            answer = yield from self._attempts(read)
+            answer = yield from self._attempts(read, replace(options, ignore_status=frozenset()))
         except NotFoundError:
             logger.info("%s %s: not created yet, sending it again", call.method, call.path)
             return None
@@ -317,8 +359,9 @@ class ClientCore:
             exists, body = api.confirmed_object(call, answer.body)
         except ValueError as exc:
             reason = self.redact(f"it already exists and was not created by this call: {exc}")
+            meta = ApiResponseMeta(status=409, headers=HttpHeaders(), call=call)
             raise ConflictError(
-                call.method, call.path, 409, "resource_already_exists_exception", reason
+                "resource_already_exists_exception", meta, None, reason=reason
             ) from None
         if not exists:
             return None
@@ -339,15 +382,46 @@ class ClientCore:
         self.product_checked = True
 
 
+Host = str | Mapping[str, Any]
+
+
+def host_url(host: Host) -> str:
+    """One entry of `hosts`: a URL, or the official client's dict form.
+
+    `{"host": "es1", "port": 9200, "scheme": "https", "path_prefix": "/es"}`; the scheme
+    defaults to http and the port to 9200, as in elasticsearch-py.
+
+    Raises:
+        ConnectionConfigError: a dict without `host`, or with keys the client does not know.
+    """
+    if isinstance(host, str):
+        return host
+    unknown = set(host) - {"host", "port", "scheme", "path_prefix", "url_prefix"}
+    if "host" not in host or unknown:
+        raise ConnectionConfigError(
+            "a host given as a dict needs 'host' and may have 'port', 'scheme' and "
+            f"'path_prefix'; got keys {sorted(host)}"
+        )
+    scheme = str(host.get("scheme", "http"))
+    prefix = str(host.get("path_prefix", host.get("url_prefix", "")) or "")
+    if prefix and not prefix.startswith("/"):
+        prefix = "/" + prefix
+    name = str(host["host"])
+    if ":" in name and not name.startswith("["):
+        name = f"[{name}]"  # an IPv6 address
+    return f"{scheme}://{name}:{int(host.get('port', 9200))}{prefix}"
+
+
 def core_from_arguments(
-    hosts: str | Sequence[str] | None,
+    hosts: Host | Sequence[Host] | None,
     *,
     cloud_id: str | None,
     api_key: str | tuple[str, str] | None,
-    basic_auth: tuple[str, str] | None,
+    basic_auth: str | tuple[str, str] | None,
     bearer_auth: str | None,
     headers: Mapping[str, str] | None,
     policy: RetryPolicy,
+    opaque_id: str | None = None,
 ) -> ClientCore:
     """Validate the official-client-style constructor arguments into a `ClientCore`.
 
@@ -359,9 +433,13 @@ def core_from_arguments(
     if cloud_id:
         urls = [decode_cloud_id(cloud_id)]
     elif hosts:
-        urls = [hosts] if isinstance(hosts, str) else list(hosts)
+        many = isinstance(hosts, Sequence) and not isinstance(hosts, str)
+        urls = [host_url(h) for h in hosts] if many else [host_url(hosts)]  # type: ignore[arg-type]
     else:
         urls = [DEFAULT_URL]
+    if isinstance(basic_auth, str):
+        user, _, password = basic_auth.partition(":")
+        basic_auth = (user, password)
     clean: list[str] = []
     for url in urls:
         address, creds = normalize_url(url)
@@ -370,11 +448,14 @@ def core_from_arguments(
             # `http://user:pass@host` works as in the official client, as basic auth.
             basic_auth = creds
     authorization, redactor = auth_header(api_key, basic_auth, bearer_auth)
+    extra = dict(headers or {})
+    if opaque_id is not None:
+        extra["x-opaque-id"] = opaque_id
     return ClientCore(
         urls=tuple(clean),
         authorization=authorization,
         redact=redactor,
-        headers=dict(headers or {}),
+        headers=extra,
         policy=policy,
     )
 
@@ -391,10 +472,17 @@ def _confirmed(meta: ApiResponseMeta, call: Call | None = None) -> ApiResponseMe
     )
 
 
+def _both(first: Callable[[str], str], second: Callable[[str], str]) -> Callable[[str], str]:
+    """A redactor that applies the client's and an `options()` view's secrets."""
+    return lambda text: second(first(text))
+
+
 def _transport_error(
-    call: Call, outcome: TransportFailure, attempts: int, redact: Redactor
+    call: Call, outcome: TransportFailure, attempts: int, redact: Callable[[str], str]
 ) -> TransportError:
     kind: type[TransportError] = ConnectionTimeout if outcome.kind == "timeout" else ConnectionError
+    if outcome.tls:
+        kind = SSLError
     what = {
         "connect": "could not connect",
         "timeout": "no answer within the request timeout",

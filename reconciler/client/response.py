@@ -1,8 +1,9 @@
 """Responses and error mapping, shared by the sync and async clients.
 
 Input: the status, headers and raw bytes of one HTTP answer, and the `Call` it answers.
-Output: an `ApiResponse` (`.body`, `.meta.status`, `.meta.headers`, like the official
-client's `ObjectApiResponse`) or the matching `ApiError` from `reconciler.client.errors`.
+Output: an `ApiResponse` (`.body`, `.raw`, `.meta.status`, case-insensitive `.meta.headers`,
+like the official client's `ObjectApiResponse`/`ListApiResponse`/`HeadApiResponse`) or the
+matching `ApiError` from `reconciler.client.errors`.
 No I/O.
 """
 
@@ -19,30 +20,80 @@ from reconciler.client.errors import ApiError, api_error_class
 Redact = Callable[[str], str]
 
 
+class HttpHeaders(Mapping[str, str]):
+    """Response headers: a read-only mapping with case-insensitive names, like the official one."""
+
+    def __init__(self, headers: Mapping[str, str] | None = None) -> None:
+        self._items: dict[str, tuple[str, str]] = {
+            k.lower(): (k, v) for k, v in (headers or {}).items()
+        }
+
+    def __getitem__(self, key: str) -> str:
+        return self._items[key.lower()][1]
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name, _ in self._items.values())
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and key.lower() in self._items
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Mapping):
+            return NotImplemented
+        return {k: v for k, (_, v) in self._items.items()} == {
+            str(k).lower(): v for k, v in other.items()
+        }
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"HttpHeaders({dict(self.items())!r})"
+
+
 @dataclass(frozen=True)
 class ApiResponseMeta:
     """What came with a body: the HTTP status and headers, and how the answer was obtained."""
 
     status: int
-    #: Response headers, names lower-cased.
-    headers: Mapping[str, str]
+    #: Response headers; names are case-insensitive (`meta.headers["Content-Type"]`).
+    headers: HttpHeaders
     call: Call
     #: HTTP requests sent for this call, retries and confirmation reads included.
     attempts: int = 1
     #: True when the outcome was established after the original answer was lost or refused:
     #: by reading back a create, or by ES reporting an already-done transition or delete.
     confirmed: bool = False
+    #: Seconds the answering request took.
     duration: float = 0.0
     #: The address of the host that answered (scheme://host:port).
     node: str = ""
+    http_version: str = "1.1"
+
+    @property
+    def mimetype(self) -> str | None:
+        """The answer's media type without parameters (`application/json`)."""
+        value = self.headers.get("content-type")
+        return value.split(";", 1)[0].strip() if value else None
 
 
 class ApiResponse:
-    """A successful answer. `.body` is the decoded JSON; mapping access reads the body."""
+    """A successful answer, like the official client's: `.body`, `.meta`, `.raw`.
+
+    Indexing, iteration, `len()`, `in` and `==` read the body, so code written for the
+    official client's `ObjectApiResponse`/`ListApiResponse` keeps working.
+    """
 
     def __init__(self, body: Any, meta: ApiResponseMeta) -> None:
         self.body = body
         self.meta = meta
+
+    @property
+    def raw(self) -> Any:
+        """The decoded body (the official client's name)."""
+        return self.body
 
     def __getitem__(self, key: Any) -> Any:
         return self.body[key]
@@ -60,6 +111,9 @@ class ApiResponse:
         if isinstance(other, ApiResponse):
             return bool(self.body == other.body)
         return bool(self.body == other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -82,6 +136,10 @@ class ObjectApiResponse(ApiResponse):
         """The body's keys."""
         return self.body.keys()
 
+    def values(self) -> Any:
+        """The body's values."""
+        return self.body.values()
+
     def items(self) -> Any:
         """The body's items."""
         return self.body.items()
@@ -103,6 +161,16 @@ class TextApiResponse(ApiResponse):
     body: str
 
 
+class HeadApiResponse(ApiResponse):
+    """The answer to a HEAD request: true for 200, false for 404 (`indices.exists`, `ping`)."""
+
+    def __init__(self, meta: ApiResponseMeta) -> None:
+        super().__init__(200 <= meta.status < 300, meta)
+
+    def __bool__(self) -> bool:
+        return bool(self.body)
+
+
 def decode_body(content: bytes, content_type: str) -> Any:
     """Decode a response body: JSON (including ES's vendor media type), else text, else None."""
     if not content:
@@ -118,6 +186,8 @@ def decode_body(content: bytes, content_type: str) -> Any:
 
 def make_response(body: Any, meta: ApiResponseMeta) -> ApiResponse:
     """Wrap a decoded body in the response class that fits its shape."""
+    if meta.call.method == "HEAD":
+        return HeadApiResponse(meta)
     if isinstance(body, dict):
         return ObjectApiResponse(body, meta)
     if isinstance(body, list):
@@ -171,17 +241,23 @@ _STATUS_TEXT = {
 }
 
 
-def make_error(call: Call, status: int, body: Any, redact: Redact) -> ApiError:
+def make_error(
+    call: Call, status: int, body: Any, redact: Redact, meta: ApiResponseMeta | None = None
+) -> ApiError:
     """The `ApiError` for an error answer, with every configured secret redacted."""
     etype, reason = error_details(status, body)
+    if isinstance(body, dict) and isinstance(body.get("error"), str):
+        etype = body["error"]  # the official client's `message` for a string error
     safe_body: Any = body
     if body is not None:
         try:
             safe_body = json.loads(redact(json.dumps(body)))
         except ValueError:
             safe_body = None
+    if meta is None:
+        meta = ApiResponseMeta(status=status, headers=HttpHeaders(), call=call)
     return api_error_class(status)(
-        call.method, call.path, status, redact(etype), redact(reason), safe_body
+        redact(etype), meta, safe_body, reason=redact(reason), method=call.method, path=call.path
     )
 
 

@@ -11,7 +11,7 @@ constructor: `MLClient(hosts=["http://localhost:9200"]).ml.put_job(job_id=..., .
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -19,18 +19,22 @@ import httpx
 
 from reconciler.client import api
 from reconciler.client.api import Call
-from reconciler.client.base import HttpRequest, Outcome, Sleep, core_from_arguments
-from reconciler.client.connection import ConnectionConfig
+from reconciler.client.base import HttpRequest, Outcome, Sleep
 from reconciler.client.errors import ApiError, AuthorizationError, BadRequestError, NotFoundError
-from reconciler.client.namespaces import LicenseNamespace, MlNamespace, RootMethods
 from reconciler.client.preflight import ClusterInfo, require_ml, summarize
 from reconciler.client.response import ApiResponse, Page
-from reconciler.client.retry import RetryPolicy
-from reconciler.client.transport import outcome_of_exception, outcome_of_response, tls_verify
+from reconciler.client.transport import (
+    ClientBase,
+    extensions,
+    outcome_of_exception,
+    outcome_of_response,
+)
 
 
-class MLClient(RootMethods[ApiResponse]):
+class MLClient(ClientBase[ApiResponse]):
     """Synchronous client for the Elasticsearch ML APIs, shaped like the official client.
+
+    The constructor takes the official `Elasticsearch(...)` arguments (see `ClientBase`).
 
     Example:
         ```python
@@ -39,68 +43,35 @@ class MLClient(RootMethods[ApiResponse]):
         ```
     """
 
-    def __init__(
+    def _open_http(
         self,
-        hosts: str | Sequence[str] | None = None,
-        *,
-        cloud_id: str | None = None,
-        api_key: str | tuple[str, str] | None = None,
-        basic_auth: tuple[str, str] | None = None,
-        bearer_auth: str | None = None,
-        ca_certs: str | None = None,
-        verify_certs: bool = True,
-        request_timeout: float = 30.0,
-        max_retries: int = 3,
-        retry_on_status: Sequence[int] = (429, 502, 503, 504),
-        retry_on_timeout: bool = True,
-        retry_backoff_base: float = 0.5,
-        retry_backoff_cap: float = 10.0,
-        retry_max_time: float = 60.0,
-        headers: Mapping[str, str] | None = None,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        policy = RetryPolicy(
-            max_retries=max_retries,
-            retry_on_status=tuple(retry_on_status),
-            retry_on_timeout=retry_on_timeout,
-            backoff_base=retry_backoff_base,
-            backoff_cap=retry_backoff_cap,
-            max_total_time=retry_max_time,
-        )
-        self._core = core_from_arguments(
-            hosts,
-            cloud_id=cloud_id,
-            api_key=api_key,
-            basic_auth=basic_auth,
-            bearer_auth=bearer_auth,
-            headers=headers,
-            policy=policy,
-        )
-        verify = tls_verify(ca_certs, verify_certs, self._core.urls)
-        self._http = httpx.Client(
+        transport: httpx.BaseTransport | None,
+        verify: Any,
+        timeout: httpx.Timeout,
+        limits: httpx.Limits,
+    ) -> httpx.Client:
+        #: Replaced in tests to observe backoff without waiting.
+        self.sleep: Callable[[float], None] = time.sleep
+        return httpx.Client(
             transport=transport,
             verify=verify,
-            timeout=httpx.Timeout(request_timeout),
+            timeout=timeout,
+            limits=limits,
             follow_redirects=False,
             trust_env=False,
         )
-        #: Replaced in tests to observe backoff without waiting.
-        self.sleep: Callable[[float], None] = time.sleep
-        self.ml: MlNamespace[ApiResponse] = MlNamespace(self.perform)
-        self.license: LicenseNamespace[ApiResponse] = LicenseNamespace(self.perform)
-
-    @classmethod
-    def from_config(
-        cls, cfg: ConnectionConfig, *, transport: httpx.BaseTransport | None = None, **kwargs: Any
-    ) -> MLClient:
-        """A client for resolved connection settings (`ConnectionConfig.resolve`)."""
-        return cls(**_config_arguments(cfg), transport=transport, **kwargs)
 
     # ------------------------------------------------------------- the I/O seam
 
-    def perform(self, call: Call) -> ApiResponse:
+    def perform(
+        self,
+        call: Call,
+        *,
+        ndjson: bool = False,
+        headers: Mapping[str, str] | None = None,
+    ) -> ApiResponse:
         """Send one call: retries, the product check and create confirmation included."""
-        flow = self._core.perform_flow(call)
+        flow = self._core.perform_flow(call, self._options, ndjson=ndjson, headers=headers)
         try:
             step = next(flow)
             while True:
@@ -116,23 +87,17 @@ class MLClient(RootMethods[ApiResponse]):
     def _send(self, request: HttpRequest) -> Outcome:
         try:
             response = self._http.request(
-                request.method, request.url, headers=request.headers, content=request.content
+                request.method,
+                request.url,
+                headers=request.headers,
+                content=request.content,
+                extensions=extensions(request),
             )
         except httpx.TransportError as exc:
             return outcome_of_exception(exc)
         return outcome_of_response(response)
 
     _dispatch = perform
-
-    @property
-    def request_count(self) -> int:
-        """HTTP requests sent so far (retries, checks and confirmation reads included)."""
-        return self._core.request_count
-
-    @property
-    def hosts(self) -> tuple[str, ...]:
-        """The Elasticsearch URLs this client talks to."""
-        return self._core.urls
 
     # ------------------------------------------------------------- preflight
 
@@ -261,22 +226,3 @@ class MLClient(RootMethods[ApiResponse]):
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-    def __repr__(self) -> str:
-        return f"MLClient(hosts={list(self._core.urls)!r})"
-
-
-def _config_arguments(cfg: ConnectionConfig) -> dict[str, Any]:
-    """Constructor arguments for a resolved `ConnectionConfig` (shared with the async client)."""
-    basic = None
-    if cfg.username is not None and cfg.password is not None:
-        basic = (cfg.username, cfg.password.get_secret_value())
-    return {
-        "hosts": list(cfg.urls),
-        "api_key": cfg.api_key.get_secret_value() if cfg.api_key else None,
-        "basic_auth": basic,
-        "bearer_auth": cfg.bearer_token.get_secret_value() if cfg.bearer_token else None,
-        "ca_certs": cfg.ca_cert,
-        "verify_certs": not cfg.insecure,
-        "request_timeout": cfg.timeout,
-    }

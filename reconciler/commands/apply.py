@@ -14,6 +14,11 @@ Order of work (each refusal happens before any mutating request):
    fingerprint with the plan's: a saved plan, or a fresh plan that another writer overtook
    while it was being confirmed, is refused as stale;
 6. execute; the lock is released on every exit path.
+
+With `--auto-approve` and no saved plan nobody confirms, so the lock is taken right after the
+preflight, before the live state is read (Terraform locks before it refreshes): the plan is
+then made under the lock and executed at once, and step 5's re-read - a second full read of the
+cluster - is not needed. The gate (3) still refuses before any ML request is sent.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import contextlib
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, TextIO
 
 import click
@@ -41,6 +46,7 @@ from rich.text import Text
 
 from reconciler import lock as cluster_lock
 from reconciler.apply import (
+    DEFAULT_CONCURRENCY,
     ApplyResult,
     EventKind,
     StepEvent,
@@ -64,7 +70,7 @@ from reconciler.commands.common import (
     scope_option,
 )
 from reconciler.errors import ApplyError, StalePlanError, UsageError
-from reconciler.lock import DEFAULT_SCOPE, DEFAULT_TTL, acquire_lock
+from reconciler.lock import DEFAULT_SCOPE, DEFAULT_TTL, ClusterLock, acquire_lock
 from reconciler.model import Plan
 from reconciler.plan import stale_resources
 from reconciler.planfile import load_plan
@@ -268,14 +274,14 @@ def _stale_check(plan: Plan, client: MLClient, info: ClusterInfo, *, saved: bool
         )
 
 
-def lock_name(options: dict[str, Any], plan: Plan) -> str:
+def lock_name(options: dict[str, Any], plan: Plan | None = None) -> str:
     """The lock is the scope's: applies in one scope run one at a time (`--lock-scope` is gone).
 
     Two scopes may run at once; they never act on the same resource, because each resource is
     claimed in the ownership registry by exactly one scope (see `reconciler.registry`).
     """
-    scope = resolve_scope(options) if options["plan_file"] is None else plan.scope
-    if options["plan_file"] is not None and options.get("scope") not in (None, plan.scope):
+    scope = resolve_scope(options) if plan is None else plan.scope
+    if plan is not None and options.get("scope") not in (None, plan.scope):
         raise UsageError(
             f"the saved plan was made for scope '{plan.scope}', not '{options['scope']}'; "
             f"apply it with --scope {plan.scope} (or make a new plan for that scope)"
@@ -289,15 +295,7 @@ def lock_name(options: dict[str, Any], plan: Plan) -> str:
     return scope
 
 
-def _execute(
-    plan: Plan, client: MLClient, info: ClusterInfo, options: dict[str, Any]
-) -> ApplyResult:
-    """Run the plan with the progress display that fits the output."""
-    common: dict[str, Any] = {
-        "concurrency": options["concurrency"],
-        "wait_timeout": options["wait_timeout"],
-        "poll_interval": options["poll_interval"],
-    }
+def _take_lock(client: MLClient, options: dict[str, Any], plan: Plan | None = None) -> ClusterLock:
     lock = acquire_lock(
         client,
         scope=lock_name(options, plan),
@@ -305,9 +303,31 @@ def _execute(
         timeout=options["lock_timeout"],
         retry_interval=min(1.0, max(0.05, options["lock_ttl"] / 10)),
     )
+    echo_err(f"Acquired the cluster lock '{lock.scope}' (lock ID {lock.info.lock_id}).")
+    return lock
+
+
+def _execute(
+    plan: Plan,
+    client: MLClient,
+    info: ClusterInfo,
+    options: dict[str, Any],
+    held: ClusterLock | None = None,
+) -> ApplyResult:
+    """Run the plan with the progress display that fits the output.
+
+    `held`: the lock the plan was read under (then there is nothing to re-read).
+    """
+    common: dict[str, Any] = {
+        "concurrency": options["concurrency"],
+        "wait_timeout": options["wait_timeout"],
+        "poll_interval": options["poll_interval"],
+    }
+    saved = plan if options["plan_file"] is not None else None
+    lock = held or _take_lock(client, options, saved)
     with lock:
-        echo_err(f"Acquired the cluster lock '{lock.scope}' (lock ID {lock.info.lock_id}).")
-        _stale_check(plan, client, info, saved=options["plan_file"] is not None)
+        if held is None:
+            _stale_check(plan, client, info, saved=options["plan_file"] is not None)
         if _stderr_is_tty():
             console = Console(stderr=True)
             with LiveProgress(console, len(plan.steps)) as live:
@@ -346,11 +366,15 @@ def _report(result: ApplyResult) -> None:
     if table.row_count:
         console.print(table)
     click.echo(summary_line(result))
+    down = ", ".join(str(ref) for ref in result.left_stopped)
+    if down:
+        click.echo(f"Left stopped by this apply: {down} (re-run mlsync apply to start them again).")
     if not result.ok:
         failed = len(result.failed)
         raise ApplyError(
             f"{failed} step{'s' if failed != 1 else ''} failed, {len(result.skipped)} skipped"
-            f"{'; ' + result.aborted if result.aborted else ''}. Nothing was rolled back: "
+            f"{'; ' + result.aborted if result.aborted else ''}"
+            f"{'; left stopped: ' + down if down else ''}. Nothing was rolled back: "
             "re-run mlsync plan/apply to converge"
         )
 
@@ -374,9 +398,10 @@ def _report(result: ApplyResult) -> None:
 @click.option(
     "--concurrency",
     type=click.IntRange(min=1),
-    default=4,
+    default=DEFAULT_CONCURRENCY,
     show_default=True,
-    help="Independent resources changed at the same time (1: strictly in plan order).",
+    help="Independent resources changed at the same time, like Terraform's -parallelism "
+    "(1: strictly in plan order).",
 )
 @click.option(
     "--wait-timeout",
@@ -430,15 +455,29 @@ def apply(**options: Any) -> None:
         finally:
             client.close()
         return
-    context = compute_plan(options)
+    held: list[ClusterLock] = []
+
+    def lock_first(client: MLClient) -> Callable[[], None]:
+        held.append(_take_lock(client, options))
+        return held[0].release
+
+    context = compute_plan(options, before_read=lock_first if options["auto_approve"] else None)
     try:
-        _apply_loaded(context.plan, context.client, context.info, options, fresh=True)
+        _apply_loaded(context.plan, context.client, context.info, options, fresh=True, held=held)
     finally:
+        for lock in held:  # idempotent: already released when the plan was executed
+            lock.release()
         context.client.close()
 
 
 def _apply_loaded(
-    plan: Plan, client: MLClient, info: ClusterInfo, options: dict[str, Any], *, fresh: bool
+    plan: Plan,
+    client: MLClient,
+    info: ClusterInfo,
+    options: dict[str, Any],
+    *,
+    fresh: bool,
+    held: list[ClusterLock] | None = None,
 ) -> None:
     if fresh:
         echo_plan(render_text(plan))
@@ -453,7 +492,7 @@ def _apply_loaded(
         if answer.strip() != "yes":
             raise ApplyError("apply cancelled: only 'yes' is accepted; nothing was changed")
     with _sigterm_as_interrupt():
-        result = _execute(plan, client, info, options)
+        result = _execute(plan, client, info, options, held[0] if held else None)
     _report(result)
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import os
 import sys
 import warnings
@@ -26,11 +25,13 @@ import click
 
 from reconciler import registry
 from reconciler.client import (
+    MLSYNC_POLICY,
     ClientError,
     ConnectionConfig,
     ConnectionConfigError,
     InsecureConnectionWarning,
     MLClient,
+    describe_error,
 )
 from reconciler.client.connection import SETTINGS
 from reconciler.client.preflight import ClusterInfo
@@ -44,7 +45,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 #: Where the embedded sandbox keeps its state, so plan/apply/plan in separate processes agree.
-DEFAULT_SANDBOX_STATE = Path(".mlsync") / "sandbox.json"
+DEFAULT_SANDBOX_STATE = Path(".mlsync") / "sandbox.db"
 SANDBOX_URL = "http://sandbox.mlsync.invalid:9200"
 
 
@@ -177,23 +178,20 @@ def load(paths: Sequence[str], env: str | None, variables: Sequence[str]) -> Man
 def open_client(options: dict[str, Any]) -> MLClient:
     """The embedded sandbox (`--sandbox`) or a real cluster from flags and environment."""
     if options.get("sandbox"):
-        from reconciler.sandbox import Sandbox, SandboxTransport
+        from reconciler.sandbox import Sandbox, SandboxTransport, StateFileError
 
         state: Path = options.get("sandbox_state") or DEFAULT_SANDBOX_STATE
         try:
-            state.parent.mkdir(parents=True, exist_ok=True)
-            if state.exists():
-                json.loads(state.read_text(encoding="utf-8") or "{}")
-        except json.JSONDecodeError as exc:
+            # The embedded sandbox has none of the user's data loaded, so it treats every concrete
+            # index as existing (a real cluster has the data; see reconciler/sandbox/README.md).
+            sandbox = Sandbox(state_file=state, implicit_indices=True)
+        except StateFileError as exc:
             raise UsageError(
                 f"{state}: the sandbox state file is damaged ({exc}); delete it to start afresh"
             ) from None
         except OSError as exc:
             raise UsageError(f"{state}: cannot use the sandbox state file ({exc})") from None
-        # The embedded sandbox has none of the user's data loaded, so it treats every concrete
-        # index as existing (a real cluster has the data; see reconciler/sandbox/README.md).
-        sandbox = Sandbox(state_file=state, implicit_indices=True)
-        return MLClient(hosts=[SANDBOX_URL], transport=SandboxTransport(sandbox))
+        return MLClient(hosts=[SANDBOX_URL], transport=SandboxTransport(sandbox), **MLSYNC_POLICY)
     flags = {key: options.get(key) for key in SETTINGS}
     try:
         config = ConnectionConfig.resolve(flags, os.environ)
@@ -224,24 +222,47 @@ class PlanContext:
     info: ClusterInfo
 
 
-def read_live(client: MLClient) -> tuple[ClusterInfo, LiveState]:
-    """Preflight (cluster, licence, ML availability) and the bulk read of the live state."""
+#: Run after the preflight, before the live state is read (apply takes its lock there); returns
+#: the undo to run if the plan then fails, before the client is closed.
+BeforeRead = Callable[["MLClient"], Callable[[], None]]
+
+
+def read_live(
+    client: MLClient, before_read: BeforeRead | None = None
+) -> tuple[ClusterInfo, LiveState, Callable[[], None]]:
+    """Preflight (cluster, licence, ML availability) and the bulk read of the live state.
+
+    `before_read` runs between the two; its requests are not the plan's. Returns the info, the
+    live state and `before_read`'s undo (a no-op without it).
+    """
     before = client.request_count
     info = client.preflight()
     echo_err(info.banner())
-    live = read_cluster(client, info)
+    count = client.request_count - before
+    undo = before_read(client) if before_read is not None else _nothing
+    try:
+        before = client.request_count
+        live = read_cluster(client, info)
+    except BaseException:
+        undo()
+        raise
     # The plan reports every request it made, the preflight's included.
-    live = dataclasses.replace(live, request_count=client.request_count - before)
-    return info, live
+    live = dataclasses.replace(live, request_count=count + client.request_count - before)
+    return info, live, undo
 
 
-def compute_plan(options: dict[str, Any]) -> PlanContext:
-    """Load manifests, read the cluster, and build the plan."""
+def _nothing() -> None:
+    return None
+
+
+def compute_plan(options: dict[str, Any], before_read: BeforeRead | None = None) -> PlanContext:
+    """Load manifests, read the cluster (calling `before_read` first), and build the plan."""
     manifests = load(options.get("paths") or (), options.get("env"), options.get("variables") or ())
     targets = parse_targets(options.get("target") or ())
     client = open_client(options)
+    undo = _nothing
     try:
-        info, live = read_live(client)
+        info, live, undo = read_live(client, before_read)
         plan = make_plan(
             manifests.resources,
             live,
@@ -254,6 +275,7 @@ def compute_plan(options: dict[str, Any]) -> PlanContext:
             ),
         )
     except BaseException:
+        undo()
         client.close()
         raise
     return PlanContext(plan=plan, client=client, manifests=manifests, live=live, info=info)
@@ -276,7 +298,7 @@ def report_errors(func: Callable[P, R]) -> Callable[P, R]:
         except (MlsyncError, ClientError, ConnectionConfigError) as exc:
             if debug:
                 raise
-            echo_err(f"Error: {exc}")
+            echo_err(f"Error: {describe_error(exc)}")
         except KeyboardInterrupt:
             echo_err("Interrupted.")
             sys.exit(130)

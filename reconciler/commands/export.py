@@ -91,7 +91,7 @@ def export(**options: Any) -> None:
     scope = resolve_scope(options)
     client = open_client(options)
     try:
-        _, live = read_live(client)
+        _, live, _ = read_live(client)
         exported = client.perform(api.get_datafeeds("_all", exclude_generated=True)).body
     finally:
         client.close()

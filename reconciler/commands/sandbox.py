@@ -10,7 +10,7 @@ import json
 
 import click
 
-from reconciler.sandbox import Sandbox
+from reconciler.sandbox import Sandbox, StateFileError
 from reconciler.sandbox.server import make_server
 
 
@@ -56,7 +56,7 @@ def sandbox() -> None:
     "state_file",
     type=click.Path(dir_okay=False),
     default=None,
-    help="JSON state file shared with other processes (default: in memory).",
+    help="State file (SQLite) shared with other processes (default: in memory).",
 )
 @click.option("--api-key", default=None, help="Require this API key (id:key or encoded).")
 @click.option("--username", default=None, help="Require basic auth with this user.")
@@ -113,10 +113,8 @@ def serve_cmd(
             faults=rules,
             latency=latency,
         )
-        # Read the state once now: a damaged file is reported before anything listens.
-        emulator.handle("GET", "/_sandbox/requests", {}, b"")
         server = make_server(emulator, host, port)
-    except json.JSONDecodeError as exc:
+    except StateFileError as exc:
         raise click.ClickException(
             f"{state_file}: the sandbox state file is damaged ({exc}); delete it to start afresh"
         ) from None

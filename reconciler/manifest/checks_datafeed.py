@@ -279,7 +279,9 @@ def check_datafeed_against_job(spec: DatafeedSpec, base: Path, job: JobSpec) -> 
     """
     problems: list[Problem] = []
     config = job.analysis_config
-    if config.latency is not None:
+    # DatafeedJobValidator rejects only a latency above zero: `latency: 0s` is allowed.
+    latency = duration_ms(config.latency) if config.latency is not None else None
+    if latency is not None and latency > 0:
         problems.append(Problem(base, "A job configured with datafeed cannot support latency"))
     bucket_text = config.bucket_span or "5m"
     bucket = duration_ms(bucket_text)

@@ -97,7 +97,9 @@ def check_job(manifest: JobManifest) -> list[Problem]:
     problems += check_body_id(spec.job_id, manifest.id, "job_id", ("spec", "job_id"))
     problems += _check_job_settings(spec)
     problems += check_reserved_metadata(
-        spec.custom_settings, ("spec", "custom_settings"), ("managed", "managed_by", "mlsync_scope")
+        spec.custom_settings,
+        ("spec", "custom_settings"),
+        ("managed", "managed_by", "mlsync_scope", "mlsync_restore_calendars"),
     )
     problems += _check_analysis_config(spec.analysis_config, spec, ("spec", "analysis_config"))
     problems += _check_data_description(spec)

@@ -41,6 +41,9 @@ class Declaration:
     job_id: str | None = None
     job_id_path: Path = ()
     calendar: CalendarSpec | None = None
+    #: The declared run state (`state:`), and where it is written.
+    state: str | None = None
+    state_path: Path = ()
 
 
 def _diagnostic(doc: Document, path: Path, message: str, *, key: bool = False) -> Diagnostic:
@@ -146,6 +149,19 @@ def _check_feed(
         return diagnostics
     for problem in check_datafeed_against_job(decl.datafeed, decl.body_path, job.job):
         diagnostics.append(_diagnostic(decl.doc, problem.path, problem.message, key=problem.at_key))
+    if decl.state == "started" and job.state is not None and job.state != "opened":
+        # A datafeed runs only while its job is open: starting it is a 409 (the plan would
+        # refuse too; here validate and pre-commit see it without a cluster).
+        diagnostics.append(
+            _diagnostic(
+                decl.doc,
+                decl.state_path,
+                f"datafeed {decl.ref.id} is declared `state: started` but its job {job_id} "
+                f"is declared `state: {job.state}` (at {_where(job)}); a datafeed runs only "
+                f"while its job is open: declare the job `state: opened` or the datafeed "
+                "`state: stopped`",
+            )
+        )
     return diagnostics
 
 

@@ -291,7 +291,7 @@ def _declarations(
         body = {k: v for k, v in spec.items() if k != "datafeed_config"}
         yield (
             Resource(ref=ref, body=body, state=manifest.state, source=source),
-            declare(job=manifest.spec),
+            declare(job=manifest.spec, state=manifest.state, state_path=("state",)),
             check_job(manifest),
         )
         if manifest.datafeed is not None:
@@ -324,6 +324,8 @@ def _declarations(
                 datafeed=manifest.spec,
                 job_id=manifest.spec.job_id,
                 job_id_path=("spec", "job_id"),
+                state=manifest.state,
+                state_path=("state",),
             ),
             problems,
         )
@@ -433,5 +435,7 @@ def _inline_datafeed(job: JobManifest, data: dict[str, Any], doc: Document, base
         datafeed=spec_model,
         job_id=job.id,
         job_id_path=body_path,
+        state=state,
+        state_path=(*base, "state"),
     )
     return resource, declaration, problems

@@ -63,7 +63,7 @@ def handle(
         _put_transitions(ctx, body or {})
         return 200, _transitions(ctx)
     if route == ("GET", "state"):
-        return 200, state
+        return 200, state.plain()
     if (
         method == "POST"
         and len(parts) == 3

@@ -507,15 +507,32 @@ def start_dfa(ctx: Ctx, req: Request) -> Json:
         )
     sources = documents.resolve_indices(ctx, config["source"]["index"], allow_missing=True)
     docs = documents.search_docs(ctx, sources, config["source"].get("query"))
-    if not ctx.config.implicit_indices:
-        if not sources:
-            raise index_not_found(config["source"]["index"][0])
-        if not docs:
-            raise bad_request_empty(dfa_id, sources)
+    if not ctx.config.implicit_indices and not sources:
+        raise index_not_found(config["source"]["index"][0])
+    _check_starting_state(ctx, dfa_id, config)
+    if not ctx.config.implicit_indices and not docs:
+        raise bad_request_empty(dfa_id, sources)
     ctx.state.setdefault("dfa_runs", {}).pop(dfa_id, None)
     documents.ensure_index(ctx, config["dest"]["index"])
     ctx.state["dfa_tasks"][dfa_id] = {"state": "starting", "since": ctx.now}
     return {"acknowledged": True, "node": NODE_ID}
+
+
+def _check_starting_state(ctx: Ctx, dfa_id: str, config: Json) -> None:
+    """Refuse a start that Elasticsearch refuses for the job's starting state.
+
+    TransportStartDataFrameAnalyticsAction (step 5 of getStartContext) derives the starting
+    state from the stored progress (DataFrameAnalyticsTask.determineStartingState): every phase
+    at 100 is FINISHED, refused; `reindexing` at 0 is FIRST_TIME, when the destination index,
+    if it exists, must hold no documents (checkDestIndexIsEmptyIfExists); otherwise it resumes.
+    """
+    progress = dfa_progress(ctx, dfa_id)
+    if progress and all(p["progress_percent"] >= 100 for p in progress):
+        raise EsError(400, "status_exception", "Cannot start because the job has already finished")
+    if progress and progress[0]["progress_percent"] == 0:
+        dest = config["dest"]["index"]
+        if ctx.state["indices"].get(dest, {}).get("docs"):
+            raise EsError(400, "status_exception", f"dest index [{dest}] must be empty")
 
 
 def bad_request_empty(dfa_id: str, sources: list[str]) -> EsError:

@@ -3,7 +3,7 @@
 Input: method, target (path + query), headers and body bytes of one HTTP request. Output: a
 `SandboxResponse` (status, headers, body, plus fault-injection signals the transports act on).
 Does file I/O through `Store` when a state file is configured; otherwise none. Thread-safe: every
-request runs inside one store transaction (a process lock plus `flock` on the state file).
+request runs inside one store transaction (a process lock plus a SQLite write transaction).
 
 Order per request: admin (`/_sandbox/...`, never logged) or: settle due transitions → fault
 rules → media type → authentication → routing and query-parameter checks → handler (on a copy of
@@ -31,7 +31,7 @@ from reconciler.sandbox.exceptions import EsError
 from reconciler.sandbox.faults import FaultDecision, evaluate, validate_rules
 from reconciler.sandbox.filter_path import apply_filter_path
 from reconciler.sandbox.overlay import Overlay
-from reconciler.sandbox.store import Store
+from reconciler.sandbox.store import State, Store
 from reconciler.sandbox.transitions import settle
 
 Json = dict[str, Any]
@@ -102,7 +102,8 @@ class Sandbox:
         """Create an emulator.
 
         Args:
-            state_file: JSON file shared by processes; None keeps the state in memory.
+            state_file: SQLite state database shared by processes; None keeps the state in
+                memory. A file that is not a sandbox state raises `StateFileError`.
             version: Elasticsearch version to emulate (`GET /`, version-dependent behaviour).
             api_key: Accepted API key (`id:key` or its base64 encoding); enables security.
             username: Accepted basic-auth user (with `password`); enables security.
@@ -220,7 +221,9 @@ class Sandbox:
                 return self._raw_json(400, {"error": msg, "status": 400}, compat), None
             self._check_params(route, params, path)
             raw = body.decode("utf-8") if body else ""
-            parsed_body = self._parse_body(raw)
+            # NDJSON bodies (bulk, post data) are read line by line by their handlers.
+            ndjson = "ndjson" in headers.get("content-type", "")
+            parsed_body = None if ndjson else self._parse_body(raw)
             request = Request(method, path, params, raw, headers, path_params, parsed_body)
             # Handlers work on a copy-on-write overlay: an error leaves the state untouched, and a
             # request costs what it touches, not the size of the whole state.
@@ -365,12 +368,8 @@ class Sandbox:
 
     @staticmethod
     def _log(
-        state: Json, method: str, path: str, template: str | None, response: SandboxResponse
+        state: State, method: str, path: str, template: str | None, response: SandboxResponse
     ) -> None:
-        log = state["requests"]
-        log["total"] = int(log["total"]) + 1
-        key = f"{method} {template or path}"
-        log["by_endpoint"][key] = int(log["by_endpoint"].get(key, 0)) + 1
         entry: Json = {
             "method": method,
             "path": path,
@@ -380,9 +379,7 @@ class Sandbox:
             entry["fault"] = "drop"
         elif response.timeout:
             entry["fault"] = "timeout"
-        log["log"].append(entry)
-        if len(log["log"]) > LOG_LIMIT:
-            del log["log"][: len(log["log"]) - LOG_LIMIT]
+        state.log_request(f"{method} {template or path}", entry, LOG_LIMIT)
 
     def _admin(
         self, ctx: Ctx, method: str, segments: list[str], params: dict[str, str], body: bytes

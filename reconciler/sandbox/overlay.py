@@ -7,7 +7,9 @@ Elasticsearch applies a request whole or not at all; the sandbox gets the same a
 letting handlers work on an overlay and committing only when they return without an error.
 Copying the whole state for every request made each request cost O(number of resources); the
 overlay copies only what a handler touches: a collection (`jobs`, `datafeeds`, ...) is wrapped
-in a nested overlay, and a single resource is deep-copied the first time it is read.
+in a nested overlay, and a single resource is deep-copied the first time it is read. On commit
+only values that differ from the base are written back, and index lookups (`lookup`) answer from
+the base's indexes corrected for what this overlay assigned.
 """
 
 from __future__ import annotations
@@ -22,10 +24,11 @@ _DELETED = object()
 class Overlay(MutableMapping[str, Any]):
     """A mutable view over `base`; `depth` 0 is the state, 1 a collection inside it."""
 
-    def __init__(self, base: dict[str, Any], depth: int = 0) -> None:
+    def __init__(self, base: MutableMapping[str, Any], depth: int = 0) -> None:
         self._base = base
         self._depth = depth
         self._changes: dict[str, Any] = {}
+        self._written: set[str] = set()  # keys assigned or deleted (not just read)
 
     def __getitem__(self, key: str) -> Any:
         if key in self._changes:
@@ -33,8 +36,8 @@ class Overlay(MutableMapping[str, Any]):
             if value is _DELETED:
                 raise KeyError(key)
             return value
-        value = self._base[key]
-        if self._depth == 0 and isinstance(value, dict):
+        value = _peek(self._base, key)
+        if self._depth == 0 and isinstance(value, MutableMapping):
             value = Overlay(value, 1)
         elif isinstance(value, dict | list):
             value = _copy(value)
@@ -45,11 +48,13 @@ class Overlay(MutableMapping[str, Any]):
 
     def __setitem__(self, key: str, value: Any) -> None:
         self._changes[key] = value
+        self._written.add(key)
 
     def __delitem__(self, key: str) -> None:
         if key not in self:
             raise KeyError(key)
         self._changes[key] = _DELETED
+        self._written.add(key)
 
     def __contains__(self, key: object) -> bool:
         if key in self._changes:
@@ -74,8 +79,32 @@ class Overlay(MutableMapping[str, Any]):
         """A plain-dict copy (for JSON output)."""
         return {key: _plain(self[key]) for key in self}
 
+    def lookup(self, index: str, key: str) -> list[str]:
+        """Ids listed under `key` in the base's `index`, with this overlay's assignments."""
+        found = set(self._base.lookup(index, key))  # type: ignore[attr-defined]
+        keys_of = self._base.index_function(index)  # type: ignore[attr-defined]
+        for oid in self._written:
+            value = self._changes[oid]
+            if value is not _DELETED and key in keys_of(value):
+                found.add(oid)
+            else:
+                found.discard(oid)
+        return sorted(found)
+
+    def index_keys(self, index: str) -> list[str]:
+        """Every key of the base's `index` that lists an object, with this overlay's changes."""
+        keys = set(self._base.index_keys(index))  # type: ignore[attr-defined]
+        if not self._written:
+            return sorted(keys)
+        keys_of = self._base.index_function(index)  # type: ignore[attr-defined]
+        for oid in self._written:
+            value = self._changes[oid]
+            if value is not _DELETED:
+                keys.update(keys_of(value))
+        return sorted(k for k in keys if self.lookup(index, k))
+
     def commit(self) -> None:
-        """Write every change into the base document."""
+        """Write every change into the base document (values equal to the base are skipped)."""
         for key, value in self._changes.items():
             if value is _DELETED:
                 self._base.pop(key, None)
@@ -86,7 +115,9 @@ class Overlay(MutableMapping[str, Any]):
                     self._base[key] = value.plain()
             else:
                 # Values read through the overlay are private copies already.
-                self._base[key] = _plain(value) if _holds_overlay(value) else value
+                plain = _plain(value) if _holds_overlay(value) else value
+                if key in self._written or key not in self._base or _peek(self._base, key) != plain:
+                    self._base[key] = plain
 
 
 def scan(mapping: Any) -> Iterator[tuple[str, Any]]:
@@ -97,13 +128,26 @@ def scan(mapping: Any) -> Iterator[tuple[str, Any]]:
     mutate what they get; to change a value, read it again by key.
     """
     if not isinstance(mapping, Overlay):
-        yield from mapping.items()
+        yield from _peek_items(mapping)
         return
-    for key in mapping:
-        if key in mapping._changes:
-            yield key, mapping._changes[key]
-        else:
-            yield key, mapping._base[key]
+    changes = mapping._changes
+    for key, value in _peek_items(mapping._base):
+        if key not in changes:
+            yield key, value
+    for key, value in changes.items():
+        if value is not _DELETED:
+            yield key, value
+
+
+def _peek(mapping: Any, key: str) -> Any:
+    """Read without marking the value as handed out for mutation (store.Collection.peek)."""
+    peek = getattr(mapping, "peek", None)
+    return mapping[key] if peek is None else peek(key)
+
+
+def _peek_items(mapping: Any) -> Iterator[tuple[str, Any]]:
+    peek_items = getattr(mapping, "peek_items", None)
+    return iter(mapping.items()) if peek_items is None else peek_items()
 
 
 def _copy(value: Any) -> Any:

@@ -10,7 +10,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.sandbox import cluster, datafeeds, dfa, documents, filters_calendars, jobs, results
+from reconciler.sandbox import (
+    cluster,
+    datafeeds,
+    dfa,
+    documents,
+    filters_calendars,
+    jobs,
+    ml_extras,
+    results,
+    trained_models,
+)
 from reconciler.sandbox.context import Ctx, Request
 
 Handler = Callable[[Ctx, Request], Any]
@@ -370,6 +380,9 @@ ROUTES: list[Route] = [
     ),
     *_r("DELETE", f"{TM}/{{model_id}}/model_aliases/{{model_alias}}", cluster.delete_model_alias),
     *_r("POST", f"{TM}/{{model_id}}/deployment/cache/_clear", cluster.clear_deployment_cache),
+    # the rest of the trained model API, memory stats, snapshot upgrades, post data, bulk and
+    # mappings: each module lists its own routes
+    *[r for m, t, h, p in trained_models.ROUTES + ml_extras.ROUTES for r in _r(m, t, h, *p)],
     # documents and indices
     *_r("GET,POST", ("/_search", "/{index}/_search"), documents.search, *_SEARCH),
     *_r("GET,POST", ("/_count", "/{index}/_count"), documents.count, *_IDX_OPTS, "q"),

@@ -1,114 +1,516 @@
-"""The sandbox's state document and its persistence.
+"""The sandbox's state, one SQLite row per object, with indexes kept in the same database.
 
-Input: an optional state file path. Output: a `Store` whose `transaction()` yields the whole state
-as a JSON-compatible dict and writes it back. Does file I/O: with a state file, every transaction
-takes an exclusive `fcntl.flock` on a side lock file (`<state>.lock`), loads the JSON, and writes
-it back atomically (temp file + `os.replace`), so separate processes (a `serve` process, `plan`,
-`apply`) share one consistent state. Without a file the state lives in memory.
+Input: an optional state file path. Output: a `Store` whose `transaction()` yields a `State`: a
+mapping of collections (`jobs`, `datafeeds`, `job_tasks`, ...: id → JSON object, each a lazy
+`Collection`) and single values (`settings`, `faults`, `counter`), plus the request log. Does
+file I/O: SQLite from the standard library, in WAL mode, with `busy_timeout` so that separate
+processes (a `serve` process, `plan`, `apply`) share one state; without a file the same schema
+lives in an in-memory database.
+
+A transaction is one SQLite `BEGIN IMMEDIATE … COMMIT`: an exception inside it rolls everything
+back. Only the rows a request reads are loaded, and only the rows whose JSON changed are written
+(with their index rows), so the cost of a request does not depend on how many objects exist.
+Secondary indexes (`INDEXES`: datafeeds by job, jobs by group, tasks with a pending transition,
+...) are derived from the stored values whenever a row is written; `Collection.lookup` answers
+from them, corrected for rows assigned earlier in the same transaction. An indexed field must
+therefore be changed by assigning the object (`coll[id] = value`), which every handler does.
 """
 
 from __future__ import annotations
 
 import contextlib
-import copy
-import fcntl
 import json
 import os
-import tempfile
+import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from pathlib import Path
 from typing import Any
 
-State = dict[str, Any]
+Json = dict[str, Any]
 
-STATE_FORMAT = 1
+#: `PRAGMA user_version` of a state database written by this module (1 was the JSON file).
+STATE_FORMAT = 2
+
+#: Collections: id → JSON object, one row each.
+COLLECTIONS = (
+    "jobs",
+    "job_tasks",
+    "datafeeds",
+    "datafeed_tasks",
+    "datafeed_searches",
+    "dfa",
+    "dfa_tasks",
+    "dfa_runs",
+    "filters",
+    "calendars",
+    "events",
+    "results",
+    "snapshots",
+    "forecasts",
+    "trained_models",
+    "indices",
+)
+#: Single values and their defaults (one row each in the `""` collection).
+VALUES: dict[str, Any] = {"format": STATE_FORMAT, "settings": {}, "faults": [], "counter": 0}
+
+IndexKeys = Callable[[Any], list[str]]
 
 
-def empty_state() -> State:
-    """A fresh cluster: no ML resources, no indices, empty request log."""
-    return {
-        "format": STATE_FORMAT,
-        "jobs": {},
-        "job_tasks": {},
-        "datafeeds": {},
-        "datafeed_tasks": {},
-        "dfa": {},
-        "dfa_tasks": {},
-        "filters": {},
-        "calendars": {},
-        "events": {},
-        "results": {},
-        "snapshots": {},
-        "forecasts": {},
-        "trained_models": {},
-        "indices": {},
-        "settings": {},
-        "faults": [],
-        "requests": {"total": 0, "by_endpoint": {}, "log": []},
-        "counter": 0,
-    }
+def _task_pending(task: Any) -> list[str]:
+    """Tasks a later request may have to move on (transitions.py): all but the resting states."""
+    state = task.get("state")
+    resting = state in ("opened", "failed") or (
+        state == "started" and task.get("end_ms") is None and "started_at" not in task
+    )
+    return [] if resting else ["pending"]
+
+
+#: collection → index name → the keys an object is listed under.
+INDEXES: dict[str, dict[str, IndexKeys]] = {
+    "jobs": {"groups": lambda job: [str(g) for g in job.get("groups", [])]},
+    "datafeeds": {"job_id": lambda df: [str(df["job_id"])]},
+    "events": {"calendar_id": lambda event: [str(event["calendar_id"])]},
+    "calendars": {"job_ids": lambda cal: [str(j) for j in cal.get("job_ids", [])]},
+    "job_tasks": {"pending": _task_pending},
+    "datafeed_tasks": {"pending": _task_pending},
+    "dfa_tasks": {"pending": _task_pending},
+}
+
+_SCHEMA = """
+CREATE TABLE objects (
+    seq INTEGER PRIMARY KEY,
+    coll TEXT NOT NULL,
+    id TEXT NOT NULL,
+    value TEXT NOT NULL,
+    UNIQUE (coll, id)
+);
+CREATE INDEX objects_order ON objects (coll, seq);
+CREATE TABLE idx (
+    coll TEXT NOT NULL,
+    name TEXT NOT NULL,
+    key TEXT NOT NULL,
+    id TEXT NOT NULL,
+    PRIMARY KEY (coll, name, key, id)
+) WITHOUT ROWID;
+CREATE INDEX idx_by_id ON idx (coll, id);
+CREATE TABLE request_log (seq INTEGER PRIMARY KEY, entry TEXT NOT NULL);
+CREATE TABLE request_counts (endpoint TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
+"""
+
+_MISSING: Any = object()
+
+
+class StateFileError(Exception):
+    """The state file is not a sandbox state database (damaged, or another kind of file)."""
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def empty_state() -> Json:
+    """A fresh cluster as plain data: no ML resources, no indices, empty request log."""
+    state: Json = {name: {} for name in COLLECTIONS}
+    state.update(json.loads(_dumps(VALUES)))
+    state["requests"] = {"total": 0, "by_endpoint": {}, "log": []}
+    return state
+
+
+class Collection(MutableMapping[str, Any]):
+    """One collection of a transaction: rows are loaded on first access and cached.
+
+    `__getitem__` hands out the cached object itself (callers outside an overlay may mutate it
+    in place; `State.flush` compares its JSON with what was loaded). `peek` reads without that
+    bookkeeping, for the overlay, which copies before anyone can mutate.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, name: str) -> None:
+        self._conn = conn
+        self.name = name
+        self._indexes = INDEXES.get(name, {})
+        self._cache: dict[str, Any] = {}  # id → value, or _MISSING (absent / deleted)
+        self._loaded: dict[str, str | None] = {}  # id → JSON as stored (None: no row)
+        self._exposed: set[str] = set()  # ids handed out mutable or assigned
+        self._assigned: set[str] = set()  # ids assigned or deleted in this transaction
+        self._cleared = False
+
+    # --- rows ------------------------------------------------------------------------------
+
+    def _fetch(self, key: str) -> Any:
+        if key in self._cache:
+            return self._cache[key]
+        text: str | None = None
+        if not self._cleared:
+            row = self._conn.execute(
+                "SELECT value FROM objects WHERE coll = ? AND id = ?", (self.name, key)
+            ).fetchone()
+            text = None if row is None else row[0]
+        self._loaded[key] = text
+        value = _MISSING if text is None else json.loads(text)
+        self._cache[key] = value
+        return value
+
+    def peek(self, key: str) -> Any:
+        """The value for reading only (KeyError when absent)."""
+        value = self._fetch(key)
+        if value is _MISSING:
+            raise KeyError(key)
+        return value
+
+    def __getitem__(self, key: str) -> Any:
+        value = self.peek(key)
+        self._exposed.add(key)
+        return value
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._fetch(key)
+        self._cache[key] = value
+        self._exposed.add(key)
+        self._assigned.add(key)
+
+    def __delitem__(self, key: str) -> None:
+        if self._fetch(key) is _MISSING:
+            raise KeyError(key)
+        self._cache[key] = _MISSING
+        self._exposed.add(key)
+        self._assigned.add(key)
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self._fetch(key) is not _MISSING
+
+    def _stored_ids(self) -> list[str]:
+        if self._cleared:
+            return []
+        rows = self._conn.execute(
+            "SELECT id FROM objects WHERE coll = ? ORDER BY seq", (self.name,)
+        ).fetchall()
+        return [row[0] for row in rows]
+
+    def __iter__(self) -> Iterator[str]:
+        stored = self._stored_ids()
+        known = set(stored)
+        for key in stored:
+            if self._cache.get(key) is not _MISSING:
+                yield key
+        for key, value in list(self._cache.items()):
+            if key not in known and value is not _MISSING:
+                yield key
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def peek_items(self) -> Iterator[tuple[str, Any]]:
+        """Every (id, value) for reading only, loading what is not cached in one query."""
+        if not self._cleared:
+            rows = self._conn.execute(
+                "SELECT id, value FROM objects WHERE coll = ? ORDER BY seq", (self.name,)
+            ).fetchall()
+            for key, text in rows:
+                if key not in self._cache:
+                    self._loaded[key] = text
+                    self._cache[key] = json.loads(text)
+        for key, value in list(self._cache.items()):
+            if value is not _MISSING:
+                yield key, value
+
+    def clear(self) -> None:
+        """Drop every object (the rows go at flush)."""
+        for key in self._stored_ids():
+            self._loaded.setdefault(key, "")  # deleted below even if never loaded
+        self._cleared = True
+        for key in list(self._cache):
+            self._cache[key] = _MISSING
+        for key in self._loaded:
+            self._cache[key] = _MISSING
+            self._exposed.add(key)
+            self._assigned.add(key)
+
+    # --- indexes ---------------------------------------------------------------------------
+
+    def index_function(self, index: str) -> IndexKeys:
+        """The function giving the keys an object is listed under in `index`."""
+        return self._indexes[index]
+
+    def lookup(self, index: str, key: str) -> list[str]:
+        """Ids listed under `key` in `index`, sorted, including this transaction's changes."""
+        keys_of = self._indexes[index]
+        found: set[str] = set()
+        if not self._cleared:
+            rows = self._conn.execute(
+                "SELECT id FROM idx WHERE coll = ? AND name = ? AND key = ?",
+                (self.name, index, key),
+            ).fetchall()
+            found = {row[0] for row in rows}
+        for oid in self._assigned:
+            value = self._cache[oid]
+            if value is not _MISSING and key in keys_of(value):
+                found.add(oid)
+            else:
+                found.discard(oid)
+        return sorted(found)
+
+    def index_keys(self, index: str) -> list[str]:
+        """Every key of `index` that lists at least one object, sorted."""
+        keys_of = self._indexes[index]
+        keys: set[str] = set()
+        if not self._cleared:
+            rows = self._conn.execute(
+                "SELECT DISTINCT key FROM idx WHERE coll = ? AND name = ?", (self.name, index)
+            ).fetchall()
+            keys = {row[0] for row in rows}
+        touched = set(keys)
+        for oid in self._assigned:
+            value = self._cache[oid]
+            if value is not _MISSING:
+                touched.update(keys_of(value))
+        if not self._assigned:
+            return sorted(keys)
+        return sorted(k for k in touched if self.lookup(index, k))
+
+    # --- write-back ------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Write the rows whose JSON changed, and their index rows."""
+        conn = self._conn
+        if self._cleared:
+            conn.execute("DELETE FROM objects WHERE coll = ?", (self.name,))
+            conn.execute("DELETE FROM idx WHERE coll = ?", (self.name,))
+            self._loaded = {k: None for k in self._loaded}
+            self._cleared = False
+        for key in self._exposed:
+            value = self._cache[key]
+            before = self._loaded.get(key)
+            if value is _MISSING:
+                if before is not None:
+                    conn.execute("DELETE FROM objects WHERE coll = ? AND id = ?", (self.name, key))
+                    self._write_index(key, None)
+                self._loaded[key] = None
+                continue
+            text = _dumps(value)
+            if text == before:
+                continue
+            conn.execute(
+                "INSERT INTO objects (coll, id, value) VALUES (?, ?, ?) "
+                "ON CONFLICT (coll, id) DO UPDATE SET value = excluded.value",
+                (self.name, key, text),
+            )
+            self._write_index(key, value)
+            self._loaded[key] = text
+        self._exposed.clear()
+        self._assigned.clear()
+
+    def _write_index(self, key: str, value: Any) -> None:
+        if not self._indexes:
+            return
+        self._conn.execute("DELETE FROM idx WHERE coll = ? AND id = ?", (self.name, key))
+        if value is None:
+            return
+        rows = [
+            (self.name, index, k, key)
+            for index, keys_of in self._indexes.items()
+            for k in set(keys_of(value))
+        ]
+        self._conn.executemany("INSERT INTO idx (coll, name, key, id) VALUES (?, ?, ?, ?)", rows)
+
+
+class State(MutableMapping[str, Any]):
+    """The state inside one transaction: collections, single values and the request log."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self._collections: dict[str, Collection] = {}
+        self._values: dict[str, Any] = {}
+        self._loaded: dict[str, str | None] = {}
+
+    def __getitem__(self, key: str) -> Any:
+        if key in COLLECTIONS:
+            if key not in self._collections:
+                self._collections[key] = Collection(self._conn, key)
+            return self._collections[key]
+        if key == "requests":
+            return self.requests()
+        if key not in VALUES:
+            raise KeyError(key)
+        if key not in self._values:
+            row = self._conn.execute(
+                "SELECT value FROM objects WHERE coll = '' AND id = ?", (key,)
+            ).fetchone()
+            self._loaded[key] = None if row is None else row[0]
+            self._values[key] = json.loads(row[0] if row else _dumps(VALUES[key]))
+        return self._values[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if key in COLLECTIONS:
+            collection = self[key]
+            if value is collection:
+                return
+            items = list(value.items())
+            collection.clear()
+            for oid, obj in items:
+                collection[oid] = obj
+        elif key == "requests":
+            self._replace_requests(value)
+        elif key in VALUES:
+            self[key]
+            self._values[key] = value
+        else:
+            raise KeyError(f"the sandbox state has no part [{key}]")
+
+    def __delitem__(self, key: str) -> None:
+        raise TypeError("parts of the sandbox state cannot be deleted; assign an empty value")
+
+    def __iter__(self) -> Iterator[str]:
+        yield from COLLECTIONS
+        yield from VALUES
+        yield "requests"
+
+    def __len__(self) -> int:
+        return len(COLLECTIONS) + len(VALUES) + 1
+
+    def clear(self) -> None:
+        """Wipe everything, request log included."""
+        for name in COLLECTIONS:
+            self[name].clear()
+        for name in VALUES:
+            self[name] = json.loads(_dumps(VALUES[name]))
+        self._replace_requests({})
+
+    def plain(self) -> Json:
+        """The whole state as plain JSON data (debugging, snapshots)."""
+        out: Json = {name: dict(self[name].peek_items()) for name in COLLECTIONS}
+        out.update({name: self[name] for name in VALUES})
+        out["requests"] = self.requests()
+        copied: Json = json.loads(_dumps(out))
+        return copied
+
+    # --- request log -----------------------------------------------------------------------
+
+    def log_request(self, endpoint: str, entry: Json, limit: int) -> None:
+        """Count one request and append it to the log, which keeps the last `limit` entries."""
+        conn = self._conn
+        conn.execute(
+            "INSERT INTO request_counts (endpoint, n) VALUES (?, 1) "
+            "ON CONFLICT (endpoint) DO UPDATE SET n = n + 1",
+            (endpoint,),
+        )
+        seq = conn.execute("INSERT INTO request_log (entry) VALUES (?)", (_dumps(entry),)).lastrowid
+        if seq is not None and seq > limit:
+            conn.execute("DELETE FROM request_log WHERE seq <= ?", (seq - limit,))
+
+    def requests(self) -> Json:
+        """`{"total", "by_endpoint", "log"}` since the last reset."""
+        counts = dict(self._conn.execute("SELECT endpoint, n FROM request_counts").fetchall())
+        log = [
+            json.loads(row[0])
+            for row in self._conn.execute("SELECT entry FROM request_log ORDER BY seq")
+        ]
+        return {"total": sum(counts.values()), "by_endpoint": counts, "log": log}
+
+    def _replace_requests(self, value: Mapping[str, Any]) -> None:
+        self._conn.execute("DELETE FROM request_counts")
+        self._conn.execute("DELETE FROM request_log")
+        self._conn.executemany(
+            "INSERT INTO request_counts (endpoint, n) VALUES (?, ?)",
+            list((value.get("by_endpoint") or {}).items()),
+        )
+        self._conn.executemany(
+            "INSERT INTO request_log (entry) VALUES (?)",
+            [(_dumps(e),) for e in value.get("log") or []],
+        )
+
+    # --- write-back ------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Write every changed row (collections and single values)."""
+        for collection in self._collections.values():
+            collection.flush()
+        for key, value in self._values.items():
+            text = _dumps(value)
+            if text != self._loaded.get(key):
+                self._conn.execute(
+                    "INSERT INTO objects (coll, id, value) VALUES ('', ?, ?) "
+                    "ON CONFLICT (coll, id) DO UPDATE SET value = excluded.value",
+                    (key, text),
+                )
+                self._loaded[key] = text
 
 
 class Store:
-    """Holds the state, in memory or in a JSON file shared between processes."""
+    """Holds the state: in a SQLite file shared between processes, or in memory."""
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
         self.path = None if path is None else Path(path)
-        self._memory: State = empty_state()
         self._lock = threading.RLock()
+        self._state: State | None = None
+        self._conn = self._connect()
+
+    def _connect(self) -> sqlite3.Connection:
+        target = ":memory:" if self.path is None else str(self.path)
+        try:
+            if self.path is not None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            # Autocommit mode: transactions are explicit (BEGIN IMMEDIATE below); one connection
+            # serves every thread of this process under `_lock`.
+            conn = sqlite3.connect(target, isolation_level=None, check_same_thread=False)
+            # Other processes hold the write lock for one request at a time: wait, not fail.
+            conn.execute("PRAGMA busy_timeout = 30000")
+            if self.path is not None:
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+                if version == 0:
+                    if conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+                        raise StateFileError("a SQLite database that is not a sandbox state")
+                    for statement in _SCHEMA.split(";"):
+                        if statement.strip():
+                            conn.execute(statement)
+                    conn.execute(f"PRAGMA user_version = {STATE_FORMAT}")
+                elif version != STATE_FORMAT:
+                    raise StateFileError(
+                        f"sandbox state format {version}, this version reads {STATE_FORMAT}"
+                    )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        except sqlite3.DatabaseError as exc:
+            raise StateFileError(str(exc)) from None
+        return conn
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[State]:
-        """Yield the state for reading and mutation; persist it when the block ends.
+        """Yield the state; commit when the block ends, roll back if it raises.
 
-        The block may replace keys of the yielded dict; everything is written back even when the
-        block raises, because the request log and settled transitions must survive an error
-        answer (callers keep failed handler changes out of the dict themselves).
+        Nested calls in the same thread share the outer transaction.
         """
         with self._lock:
-            if self.path is None:
-                yield self._memory
+            if self._state is not None:
+                yield self._state
                 return
-            lock_path = self.path.with_name(self.path.name + ".lock")
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(lock_path, "a+b") as lock_file:
-                fcntl.flock(lock_file.fileno(), fcntl.LOCK_EX)
-                try:
-                    state = self._load()
-                    try:
-                        yield state
-                    finally:
-                        self._save(state)
-                finally:
-                    fcntl.flock(lock_file.fileno(), fcntl.LOCK_UN)
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.DatabaseError as exc:
+                raise StateFileError(str(exc)) from None
+            state = State(self._conn)
+            self._state = state
+            try:
+                yield state
+                state.flush()
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            finally:
+                self._state = None
 
-    def snapshot(self) -> State:
-        """A deep copy of the current state (for inspection in tests)."""
+    def snapshot(self) -> Json:
+        """A plain copy of the whole current state (for inspection in tests)."""
         with self.transaction() as state:
-            return copy.deepcopy(state)
+            return state.plain()
 
-    def _load(self) -> State:
-        assert self.path is not None
-        try:
-            text = self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return empty_state()
-        if not text.strip():
-            return empty_state()
-        loaded = json.loads(text)
-        state = empty_state()
-        state.update(loaded)
-        return state
-
-    def _save(self, state: State) -> None:
-        assert self.path is not None
-        fd, tmp = tempfile.mkstemp(prefix=self.path.name + ".", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(state, handle, separators=(",", ":"))
-            os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+    def close(self) -> None:
+        """Close the database connection."""
+        self._conn.close()

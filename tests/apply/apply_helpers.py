@@ -27,6 +27,7 @@ def new_client(sandbox: Sandbox, **kwargs: Any) -> MLClient:
     # Small backoffs: fault tests retry often and must stay fast.
     kwargs.setdefault("retry_backoff_base", 0.005)
     kwargs.setdefault("retry_backoff_cap", 0.02)
+    kwargs.setdefault("retry_on_timeout", True)  # mlsync's CLI policy (MLSYNC_POLICY)
     return MLClient(hosts=["http://sandbox:9200"], transport=SandboxTransport(sandbox), **kwargs)
 
 

@@ -67,10 +67,8 @@ def test_analysis_limits_update_on_an_open_job_with_a_started_datafeed(
         "POST /_ml/anomaly_detectors/j/_close",
         "GET /_ml/anomaly_detectors/j/_stats",
         "POST /_ml/anomaly_detectors/j/_update",
-        "POST /_ml/anomaly_detectors/j/_open",
-        "GET /_ml/anomaly_detectors/j/_stats",
-        "POST /_ml/datafeeds/f/_start",
-        "GET /_ml/datafeeds/f/_stats",
+        "POST /_ml/anomaly_detectors/j/_open",  # answers opened: true, so no poll
+        "POST /_ml/datafeeds/f/_start",  # answers started: true, so no poll
     ]
     assert run_state(client, job_ref("j")) == "opened"
     assert run_state(client, feed_ref("f")) == "started"
@@ -106,10 +104,8 @@ def test_replace_of_a_running_job_and_its_datafeed(
         "DELETE /_ml/anomaly_detectors/j",
         "PUT /_ml/anomaly_detectors/j",
         "PUT /_ml/datafeeds/f",
-        "POST /_ml/anomaly_detectors/j/_open",
-        "GET /_ml/anomaly_detectors/j/_stats",
-        "POST /_ml/datafeeds/f/_start",
-        "GET /_ml/datafeeds/f/_stats",
+        "POST /_ml/anomaly_detectors/j/_open",  # answers opened: true, so no poll
+        "POST /_ml/datafeeds/f/_start",  # answers started: true, so no poll
     ]
     assert live_refs(client) == {job_ref("j"), feed_ref("f")}
     assert plan_for(client, desired(changed)).steps == ()

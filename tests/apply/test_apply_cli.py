@@ -47,7 +47,7 @@ class Env:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.state = root / "sandbox.json"
+        self.state = root / "sandbox.db"
         self.manifests = root / "manifests"
         self.manifests.mkdir()
         (self.manifests / "filter.yaml").write_text(FILTER)
@@ -132,7 +132,13 @@ def test_destructive_plans_need_allow_destroy(env: Env) -> None:
     assert refused.exit_code == 1
     assert "--allow-destroy" in refused.stderr
     assert "replace AnomalyDetectionJob/web" in refused.stderr
-    assert len(env.mutations()) == before  # not even the lock was taken
+    # An auto-approved apply plans under the lock (so it needs no second read): the refusal
+    # only took and released it; nothing else was written.
+    assert env.mutations()[before:] == [
+        "PUT /mlsync-locks/_create/default",
+        "DELETE /mlsync-locks/_doc/default",
+    ]
+    assert read_lock(env.client) is None
     allowed = env.apply("--auto-approve", "--allow-destroy")
     assert allowed.exit_code == 0, allowed.output
     assert env.plan_steps() == 0

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from apply_helpers import live_state, new_client, new_sandbox
-from hypothesis import HealthCheck, given, settings
+import pytest
+from apply_helpers import admin, live_state, new_client, new_sandbox
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from reconciler import ownership
@@ -167,3 +168,72 @@ def test_apply_then_plan_is_empty_and_apply_is_idempotent(
         if res.state is not None and res.ref.kind is Kind.JOB:
             assert state == res.state
     assert client.perform(api.get_jobs("foreign")).body["jobs"][0] == foreign
+
+
+RUNNING: dict[str, Any] = {
+    "bucket_span": "15m",
+    "mml": "32mb",
+    "description": None,
+    "state": "opened",
+    "feed": {"query_delay": "30s", "state": "started"},
+}
+REPLACED = {**RUNNING, "bucket_span": "30m"}
+
+
+@pytest.mark.xfail(strict=True, reason="planner fix pending the plan split (issue 13)")
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@example(  # a failed job whose datafeed was started, declared running
+    desired={"jobs": {"a": RUNNING}, "filters": {}, "calendar": None},
+    live={"jobs": {"a": RUNNING}, "filters": {}, "calendar": None},
+    failed=["a"],
+    handmade=["a"],
+    prune=False,
+)
+@example(  # a failed job that is also replaced, in a hand-made calendar
+    desired={"jobs": {"a": REPLACED, "b": RUNNING}, "filters": {}, "calendar": ["b"]},
+    live={"jobs": {"a": RUNNING, "b": RUNNING}, "filters": {}, "calendar": ["a", "b"]},
+    failed=["a", "b"],
+    handmade=["a", "b"],
+    prune=True,
+)
+@given(
+    desired=side(job_spec, filter_spec),
+    live=side(job_spec, filter_spec),
+    failed=st.lists(st.sampled_from(JOB_IDS), max_size=2, unique=True),
+    handmade=st.lists(st.sampled_from(JOB_IDS), min_size=1, max_size=3, unique=True),
+    prune=st.booleans(),
+)
+def test_convergence_with_failed_jobs_and_hand_made_calendars(
+    desired: dict[str, Any],
+    live: dict[str, Any],
+    failed: list[str],
+    handmade: list[str],
+    prune: bool,
+) -> None:
+    """Jobs that failed with their datafeeds started, and a calendar that no manifest declares
+    holding owned jobs: one apply reaches every declared run state (datafeeds included), and the
+    hand-made calendar keeps every job that still exists, replaced or not."""
+    sandbox = new_sandbox()
+    client = new_client(sandbox)
+    seed_live(client, live)
+    members = [j for j in handmade if j in live["jobs"]]
+    client.perform(api.put_calendar("maint", {"job_ids": members}))
+    broken = [j for j in failed if j in live["jobs"] and live["jobs"][j]["state"] == "opened"]
+    if broken:
+        admin(sandbox, "PUT", "/_sandbox/transitions", {"fail": {"jobs": broken}})
+    wanted = desired_resources(desired)
+    options = PlanOptions(prune=prune)
+
+    first = make_plan(wanted, live_state(client), options=options)
+    result = apply_plan(first, client, poll_interval=0.01, wait_timeout=5)
+    assert result.ok, [(o.label, o.message) for o in result.outcomes if o.message]
+
+    second = make_plan(wanted, live_state(client), options=options)
+    assert second.steps == (), [f"{s.op} {s.ref}" for s in second.steps]
+    after = live_state(client)
+    for res in wanted:
+        if res.state is not None and res.ref.kind in (Kind.JOB, Kind.DATAFEED):
+            assert after.resources[res.ref].state == res.state, (res.ref, broken)
+    still = {r.id for r in after.resources if r.kind is Kind.JOB}
+    maint = after.resources[Ref(kind=Kind.CALENDAR, id="maint")].body["job_ids"]
+    assert sorted(maint) == sorted(j for j in members if j in still), (members, broken)

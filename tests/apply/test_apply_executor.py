@@ -261,47 +261,113 @@ def test_a_create_whose_answer_was_lost_is_confirmed_not_repeated(
     assert mutating_calls(sandbox) == ["PUT /_ml/anomaly_detectors/j"]
 
 
-def test_waits_poll_stats_until_the_transition_completes() -> None:
-    sandbox = new_sandbox(transition_delay=0.2)
-    client = new_client(sandbox)
-    seed_job(client, "j")
-    reset_log(sandbox)
-    plan = plan_of(step(0, job_ref("j"), "open", api.open_job("j"), wait_for="opened"))
-    result = apply_plan(plan, client, poll_interval=0.02, wait_timeout=5.0)
-    assert result.ok
-    assert result.outcomes[0].elapsed >= 0.2
-    assert run_state(client, job_ref("j")) == "opened"
-    polls = [e for e in request_log(sandbox) if e["path"] == "/_ml/anomaly_detectors/j/_stats"]
-    assert len(polls) >= 3  # polled repeatedly, not slept once
+def seed_dfa(sandbox: Sandbox, client: MLClient, dfa_id: str) -> None:
+    admin(sandbox, "PUT", "/src", {})
+    body = {
+        "source": {"index": ["src"]},
+        "dest": {"index": "dst"},
+        "analysis": {"outlier_detection": {}},
+    }
+    client.perform(api.put_data_frame_analytics(dfa_id, body))
 
 
-def test_a_wait_timeout_fails_the_step_and_skips_its_dependents(
+def stats_polls(sandbox: Sandbox, path: str) -> int:
+    return sum(1 for e in request_log(sandbox) if e["path"] == path)
+
+
+def test_no_stats_poll_follows_an_answer_that_says_opened_or_started(
     sandbox: Sandbox, client: MLClient
 ) -> None:
     seed_job(client, "j", feed="f")
-    admin(sandbox, "PUT", "/_sandbox/transitions", {"delay": 0.05, "stuck": ["j"]})
+    reset_log(sandbox)
     plan = plan_of(
         step(0, job_ref("j"), "open", api.open_job("j"), wait_for="opened"),
         step(
             1, feed_ref("f"), "start", api.start_datafeed("f"), wait_for="started", depends_on=[0]
         ),
     )
+    result = apply_plan(plan, client, **FAST)
+    assert result.ok
+    # ES answers {"opened": true, "node": ...} once the job is opened: a poll would add nothing.
+    assert [f"{e['method']} {e['path']}" for e in request_log(sandbox)] == [
+        "POST /_ml/anomaly_detectors/j/_open",
+        "POST /_ml/datafeeds/f/_start",
+    ]
+    assert run_state(client, job_ref("j")) == "opened"
+    assert run_state(client, feed_ref("f")) == "started"
+
+
+def test_waits_poll_stats_until_the_transition_completes() -> None:
+    # `_close` is always confirmed by polling; the sandbox keeps the job `closing` for 0.2 s.
+    sandbox = new_sandbox(transition_delay=0.2)
+    client = new_client(sandbox)
+    seed_job(client, "j", state="opened")
+    admin(sandbox, "PUT", "/_sandbox/transitions", {"delay": 0.2})  # the open completes at once
+    reset_log(sandbox)
+    plan = plan_of(step(0, job_ref("j"), "close", api.close_job("j"), wait_for="closed"))
+    result = apply_plan(plan, client, poll_interval=0.02, wait_timeout=5.0)
+    assert result.ok
+    assert result.outcomes[0].elapsed >= 0.2
+    assert run_state(client, job_ref("j")) == "closed"
+    assert stats_polls(sandbox, "/_ml/anomaly_detectors/j/_stats") >= 3  # polled, not slept once
+
+
+def test_an_answer_that_does_not_say_started_is_polled() -> None:
+    # A DFA `_start` answers {"acknowledged": true}: not proof of the state, so it is polled
+    # while the sandbox keeps it `starting`.
+    sandbox = new_sandbox(transition_delay=0.2, dfa_duration=None)
+    client = new_client(sandbox)
+    seed_dfa(sandbox, client, "d")
+    reset_log(sandbox)
+    ref = Ref(kind=Kind.DFA, id="d")
+    plan = plan_of(step(0, ref, "start", api.start_data_frame_analytics("d"), wait_for="started"))
+    result = apply_plan(plan, client, poll_interval=0.02, wait_timeout=5.0)
+    assert result.ok, result.outcomes[0].message
+    assert result.outcomes[0].elapsed >= 0.2
+    assert stats_polls(sandbox, "/_ml/data_frame/analytics/d/_stats") >= 3
+
+
+def test_a_lost_open_answer_is_polled_even_though_the_retry_says_already_opened() -> None:
+    # The first `_open` takes effect but its answer is lost; the retry's 409 "already opened"
+    # stands in for it and proves nothing about the state, so the executor polls.
+    sandbox = new_sandbox()
+    client = new_client(sandbox)
+    seed_job(client, "j")
+    set_faults(
+        sandbox, [{"method": "POST", "path": "/_open$", "timeout": True, "hold": 0.01, "times": 1}]
+    )
+    reset_log(sandbox)
+    plan = plan_of(step(0, job_ref("j"), "open", api.open_job("j"), wait_for="opened"))
+    result = apply_plan(plan, client, **FAST)
+    assert result.ok, result.outcomes[0].message
+    assert stats_polls(sandbox, "/_ml/anomaly_detectors/j/_stats") == 1
+
+
+def test_a_wait_timeout_fails_the_step_and_skips_its_dependents(
+    sandbox: Sandbox, client: MLClient
+) -> None:
+    seed_job(client, "j", state="opened", feed="f")
+    admin(sandbox, "PUT", "/_sandbox/transitions", {"delay": 0.05, "stuck": ["j"]})
+    plan = plan_of(
+        step(0, job_ref("j"), "close", api.close_job("j"), wait_for="closed"),
+        step(1, job_ref("j"), "update", api.update_job("j", {"description": "x"}), depends_on=[0]),
+    )
     result = apply_plan(plan, client, poll_interval=0.02, wait_timeout=0.2)
     assert statuses(result) == ["failed", "skipped"]
     assert result.outcomes[0].message == (
-        "timed out after 0.2s waiting for AnomalyDetectionJob/j to be opened (last state: opening)"
+        "timed out after 0.2s waiting for AnomalyDetectionJob/j to be closed (last state: closing)"
     )
 
 
 def test_a_failed_state_while_waiting_fails_the_step(sandbox: Sandbox, client: MLClient) -> None:
-    seed_job(client, "j")
+    seed_job(client, "j", state="opened")
     admin(sandbox, "PUT", "/_sandbox/transitions", {"delay": 0.05, "stuck": ["j"]})
 
     def crash_when_waiting(event: StepEvent) -> None:
         if event.kind is EventKind.WAITING:
             admin(sandbox, "PUT", "/_sandbox/transitions", {"fail": {"jobs": ["j"]}})
 
-    plan = plan_of(step(0, job_ref("j"), "open", api.open_job("j"), wait_for="opened"))
+    plan = plan_of(step(0, job_ref("j"), "close", api.close_job("j"), wait_for="closed"))
     result = apply_plan(plan, client, on_event=crash_when_waiting, **FAST)
     assert statuses(result) == ["failed"]
     assert result.outcomes[0].message.startswith("AnomalyDetectionJob/j is in state failed")
@@ -310,13 +376,7 @@ def test_a_failed_state_while_waiting_fails_the_step(sandbox: Sandbox, client: M
 def test_a_dfa_that_already_finished_counts_as_started() -> None:
     sandbox = new_sandbox(dfa_duration=0.0)
     client = new_client(sandbox)
-    admin(sandbox, "PUT", "/src", {})
-    body = {
-        "source": {"index": ["src"]},
-        "dest": {"index": "dst"},
-        "analysis": {"outlier_detection": {}},
-    }
-    client.perform(api.put_data_frame_analytics("d", body))
+    seed_dfa(sandbox, client, "d")
     ref = Ref(kind=Kind.DFA, id="d")
     plan = plan_of(step(0, ref, "start", api.start_data_frame_analytics("d"), wait_for="started"))
     result = apply_plan(plan, client, **FAST)
@@ -365,9 +425,11 @@ def test_malformed_plans_are_rejected_before_any_request(
 
 def test_events_report_every_step_start_and_finish_in_order(client: MLClient) -> None:
     seed_job(client, "j")
+    seed_job(client, "k", state="opened")
     plan = plan_of(
         create_filter(0, "f"),
         step(1, job_ref("j"), "open", api.open_job("j"), wait_for="opened"),
+        step(2, job_ref("k"), "close", api.close_job("k"), wait_for="closed"),
     )
     events: list[tuple[str, int, int]] = []
     apply_plan(
@@ -381,6 +443,8 @@ def test_events_report_every_step_start_and_finish_in_order(client: MLClient) ->
         ("started", 0, 0),
         ("finished", 0, 1),
         ("started", 1, 1),
-        ("waiting", 1, 1),
-        ("finished", 1, 2),
+        ("finished", 1, 2),  # `opened: true` answered: nothing to wait for
+        ("started", 2, 2),
+        ("waiting", 2, 2),
+        ("finished", 2, 3),
     ]

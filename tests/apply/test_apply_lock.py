@@ -6,6 +6,7 @@ import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from apply_helpers import (
@@ -242,3 +243,73 @@ def test_an_apply_whose_lock_is_taken_over_stops_before_its_next_step(
     assert "lost the cluster lock 'default': the lock was taken over by bob" in result.aborted
     assert mutating_calls(sandbox) == ["PUT /_ml/filters/f0", "PUT /_ml/filters/f1"]
     assert read_lock(client).info.holder == "bob"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("failures", [1, 3])
+def test_a_failed_release_is_retried_so_the_next_apply_is_not_blocked(
+    sandbox: Sandbox, client: MLClient, failures: int
+) -> None:
+    lock = acquire_lock(client, heartbeat=False)
+    lock.release_retry_delays = (0.001,) * 4
+    set_faults(
+        sandbox,
+        [
+            {
+                "method": "DELETE",
+                "path": "mlsync-locks/_doc/default",
+                "status": 500,
+                "times": failures,
+            }
+        ],
+    )
+    lock.release()
+    assert lock.release_error == ""
+    assert read_lock(client) is None
+    # The next apply takes the lock at once instead of waiting for the TTL.
+    acquire_lock(client, heartbeat=False, timeout=0).release()
+
+
+def test_a_release_that_keeps_failing_gives_up_after_bounded_attempts_and_says_what_to_do(
+    sandbox: Sandbox, client: MLClient
+) -> None:
+    lock = acquire_lock(client, heartbeat=False)
+    lock.release_retry_delays = (0.001,) * 4
+    set_faults(sandbox, [{"method": "DELETE", "path": "mlsync-locks", "status": 500}])
+    lock.release()  # the client's own retries and ours are both spent: bounded, no raise
+    assert "could not release the cluster lock 'default'" in lock.release_error
+    assert f"mlsync force-unlock {lock.info.lock_id}" in lock.release_error
+    deletes = [e for e in request_log(sandbox) if e["method"] == "DELETE"]
+    assert len(deletes) == 1 + len(lock.release_retry_delays)  # a 500 is ours to retry
+
+
+def test_a_release_whose_answer_was_lost_is_recognised_as_done(
+    sandbox: Sandbox, client: MLClient
+) -> None:
+    lock = acquire_lock(client, heartbeat=False)
+    lock.release_retry_delays = (0.001,) * 4
+    # The delete lands, its answer is lost, and the repeats are 404s: released.
+    set_faults(sandbox, [{"method": "DELETE", "path": "mlsync-locks", "timeout": True, "times": 1}])
+    lock.release()
+    assert lock.release_error == ""
+    assert read_lock(client) is None
+
+
+def test_a_lock_answer_without_its_coordinates_is_a_clear_error_not_a_crash(
+    client: MLClient,
+) -> None:
+    from reconciler.errors import UnexpectedAnswerError
+
+    lock = acquire_lock(client, heartbeat=False)
+
+    class Mangled:
+        request_count = 0
+
+        def perform(self, call: api.Call) -> Any:
+            answer = client.perform(call)
+            if call.method == "GET":
+                answer.body["_seq_no"] = None
+            return answer
+
+    with pytest.raises(UnexpectedAnswerError, match=r"unexpected answer from Elasticsearch to GET"):
+        read_lock(Mangled())
+    lock.release()

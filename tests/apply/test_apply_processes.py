@@ -1,7 +1,7 @@
 """Real processes: applies killed with SIGKILL at random points, and two concurrent applies.
 
 `mlsync apply --sandbox` runs as a subprocess on a sandbox state file shared with this process
-(every request is one `flock`-protected transaction on the file, like separate clients of one
+(every request is one SQLite write transaction on the file, like separate clients of one
 cluster), so a SIGKILL really interrupts it between requests and leaves its lock behind. The
 re-run waits for that lock to expire (`--lock-ttl 1`), takes it over and converges.
 """
@@ -61,7 +61,9 @@ def cli(state: Path, *args: str) -> tuple[int, str]:
 def spawn_apply(state: Path, manifests: Path, *extra: str) -> subprocess.Popen[str]:
     argv = [sys.executable, "-c", MAIN, "apply", str(manifests), "--auto-approve"]
     argv += ["--sandbox", "--sandbox-state", str(state)]
-    argv += ["--poll-interval", "0.01", "--lock-ttl", "1", *extra]
+    # TTL 3 s: short, so a re-run soon takes over a killed apply's lock, yet long enough for the
+    # heartbeat (every TTL/3) to get through ten busy workers on a loaded machine.
+    argv += ["--poll-interval", "0.01", "--lock-ttl", "3", *extra]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLSYNC_", "ELASTICSEARCH_"))}
     return subprocess.Popen(
         argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env

@@ -76,7 +76,9 @@ class FakeES:
         return reply
 
 
-FAST = {"retry_backoff_base": 0.001, "retry_backoff_cap": 0.002}
+#: Fast backoff, and mlsync's own policy of retrying timeouts (the constructor defaults to the
+#: official client's: timeouts not retried).
+FAST = {"retry_backoff_base": 0.001, "retry_backoff_cap": 0.002, "retry_on_timeout": True}
 
 
 def async_client(fake: FakeES, **kwargs: Any) -> AsyncMLClient:

@@ -23,7 +23,9 @@ from reconciler.client.errors import (
 )
 from reconciler.sandbox import AsyncSandboxTransport, Sandbox, SandboxTransport, start_in_thread
 
-FAST = {"retry_backoff_base": 0.001, "retry_backoff_cap": 0.004}
+#: Fast backoff, and mlsync's CLI policy of retrying timeouts (the constructor's default is the
+#: official client's: not retried).
+FAST = {"retry_backoff_base": 0.001, "retry_backoff_cap": 0.004, "retry_on_timeout": True}
 COUNT_JOB = {
     "analysis_config": {"bucket_span": "15m", "detectors": [{"function": "count"}]},
     "data_description": {"time_field": "@timestamp"},
@@ -100,7 +102,7 @@ def test_a_create_whose_answer_is_lost_is_confirmed_not_resent(
     admin.faults(
         {"method": "PUT", "path": "^/_ml/anomaly_detectors/j1$", "timeout": True, "times": 1}
     )
-    resp = client.ml.put_job("j1", description="confirmed", **COUNT_JOB)
+    resp = client.ml.put_job(job_id="j1", description="confirmed", **COUNT_JOB)
     assert (
         resp.meta.confirmed
         and resp.body["job_id"] == "j1"
@@ -114,7 +116,7 @@ def test_a_create_whose_answer_is_lost_is_confirmed_not_resent(
 
 def test_a_create_that_was_dropped_is_read_then_sent_again(client: MLClient, admin: Admin) -> None:
     admin.faults({"method": "PUT", "path": "^/_ml/filters/safe_ips$", "drop": True, "times": 1})
-    resp = client.ml.put_filter("safe_ips", items=["10.0.0.2", "10.0.0.1"])
+    resp = client.ml.put_filter(filter_id="safe_ips", items=["10.0.0.2", "10.0.0.1"])
     assert resp.body == {"filter_id": "safe_ips", "items": ["10.0.0.1", "10.0.0.2"]}
     assert not resp.meta.confirmed
     sent = [(e["method"], e["path"]) for e in admin.log() if "safe_ips" in e["path"]]
@@ -137,11 +139,11 @@ def test_a_lock_document_create_is_confirmed_by_its_content(client: MLClient, ad
 def test_a_delete_whose_answer_is_lost_is_done_when_the_retry_says_404(
     client: MLClient, admin: Admin
 ) -> None:
-    client.ml.put_job("j2", **COUNT_JOB)
+    client.ml.put_job(job_id="j2", **COUNT_JOB)
     admin.faults(
         {"method": "DELETE", "path": "^/_ml/anomaly_detectors/j2$", "timeout": True, "times": 1}
     )
-    resp = client.ml.delete_job("j2")
+    resp = client.ml.delete_job(job_id="j2")
     assert resp.body == {"acknowledged": True} and resp.meta.confirmed
     assert [e["status"] for e in admin.log("DELETE", "/_ml/anomaly_detectors/j2")] == [200, 404]
 
@@ -149,7 +151,7 @@ def test_a_delete_whose_answer_is_lost_is_done_when_the_retry_says_404(
 def test_an_open_whose_answer_is_lost_is_done_when_es_says_already_opened(
     client: MLClient, admin: Admin
 ) -> None:
-    client.ml.put_job("j3", **COUNT_JOB)
+    client.ml.put_job(job_id="j3", **COUNT_JOB)
     admin.faults({"method": "POST", "path": "/_open$", "timeout": True, "times": 1})
     assert client.ml.open_job(job_id="j3").body == {"opened": True}
     assert [e["status"] for e in admin.log("POST", "/_ml/anomaly_detectors/j3/_open")] == [200, 409]
@@ -161,12 +163,12 @@ def test_a_dropped_create_is_not_confirmed_by_a_group_of_the_same_name(
 ) -> None:
     # B3: `GET /_ml/anomaly_detectors/team` expands group `team` to job `other` (§0.4); the
     # read-back must not take `other` for the job `team` the lost PUT was creating.
-    client.ml.put_job("other", groups=["team"], **COUNT_JOB)
+    client.ml.put_job(job_id="other", groups=["team"], **COUNT_JOB)
     admin.faults(
         {"method": "PUT", "path": "^/_ml/anomaly_detectors/team$", "drop": True, "times": 1}
     )
     with pytest.raises(BadRequestError) as err:
-        client.ml.put_job("team", **COUNT_JOB)
+        client.ml.put_job(job_id="team", **COUNT_JOB)
     assert (err.value.status, err.value.error_type, err.value.reason) == (
         400,
         "resource_already_exists_exception",
@@ -181,27 +183,27 @@ def test_a_calendar_job_removal_whose_answer_is_lost_is_done_when_es_says_not_pr
     client: MLClient, admin: Admin
 ) -> None:
     # C7: the repeat of an applied removal answers 400 "not present" (es-ml-api.md §4.2).
-    client.ml.put_calendar("wildlife", job_ids=["otter", "seal"])
+    client.ml.put_calendar(calendar_id="wildlife", job_ids=["otter", "seal"])
     admin.faults(
         {"method": "DELETE", "path": "^/_ml/calendars/wildlife/jobs/", "timeout": True, "times": 1}
     )
-    resp = client.ml.delete_calendar_job("wildlife", "otter")
+    resp = client.ml.delete_calendar_job(calendar_id="wildlife", job_id="otter")
     assert resp.body == {"calendar_id": "wildlife"} and resp.meta.confirmed
     path = "/_ml/calendars/wildlife/jobs/otter"
     assert [e["status"] for e in admin.log("DELETE", path)] == [200, 400]
-    assert client.ml.get_calendars("wildlife")["calendars"][0]["job_ids"] == ["seal"]
+    assert client.ml.get_calendars(calendar_id="wildlife")["calendars"][0]["job_ids"] == ["seal"]
 
 
 def test_not_present_after_a_refused_attempt_is_still_an_error(
     client: MLClient, admin: Admin
 ) -> None:
     # A 429 means the first attempt was never applied: the 400 of the retry is genuine.
-    client.ml.put_calendar("wildlife", job_ids=["seal"])
+    client.ml.put_calendar(calendar_id="wildlife", job_ids=["seal"])
     admin.faults(
         {"method": "DELETE", "path": "^/_ml/calendars/wildlife/jobs/", "status": 429, "times": 1}
     )
     with pytest.raises(BadRequestError) as err:
-        client.ml.delete_calendar_job("wildlife", "otter")
+        client.ml.delete_calendar_job(calendar_id="wildlife", job_id="otter")
     assert err.value.reason == "Cannot remove [otter] as it is not present in calendar [wildlife]"
     path = "/_ml/calendars/wildlife/jobs/otter"
     assert [e["status"] for e in admin.log("DELETE", path)] == [429, 400]
@@ -210,10 +212,10 @@ def test_not_present_after_a_refused_attempt_is_still_an_error(
 def test_other_writes_are_never_repeated_after_a_lost_answer(
     client: MLClient, admin: Admin
 ) -> None:
-    client.ml.put_job("j4", **COUNT_JOB)
+    client.ml.put_job(job_id="j4", **COUNT_JOB)
     admin.faults({"method": "POST", "path": "_update$", "timeout": True, "times": 1})
     with pytest.raises(ConnectionTimeout):
-        client.ml.update_job("j4", description="once")
+        client.ml.update_job(job_id="j4", description="once")
     assert len(admin.log("POST", "/_ml/anomaly_detectors/j4/_update")) == 1
     assert client.ml.get_jobs(job_id="j4")["jobs"][0]["description"] == "once"  # it was applied
 
@@ -263,11 +265,11 @@ def test_paging_through_filters_calendars_events_and_analytics(
     client: MLClient, admin: Admin
 ) -> None:
     for i in range(120):
-        client.ml.put_filter(f"f{i:03d}", items=[f"x{i}"])
+        client.ml.put_filter(filter_id=f"f{i:03d}", items=[f"x{i}"])
     for i in range(12):
-        client.ml.put_calendar(f"cal{i:02d}")
+        client.ml.put_calendar(calendar_id=f"cal{i:02d}")
     client.ml.post_calendar_events(
-        "cal00",
+        calendar_id="cal00",
         events=[
             {
                 "description": f"e{i}",
@@ -279,7 +281,7 @@ def test_paging_through_filters_calendars_events_and_analytics(
     )
     for i in range(23):
         client.ml.put_data_frame_analytics(
-            f"dfa{i:02d}",
+            id=f"dfa{i:02d}",
             source={"index": "src"},
             dest={"index": f"dst{i}"},
             analysis={"outlier_detection": {}},
@@ -303,7 +305,7 @@ def test_paging_through_filters_calendars_events_and_analytics(
 
 
 def test_results_are_paged(client: MLClient, admin: Admin) -> None:
-    client.ml.put_job("r1", **COUNT_JOB)
+    client.ml.put_job(job_id="r1", **COUNT_JOB)
     buckets = [
         {"timestamp": 1_700_000_000_000 + i * 900_000, "anomaly_score": float(i % 100)}
         for i in range(230)
@@ -329,10 +331,12 @@ def test_async_client_retries_confirms_and_pages(sandbox: Sandbox, admin: Admin)
     async def scenario() -> tuple[list[str], Any]:
         async with AsyncMLClient(transport=AsyncSandboxTransport(sandbox), **FAST) as client:  # type: ignore[arg-type]
             for i in range(7):
-                await client.ml.put_filter(f"a{i}")
+                await client.ml.put_filter(filter_id=f"a{i}")
             names = [f["filter_id"] async for f in client.iter_filters(size=3)]
-            await client.ml.put_job("job", **COUNT_JOB)
-            feed = await client.ml.put_datafeed("feed", job_id="job", indices=["logs-*"])
+            await client.ml.put_job(job_id="job", **COUNT_JOB)
+            feed = await client.ml.put_datafeed(
+                datafeed_id="feed", job_id="job", indices=["logs-*"]
+            )
             return names, feed
 
     names, feed = asyncio.run(scenario())

@@ -66,9 +66,9 @@ FAILING_CALLS: list[Callable[[MLClient], Any]] = [
     lambda c: c.ml.get_filters(),  # 401
     lambda c: c.ml.get_calendars(),  # 403
     lambda c: c.ml.get_datafeeds(),  # 503, retried
-    lambda c: c.ml.put_job("j", analysis_config={}),  # 400
-    lambda c: c.ml.open_job("j"),  # connection error, retried
-    lambda c: c.ml.close_job("j"),  # timeout, retried
+    lambda c: c.ml.put_job(job_id="j", analysis_config={}),  # 400
+    lambda c: c.ml.open_job(job_id="j"),  # connection error, retried
+    lambda c: c.ml.close_job(job_id="j"),  # timeout, retried
 ]
 
 

@@ -17,7 +17,7 @@ from reconciler.client import api
 from reconciler.client.connection import InsecureConnectionWarning
 from reconciler.client.errors import (
     ApiError,
-    AuthenticationError,
+    AuthenticationException,
     BadRequestError,
     ConflictError,
     ConnectionError,
@@ -41,20 +41,21 @@ def sleeps(client: MLClient) -> list[float]:
 # ----------------------------------------------------------------- headers and product check
 
 
-def test_first_request_is_a_plain_root_get_then_compat_media_types(
+def test_no_extra_root_request_and_compat_media_types_once_the_version_is_known(
     fake: FakeES, client: MLClient
 ) -> None:
     fake.on("PUT", "/_ml/filters/f", ok({"filter_id": "f", "items": []}))
     fake.on("GET", "/_ml/filters", ok({"count": 0, "filters": []}))
-    client.ml.put_filter("f", items=[])
-    root, put = fake.requests
-    assert (root.method, root.url.path) == ("GET", "/")
-    assert root.headers["accept"] == "application/json"
-    assert put.headers["accept"] == VENDOR8 and put.headers["content-type"] == VENDOR8
+    client.ml.put_filter(filter_id="f", items=[])
+    (put,) = fake.requests  # the official client sends no `GET /` of its own either
+    assert (put.method, put.url.path) == ("PUT", "/_ml/filters/f")
+    assert put.headers["accept"] == "application/json"
+    assert put.headers["content-type"] == "application/json"
     assert put.headers["user-agent"].startswith("mlsync/")
-    assert client.request_count == 2
+    assert client.info()["version"]["number"].startswith("8.")
     client.ml.get_filters()
-    assert client.request_count == 3  # the root GET happens once
+    assert fake.requests[-1].headers["accept"] == VENDOR8
+    assert client.request_count == 3
 
 
 @pytest.mark.parametrize(
@@ -75,40 +76,49 @@ def test_media_types_follow_the_cluster(version: dict[str, str], expected: dict[
     fake = FakeES()
     fake.root["version"] = version
     fake.on("GET", "/_ml/info", ok({}))
-    sync_client(fake).ml.info()
+    client = sync_client(fake)
+    client.info()
+    client.ml.info()
     sent = fake.requests[-1].headers
     for key, value in expected.items():
         assert sent[key] == value
 
 
-def test_a_server_that_is_not_elasticsearch_is_refused(fake: FakeES) -> None:
-    fake.on("GET", "/", httpx.Response(200, json={"name": "kibana"}))
+def test_a_server_that_is_not_elasticsearch_is_refused_on_its_first_answer(fake: FakeES) -> None:
+    fake.on("GET", "/_ml/anomaly_detectors", httpx.Response(200, json={"count": 0, "jobs": []}))
     with pytest.raises(UnsupportedProductError, match="not Elasticsearch") as err:
         sync_client(fake).ml.get_jobs()
     assert "X-Elastic-Product" in str(err.value)
+    assert "GET /_ml/anomaly_detectors" in str(err.value)  # the user's call, not `GET /`
     assert len(fake.requests) == 1  # nothing else was sent
 
 
-def test_root_forbidden_still_checks_the_product_on_the_next_answer(fake: FakeES) -> None:
-    fake.on(
-        "GET",
-        "/",
-        es_error(403, "security_exception", "action [cluster:monitor/main] is unauthorized"),
-    )
-    fake.on("GET", "/_ml/anomaly_detectors", httpx.Response(200, json={"count": 0, "jobs": []}))
-    with pytest.raises(UnsupportedProductError):
-        sync_client(fake).ml.get_jobs()
+def test_the_product_check_passes_once_and_errors_do_not_count(fake: FakeES) -> None:
+    fake.on("GET", "/_ml/anomaly_detectors/x", es_error(404, "resource_not_found_exception", "no"))
     fake.on("GET", "/_ml/anomaly_detectors", ok({"count": 0, "jobs": []}))
     client = sync_client(fake)
+    with pytest.raises(NotFoundError):
+        client.ml.get_jobs(job_id="x")  # an error answer is not checked (nor does it pass)
     assert client.ml.get_jobs().body == {"count": 0, "jobs": []}
-    assert fake.requests[-1].headers["accept"] == "application/json"  # version unknown
+    fake.on("GET", "/_ml/anomaly_detectors", httpx.Response(200, json={"count": 0, "jobs": []}))
+    assert client.ml.get_jobs().body == {"count": 0, "jobs": []}  # checked once per client
 
 
-def test_authentication_failure_on_root_is_final(fake: FakeES) -> None:
-    fake.on("GET", "/", es_error(401, "security_exception", "unable to authenticate user"))
-    with pytest.raises(AuthenticationError) as err:
+def test_authentication_failure_is_final(fake: FakeES) -> None:
+    fake.on(
+        "GET",
+        "/_ml/anomaly_detectors",
+        es_error(401, "security_exception", "unable to authenticate user"),
+    )
+    with pytest.raises(AuthenticationException) as err:
         sync_client(fake).ml.get_jobs()
-    assert str(err.value) == "GET / -> 401 security_exception: unable to authenticate user"
+    assert err.value.summary == (
+        "GET /_ml/anomaly_detectors -> 401 security_exception: unable to authenticate user"
+    )
+    assert str(err.value) == (
+        "AuthenticationException(401, 'security_exception', 'unable to authenticate user')"
+    )
+    assert len(fake.requests) == 1
 
 
 # ----------------------------------------------------------------- responses and errors
@@ -125,8 +135,8 @@ def test_response_object_behaves_like_the_official_one(fake: FakeES, client: MLC
     assert resp["count"] == 1 and len(resp) == 2 and set(resp) == {"count", "jobs"}
     assert resp.meta.status == 200 and resp.meta.headers["x-elastic-product"] == "Elasticsearch"
     assert resp.meta.call == api.get_job_stats("j") and resp.meta.attempts == 1
-    fake.on("POST", "/_ml/datafeeds/d/_preview", ok([{"@timestamp": 1, "x": 2}]))
-    preview = client.ml.preview_datafeed("d")
+    fake.on("GET", "/_ml/datafeeds/d/_preview", ok([{"@timestamp": 1, "x": 2}]))  # no body: GET
+    preview = client.ml.preview_datafeed(datafeed_id="d")
     assert preview.body == [{"@timestamp": 1, "x": 2}] and preview[0]["x"] == 2
 
 
@@ -149,7 +159,7 @@ def test_error_envelope_maps_to_the_exception_tree(
         es_error(status, etype, "No known job with id 'j'"),
     )
     with pytest.raises(cls) as err:
-        client.ml.update_job("j", description="x")
+        client.ml.update_job(job_id="j", description="x")
     e = err.value
     assert type(e) is cls
     assert (e.method, e.path, e.status, e.error_type, e.reason) == (
@@ -159,18 +169,21 @@ def test_error_envelope_maps_to_the_exception_tree(
         etype,
         "No known job with id 'j'",
     )
-    assert (
-        str(e)
-        == f"POST /_ml/anomaly_detectors/j/_update -> {status} {etype}: No known job with id 'j'"
+    assert e.summary == (
+        f"POST /_ml/anomaly_detectors/j/_update -> {status} {etype}: No known job with id 'j'"
     )
-    assert e.body["status"] == status
+    # The official client's attributes and str().
+    assert str(e) == f"{cls.__name__}({status}, {etype!r}, \"No known job with id 'j'\")"
+    assert (e.status_code, e.error, e.message, e.meta.status) == (status, etype, etype, status)
+    assert e.info is e.body and e.body["status"] == status
 
 
 def test_non_json_error_bodies_still_make_a_clear_error(fake: FakeES, client: MLClient) -> None:
     fake.on("GET", "/_ml/filters", httpx.Response(502, text="<html>bad gateway</html>", headers=ES))
     client.sleep = lambda s: None
-    with pytest.raises(ServerError, match=r"GET /_ml/filters -> 502 http_error: <html>bad gateway"):
+    with pytest.raises(ServerError) as err:
         client.ml.get_filters()
+    assert err.value.summary == "GET /_ml/filters -> 502 http_error: <html>bad gateway</html>"
 
 
 # ----------------------------------------------------------------- retries
@@ -193,7 +206,7 @@ def test_reads_are_retried_with_bounded_jittered_backoff(fake: FakeES) -> None:
         0.05 <= waits[0] <= 0.1 and 0.075 <= waits[1] <= 0.15
     )  # min(cap, base*2**n), equal jitter
     assert len(fake.sent("GET", "/_ml/anomaly_detectors")) == 3
-    assert client.request_count == 4
+    assert client.request_count == 3
 
 
 def test_retries_stop_after_max_retries(fake: FakeES) -> None:
@@ -234,11 +247,11 @@ def test_total_retry_time_is_bounded(fake: FakeES) -> None:
 def test_writes_are_not_repeated_after_a_lost_answer(fake: FakeES, client: MLClient) -> None:
     fake.on("POST", "/_ml/anomaly_detectors/j/_update", httpx.ReadTimeout("timed out"))
     with pytest.raises(ConnectionTimeout, match="no answer within the request timeout"):
-        client.ml.update_job("j", description="x")
+        client.ml.update_job(job_id="j", description="x")
     assert len(fake.sent("POST", "/_ml/anomaly_detectors/j/_update")) == 1
     fake.on("POST", "/_ml/calendars/c/events", es_error(503, "unavailable", "x"))
     with pytest.raises(ServerError):
-        client.ml.post_calendar_events("c", events=[{"description": "e"}])
+        client.ml.post_calendar_events(calendar_id="c", events=[{"description": "e"}])
     assert len(fake.sent("POST", "/_ml/calendars/c/events")) == 1
 
 
@@ -246,7 +259,7 @@ def test_any_call_is_retried_when_it_never_reached_the_server(
     fake: FakeES, client: MLClient
 ) -> None:
     fake.on("POST", "/_ml/anomaly_detectors/j/_update", httpx.ConnectError("refused"), ok(JOB))
-    assert client.ml.update_job("j", description="x").body == JOB
+    assert client.ml.update_job(job_id="j", description="x").body == JOB
     assert len(fake.sent("POST", "/_ml/anomaly_detectors/j/_update")) == 2
 
 
@@ -287,7 +300,7 @@ def test_a_create_whose_answer_was_lost_is_confirmed_by_reading(
     stored = {**JOB, "analysis_limits": {"model_memory_limit": "1024mb"}}
     fake.on("PUT", "/_ml/anomaly_detectors/j", httpx.ReadTimeout("timed out"))
     fake.on("GET", "/_ml/anomaly_detectors/j", ok({"count": 1, "jobs": [stored]}))
-    resp = client.ml.put_job("j", analysis_config=JOB["analysis_config"], description="d")
+    resp = client.ml.put_job(job_id="j", analysis_config=JOB["analysis_config"], description="d")
     assert resp.body == stored and resp.meta.confirmed
     assert len(fake.sent("PUT", "/_ml/anomaly_detectors/j")) == 1  # never sent blindly again
 
@@ -306,9 +319,9 @@ def test_a_create_that_did_not_happen_is_sent_again_after_reading(
         "/_ml/filters/f",
         es_error(404, "resource_not_found_exception", "No filter with id [f] exists"),
     )
-    resp = client.ml.put_filter("f", items=["a"])
+    resp = client.ml.put_filter(filter_id="f", items=["a"])
     assert resp.body == {"filter_id": "f", "items": ["a"]} and not resp.meta.confirmed
-    methods = [(r.method, r.url.path) for r in fake.requests[1:]]
+    methods = [(r.method, r.url.path) for r in fake.requests]
     assert methods == [
         ("PUT", "/_ml/filters/f"),
         ("GET", "/_ml/filters/f"),
@@ -339,7 +352,7 @@ def test_a_delete_retried_into_404_is_done(fake: FakeES, client: MLClient) -> No
         httpx.ReadTimeout("timed out"),
         es_error(404, "resource_not_found_exception", "No known job with id 'j'"),
     )
-    resp = client.ml.delete_job("j", force=True)
+    resp = client.ml.delete_job(job_id="j", force=True)
     assert resp.body == {"acknowledged": True} and resp.meta.confirmed
     fake.on(
         "DELETE",
@@ -347,7 +360,7 @@ def test_a_delete_retried_into_404_is_done(fake: FakeES, client: MLClient) -> No
         es_error(404, "resource_not_found_exception", "No known job with id 'k'"),
     )
     with pytest.raises(NotFoundError):  # without a retry, a 404 is a 404
-        client.ml.delete_job("k")
+        client.ml.delete_job(job_id="k")
 
 
 def test_an_open_retried_into_already_opened_is_done(fake: FakeES, client: MLClient) -> None:
@@ -493,7 +506,13 @@ def slow_server() -> Iterator[str]:
 
 
 def test_request_timeout_applies_over_a_real_socket(slow_server: str) -> None:
-    client = MLClient(slow_server, request_timeout=0.1, max_retries=1, retry_backoff_base=0.01)
+    client = MLClient(
+        slow_server,
+        request_timeout=0.1,
+        max_retries=1,
+        retry_backoff_base=0.01,
+        retry_on_timeout=True,
+    )
     began = time.monotonic()
     with pytest.raises(ConnectionTimeout) as err:
         client.info()

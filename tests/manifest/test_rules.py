@@ -296,6 +296,13 @@ def test_job_with_latency_cannot_have_a_datafeed(write: Write) -> None:
     assert messages(write, text) == ["A job configured with datafeed cannot support latency"]
 
 
+@pytest.mark.parametrize("latency", ["0s", "0ms", "0"])
+def test_a_zero_latency_is_allowed_with_a_datafeed(write: Write, latency: str) -> None:
+    # Elasticsearch (DatafeedJobValidator) rejects only a latency above zero.
+    text = job(COUNT_BY_USER, f"    latency: {latency}\n") + "datafeed:\n  spec: {indices: [x]}\n"
+    assert messages(write, text) == []
+
+
 def test_datafeed_checked_against_a_job_in_another_document(write: Write) -> None:
     text = (
         job(COUNT_BY_USER, "    latency: 1m\n")
@@ -393,3 +400,34 @@ def test_function_suggestions_use_shortcuts(write: Write) -> None:
     assert messages(write, job("      - {function: hihg_count}\n")) == [
         "Unknown function 'hihg_count'; did you mean 'high_count'?"
     ]
+
+
+@pytest.mark.parametrize(
+    ("job_state", "feed_doc", "problem"),
+    [
+        ("closed", "datafeed:\n  state: started\n  spec: {indices: [x]}\n", True),
+        (
+            "closed",
+            "---\nkind: Datafeed\nid: f\nstate: started\nspec: {job_id: j, indices: [x]}\n",
+            True,
+        ),
+        ("opened", "datafeed:\n  state: started\n  spec: {indices: [x]}\n", False),
+        (
+            None,
+            "datafeed:\n  state: started\n  spec: {indices: [x]}\n",
+            False,
+        ),  # the cluster decides
+        ("closed", "datafeed:\n  state: stopped\n  spec: {indices: [x]}\n", False),
+    ],
+)
+def test_a_started_datafeed_on_a_job_declared_closed_is_refused_offline(
+    write: Write, job_state: str | None, feed_doc: str, problem: bool
+) -> None:
+    # The plan refuses this too; validate (and so pre-commit) must catch it without a cluster.
+    text = job(COUNT_BY_USER) + (f"state: {job_state}\n" if job_state else "") + feed_doc
+    found = messages(write, text)
+    if problem:
+        assert len(found) == 1, found
+        assert "is declared `state: started` but its job j is declared `state: closed`" in found[0]
+    else:
+        assert found == []

@@ -218,7 +218,7 @@ def test_bad_flags_exit_1_not_2(workdir: Path) -> None:
 
 def test_damaged_embedded_sandbox_state_is_a_clear_error(workdir: Path) -> None:
     (workdir / ".mlsync").mkdir()
-    (workdir / ".mlsync" / "sandbox.json").write_text("{broken")
+    (workdir / ".mlsync" / "sandbox.db").write_text("{broken")
     code, out, err = invoke("--sandbox")
     assert code == 1
     assert "the sandbox state file is damaged" in err and "Traceback" not in err + out

@@ -65,7 +65,7 @@ def test_scenario(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     work = tmp_path / name
     shutil.copytree(source / "manifests", work / "manifests")
     monkeypatch.chdir(work)
-    state = work / "sandbox.json"
+    state = work / "sandbox.db"
     seed(state, json.loads((source / "live.json").read_text()))
     options = (
         json.loads((source / "options.json").read_text())

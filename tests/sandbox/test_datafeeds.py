@@ -339,3 +339,19 @@ def test_a_single_indices_string_is_one_index_not_a_comma_list(api: Api) -> None
     assert df["indices"] == ["a,b"]
     updated = api.ok("POST", f"{DF}/d/_update", {"indexes": "logs-*,metrics-*"})
     assert updated["indices"] == ["logs-*,metrics-*"]
+
+
+@pytest.mark.parametrize(("latency", "accepted"), [("0s", True), ("0ms", True), ("1ms", False)])
+def test_only_a_latency_above_zero_refuses_a_datafeed(
+    api: Api, latency: str, accepted: bool
+) -> None:
+    # DatafeedJobValidator: `latency > 0` cannot be combined with a datafeed; zero can.
+    body = job_body()
+    body["analysis_config"]["latency"] = latency
+    api.ok("PUT", "/_ml/anomaly_detectors/lat", body)
+    feed = {"job_id": "lat", "indices": ["x"]}
+    if accepted:
+        api.ok("PUT", "/_ml/datafeeds/lat-feed", feed)
+    else:
+        err = api.error(400, "PUT", "/_ml/datafeeds/lat-feed", feed)
+        assert err["reason"] == "A job configured with datafeed cannot support latency"

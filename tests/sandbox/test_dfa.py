@@ -229,6 +229,43 @@ def test_progress_and_completion(api: Api, clock: Clock) -> None:
     assert all("outlier_score" in h["_source"]["ml"] for h in hits["hits"])
 
 
+def test_a_first_start_needs_an_empty_destination_and_a_finished_job_is_not_rerun(
+    api: Api, clock: Clock
+) -> None:
+    # TransportStartDataFrameAnalyticsAction: FIRST_TIME checks the destination index is empty;
+    # FINISHED (every phase at 100) is refused instead of writing the results a second time.
+    api.ok("PUT", "/_sandbox/transitions", {"dfa_duration": 10})
+    source(api)
+    api.ok("PUT", f"{DFA}/a", dfa_body())
+    api.ok("POST", f"{DFA}/a/_start")
+    clock.advance(10)
+    assert api.ok("GET", f"{DFA}/a/_stats")["data_frame_analytics"][0]["state"] == "stopped"
+    err = api.error(400, "POST", f"{DFA}/a/_start")
+    assert (err["type"], err["reason"]) == (
+        "status_exception",
+        "Cannot start because the job has already finished",
+    )
+    # The same job created again (a replace) starts for the first time: refused while the
+    # previous run's results are in the destination index.
+    api.ok("DELETE", f"{DFA}/a")
+    api.ok("PUT", f"{DFA}/a", dfa_body(description="again"))
+    err = api.error(400, "POST", f"{DFA}/a/_start")
+    assert (err["type"], err["reason"]) == (
+        "status_exception",
+        "dest index [logdata_out] must be empty",
+    )
+    assert api.ok("POST", "/logdata_out/_search")["hits"]["total"]["value"] == 3  # not doubled
+    api.ok("DELETE", "/logdata_out")
+    assert api.ok("POST", f"{DFA}/a/_start")["acknowledged"] is True
+
+
+def test_an_existing_empty_destination_index_is_accepted(api: Api) -> None:
+    source(api)
+    api.ok("PUT", "/logdata_out")
+    api.ok("PUT", f"{DFA}/a", dfa_body())
+    assert api.ok("POST", f"{DFA}/a/_start")["acknowledged"] is True
+
+
 def test_explain_and_preview(api: Api) -> None:
     source(api)
     explained = api.ok(

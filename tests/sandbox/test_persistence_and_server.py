@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -34,7 +36,7 @@ def child(code: str) -> str:
 
 
 def test_state_file_is_shared_between_processes(tmp_path: Path) -> None:
-    state = tmp_path / "state.json"
+    state = tmp_path / "state.db"
     child(
         "import json\nfrom reconciler.sandbox import Sandbox\n"
         f"sb = Sandbox({str(state)!r})\n"
@@ -57,13 +59,17 @@ def test_state_file_is_shared_between_processes(tmp_path: Path) -> None:
         "b'').json()['jobs'][0]['state'])\n"
     )
     assert out.strip() == "closed"
-    assert json.loads(state.read_text())["jobs"]["j"]["job_id"] == "j"
-    # atomic writes leave no temp files behind
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json", "state.json.lock"]
+    # one row per object in a SQLite database
+    with contextlib.closing(sqlite3.connect(state)) as db:
+        rows = db.execute("SELECT coll, id, value FROM objects WHERE coll = 'jobs'").fetchall()
+    assert [(coll, oid) for coll, oid, _ in rows] == [("jobs", "j")]
+    assert json.loads(rows[0][2])["job_id"] == "j"
+    # only the database and SQLite's write-ahead log files, no temp or lock files
+    assert {p.name for p in tmp_path.iterdir()} <= {"state.db", "state.db-wal", "state.db-shm"}
 
 
 def test_concurrent_processes_do_not_lose_updates(tmp_path: Path) -> None:
-    state = tmp_path / "state.json"
+    state = tmp_path / "state.db"
     code = (
         "from reconciler.sandbox import Sandbox\n"
         f"sb = Sandbox({str(state)!r})\n"
@@ -86,7 +92,7 @@ def free_port() -> int:
 
 def test_cli_serve_with_state_file(tmp_path: Path) -> None:
     port = free_port()
-    state = tmp_path / "served.json"
+    state = tmp_path / "served.db"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     cmd = [
         sys.executable,

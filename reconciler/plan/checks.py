@@ -1,0 +1,84 @@
+"""Stage 0, checks: refuse to plan what cannot be applied.
+
+Input: a `Context` (whole desired and live states, references, options). Output: nothing, or
+a `PlanError` listing every problem (references to nothing, Elastic-managed resources in the
+manifests, datafeeds that cannot run or cannot coexist). Pure, no I/O.
+"""
+
+from __future__ import annotations
+
+from reconciler.errors import PlanError
+from reconciler.model import Kind, Ref, Resource
+from reconciler.plan.context import Context
+from reconciler.plan.rules import datafeed_job, prunable, run_state
+
+
+def check(ctx: Context) -> None:
+    """Raise `PlanError` with every problem found; return when there are none."""
+    problems: list[str] = []
+    idx = ctx.index
+    for reference in ctx.references:
+        target = reference.target_id
+        if reference.target_kind == "filter":
+            ok = target in idx.live_filter_ids
+            what = f"filter '{target}'"
+        elif reference.target_kind == "job":
+            ok = target in idx.live_job_ids
+            what = f"job '{target}'"
+        else:
+            ok = target == "_all" or target in idx.live_job_ids or target in idx.live_groups
+            what = f"job or group '{target}'"
+        if not ok:
+            problems.append(
+                f"{reference.source}: {reference.from_ref} refers to {what}, which exists "
+                "neither in the manifests nor on the cluster; declare it or fix the reference"
+            )
+    for ref, res in ctx.desired.items():
+        live = ctx.live.get(ref)
+        if live is not None and live.elastic_managed:
+            problems.append(
+                f"{res.source or ref}: {ref} is managed by Elastic (custom_settings.managed: "
+                f"true); mlsync never modifies it — remove it from the manifests"
+            )
+        if ref.kind is Kind.DATAFEED:
+            problems += _check_datafeed(ctx, ref, res)
+    if problems:
+        raise PlanError("cannot plan:\n  " + "\n  ".join(problems))
+
+
+def _check_datafeed(ctx: Context, ref: Ref, res: Resource) -> list[str]:
+    """A desired datafeed must be able to run and to exist next to its job's other datafeeds."""
+    problems = []
+    where = res.source or ref
+    job_id = datafeed_job(res) or ""
+    job_ref = Ref(kind=Kind.JOB, id=job_id)
+    job, live_job = ctx.desired.get(job_ref), ctx.live.get(job_ref)
+    # The job's state once applied: declared, else as it is now, else closed (a new job).
+    job_state = job.state if job and job.state else None
+    if job_state is None:
+        job_state = run_state(Kind.JOB, live_job.state) if live_job else "closed"
+    if res.state == "started" and job_state != "opened":
+        problems.append(
+            f"{where}: {ref} should be started but its job {job_id} will be {job_state}; a "
+            "datafeed runs only while its job is open (es-ml-api.md §5.2): add `state: "
+            f"opened` to job {job_id}"
+        )
+    prune = ctx.options.prune
+    if job is None and live_job is not None and prune and prunable(live_job, ctx.live):
+        problems.append(
+            f"{where}: {ref} feeds job {job_id}, which --prune would delete because no "
+            "manifest declares it; declare the job or remove the datafeed"
+        )
+    for other_ref in ctx.index.live_datafeeds_by_job.get(job_id, ()):
+        if (
+            other_ref != ref
+            and other_ref not in ctx.desired
+            and not (prune and prunable(ctx.live[other_ref], ctx.live))
+        ):
+            # One datafeed per job (es-ml-api.md §2.5): the PUT would be a 409.
+            problems.append(
+                f"{where}: job {job_id} already has datafeed {other_ref.id} on the cluster; "
+                "a job has one datafeed: declare that one instead, or remove it (mlsync "
+                "apply --prune removes it when mlsync owns it)"
+            )
+    return problems

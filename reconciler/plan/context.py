@@ -1,0 +1,79 @@
+"""The planner's working state: inputs, indexes, warnings and one `Decision` per resource.
+
+Input: desired resources, references, a `LiveState` and `PlanOptions`. Output: a `Context`
+that the stages (checks, targets, decide, cascade, steps, changes) read and fill in. Pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from reconciler.model import Action, FieldChange, Kind, LiveState, Ref, Resource, State
+from reconciler.normalize import ServerDefaults
+from reconciler.plan.indexes import Indexes
+from reconciler.plan.inputs import Body, PlanOptions, ReferenceLike
+from reconciler.plan.rules import RUNNING, datafeed_job
+
+
+@dataclass
+class Decision:
+    """What the plan does to one resource, and the facts the later stages need."""
+
+    ref: Ref
+    desired: Resource | None
+    live: Resource | None
+    action: Action = Action.NOOP
+    fields: list[FieldChange] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+    live_state: str | None = None
+    want_state: str | None = None
+    adopt: bool = False
+    #: The live run state already satisfies the desired one.
+    state_ok: bool = True
+    desired_canon: Body = field(default_factory=dict)
+    live_canon: Body = field(default_factory=dict)
+
+    @property
+    def running_now(self) -> bool:
+        """Is it opened or started on the cluster now?"""
+        return self.live_state in RUNNING
+
+    @property
+    def running_after(self) -> bool:
+        """Will it be opened or started once the plan is applied?"""
+        return self.want_state in RUNNING
+
+
+class Context:
+    """Everything one plan computation shares between its stages."""
+
+    def __init__(
+        self,
+        desired: Sequence[Resource],
+        references: Sequence[ReferenceLike],
+        live: LiveState,
+        options: PlanOptions,
+    ) -> None:
+        self.options = options
+        self.live_state = live
+        self.defaults = ServerDefaults(
+            job_model_memory_limit_mb=live.job_model_memory_limit_mb,
+            dfa_model_memory_limit_bytes=live.dfa_model_memory_limit_bytes,
+        )
+        self.desired: State = {r.ref: r for r in desired}
+        self.live: State = dict(live.resources)
+        self.references = references
+        self.warnings: list[str] = []
+        self.decisions: dict[Ref, Decision] = {}
+        # Over the whole states: targeting only drops resources (see reconciler.plan.indexes).
+        self.index = Indexes.build(self.desired, self.live)
+
+    def datafeeds_of(self, job_id: str) -> list[Ref]:
+        """The datafeeds in this plan that feed `job_id` now or will, in plan order."""
+        return self.index.datafeeds_of(job_id, self.decisions)
+
+    def job_of_feed(self, ref: Ref) -> Ref:
+        """The job a datafeed in the plan feeds (as declared, else as it is live)."""
+        d = self.decisions[ref]
+        return Ref(kind=Kind.JOB, id=datafeed_job(d.desired) or datafeed_job(d.live) or "")

@@ -1,0 +1,164 @@
+"""Stage 2, decide: one action per resource from the canonical field diff and the policy.
+
+Input: a `Context` after targeting. Output: `ctx.decisions`, one `Decision` per resource on
+either side (create, update, restart-update, replace, delete, open, close, start, stop,
+no-op), in plan order, plus warnings. Pure, no I/O.
+"""
+
+from __future__ import annotations
+
+from reconciler import ownership
+from reconciler.diff import diff_bodies, dotted
+from reconciler.model import Action, FieldChange, Kind, Ref, Resource
+from reconciler.normalize import SET_LISTS, canonical, drop_unset_computed
+from reconciler.plan.context import Context, Decision
+from reconciler.plan.rules import datafeed_job, prunable, run_state
+from reconciler.policy import JOB_NEXT_OPEN, FieldClass, classify
+
+#: Job fields `_update` can set but never unset (es-ml-api.md §1.6): leaving one out of a
+#: manifest keeps the live value, which the plan says in a warning.
+UNSETTABLE_JOB_FIELDS = (
+    "background_persist_interval",
+    "renormalization_window_days",
+    "results_retention_days",
+    "system_annotations_retention_days",
+)
+
+
+def decide_all(ctx: Context) -> None:
+    """Decide every resource, parents first (a datafeed's decision reads its job's)."""
+    for ref in sorted(ctx.desired.keys() | ctx.live.keys(), key=lambda r: r.sort_key):
+        ctx.decisions[ref] = decide(ctx, ref, ctx.desired.get(ref), ctx.live.get(ref))
+
+
+def decide(ctx: Context, ref: Ref, desired: Resource | None, live: Resource | None) -> Decision:
+    """The decision for one resource, given its desired and live sides."""
+    d = Decision(ref=ref, desired=desired, live=live)
+    d.live_state = run_state(ref.kind, live.state) if live else None
+    if desired is None:
+        assert live is not None
+        if ctx.options.prune and prunable(live, ctx.live):
+            d.action = Action.DELETE
+            d.reasons.append("not in the manifests (--prune) and owned by mlsync")
+        return d
+    d.want_state = desired.state
+    d.desired_canon = canonical(ref.kind, desired.body, ctx.defaults)
+    if live is None:
+        d.action = Action.CREATE
+        return d
+    if d.want_state is None:
+        d.want_state = d.live_state if d.live_state != "failed" else None
+        if ref.kind is Kind.DATAFEED and d.want_state == "started" and not _job_runs(ctx, desired):
+            # A datafeed runs only while its job is open: closing the job stops it
+            # (es-ml-api.md §5.1), and restarting it would be a 409.
+            d.want_state = "stopped"
+    live_canon = canonical(ref.kind, live.body, ctx.defaults)
+    d.live_canon = drop_unset_computed(ref.kind, d.desired_canon, live_canon)
+    if ref.kind is Kind.JOB:
+        for name in UNSETTABLE_JOB_FIELDS:
+            if name in live_canon and name not in d.desired_canon:
+                ctx.warnings.append(
+                    f"{ref}: {name} is {live_canon[name]!r} on the cluster and the manifest "
+                    "leaves it out; the job update API cannot unset it, so it stays (set it "
+                    "in the manifest to change it)"
+                )
+    atomic = SET_LISTS[ref.kind]
+    for path, before, after in diff_bodies(d.live_canon, d.desired_canon, atomic):
+        klass = classify(ref.kind, path, removed=after is None)
+        d.fields.append(
+            FieldChange(
+                path=dotted(path),
+                before=before,
+                after=after,
+                forces_replacement=klass is FieldClass.REPLACE,
+                needs_restart=klass is FieldClass.RESTART,
+            )
+        )
+    if ref.kind in ownership.METADATA_FIELD and not live.owned:
+        if ref.kind is Kind.JOB:
+            d.adopt = True
+            d.reasons.append(
+                "exists on the cluster without mlsync's ownership marker: adopted in place "
+                "(custom_settings.managed_by: mlsync is added)"
+            )
+        else:
+            ctx.warnings.append(
+                f"{ref} exists without mlsync's ownership marker; _meta cannot be updated, "
+                f"so it stays unowned and is never pruned"
+            )
+    d.state_ok = _state_satisfied(d)
+    _decide_action(ctx, d)
+    return d
+
+
+def _decide_action(ctx: Context, d: Decision) -> None:
+    ref, live = d.ref, d.live
+    assert live is not None
+    replace = [f.path for f in d.fields if f.forces_replacement]
+    restart = [f.path for f in d.fields if f.needs_restart]
+    if replace:
+        d.action = Action.REPLACE
+        d.reasons.append(f"{', '.join(replace)} cannot be updated in place")
+        return
+    if d.fields or d.adopt:
+        if restart and d.running_now:
+            d.action = Action.RESTART_UPDATE
+            verb = "closed" if ref.kind is Kind.JOB else "stopped"
+            d.reasons.append(f"{', '.join(restart)} can only change while it is {verb}")
+        else:
+            d.action = Action.UPDATE
+        if ref.kind is Kind.JOB and any(f.path.split(".")[0] in JOB_NEXT_OPEN for f in d.fields):
+            d.reasons.append(
+                "background_persist_interval, renormalization_window_days and "
+                "allow_lazy_open take effect when the job next opens"
+            )
+        _check_memory_decrease(ctx, d)
+        return
+    if not d.state_ok:
+        d.action = _state_action(ref.kind, d.want_state)
+        if d.live_state == "failed":
+            verb = "force-closed" if ref.kind is Kind.JOB else "force-stopped"
+            d.reasons.append(f"it has failed: it is {verb} first (es-ml-api.md §5.1, §5.3)")
+
+
+def _job_runs(ctx: Context, feed: Resource) -> bool:
+    """Will the datafeed's job be open once the plan is applied?"""
+    job = ctx.decisions.get(Ref(kind=Kind.JOB, id=datafeed_job(feed) or ""))
+    return job is None or job.want_state in (None, "opened")
+
+
+def _check_memory_decrease(ctx: Context, d: Decision) -> None:
+    if d.ref.kind is not Kind.JOB or d.live is None:
+        return
+    model_bytes = d.live.facts.get("model_bytes")
+    limit = d.desired_canon.get("analysis_limits", {}).get("model_memory_limit", "")
+    if isinstance(model_bytes, int) and isinstance(limit, str) and limit.endswith("mb"):
+        usage_mb = -(-model_bytes // (1024 * 1024))
+        if int(limit[:-2]) < usage_mb:
+            ctx.warnings.append(
+                f"{d.ref}: model_memory_limit {limit} is below the job's current model size "
+                f"({usage_mb}mb); Elasticsearch will reject the update (es-ml-api.md §1.6)"
+            )
+
+
+def _state_satisfied(d: Decision) -> bool:
+    want, now = d.want_state, d.live_state
+    if want is None or want == now:
+        return True
+    live = d.live
+    assert live is not None
+    if d.ref.kind is Kind.DFA and want == "started" and now == "stopped":
+        # A DFA job runs to completion and stops itself (§5.3): that is "started" done.
+        return bool(live.facts.get("completed"))
+    if d.ref.kind is Kind.DATAFEED and want == "started" and now == "stopped":
+        # A look-back datafeed (with `end`) stops itself when it reaches `end`; once it has
+        # run (it searched), it is not restarted on every apply (anchors.md §5 item 16).
+        ran = int(live.facts.get("search_count") or 0) > 0
+        return bool(d.desired and d.desired.facts.get("end")) and ran
+    return False
+
+
+def _state_action(kind: Kind, want: str | None) -> Action:
+    if kind is Kind.JOB:
+        return Action.OPEN if want == "opened" else Action.CLOSE
+    return Action.START if want == "started" else Action.STOP

@@ -1,0 +1,62 @@
+"""The planner's entry point: run the stages in order and assemble the `Plan` value.
+
+Input: desired `Resource`s, their unresolved references, a `LiveState` and `PlanOptions`.
+Output: a `Plan`. Pure, no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from reconciler import __version__
+from reconciler.model import LiveState, Plan, Resource
+from reconciler.plan.cascade import cascade
+from reconciler.plan.changes import changes, unmanaged
+from reconciler.plan.checks import check
+from reconciler.plan.context import Context
+from reconciler.plan.decide import decide_all
+from reconciler.plan.fingerprint import ABSENT
+from reconciler.plan.inputs import PlanOptions, ReferenceLike
+from reconciler.plan.order import build_steps
+from reconciler.plan.targets import apply_targets
+
+
+def make_plan(
+    desired: Sequence[Resource],
+    live: LiveState,
+    *,
+    references: Sequence[ReferenceLike] = (),
+    options: PlanOptions | None = None,
+) -> Plan:
+    """Compare desired resources with the live state and return an ordered plan.
+
+    Raises:
+        PlanError: a reference to nothing, an Elastic-managed resource in the manifests, or
+            contradictory run states.
+    """
+    options = options or PlanOptions()
+    ctx = Context(desired, references, live, options)
+    check(ctx)
+    apply_targets(ctx)
+    decide_all(ctx)
+    cascade(ctx)
+    steps = build_steps(ctx)
+    touched = {step.ref for step in steps}
+    return Plan(
+        resource_fingerprints={
+            str(ref): live.fingerprints.get(ref, ABSENT)
+            for ref in sorted(touched, key=lambda r: r.sort_key)
+        },
+        mlsync_version=__version__,
+        environment=options.environment,
+        cluster=live.cluster,
+        manifest_digest=options.manifest_digest,
+        live_fingerprint=live.fingerprint,
+        changes=changes(ctx),
+        steps=steps,
+        unmanaged=unmanaged(ctx),
+        warnings=tuple(ctx.warnings),
+        prune=options.prune,
+        targets=tuple(str(t) for t in options.targets),
+        request_count=live.request_count,
+    )

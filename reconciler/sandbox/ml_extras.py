@@ -1,0 +1,303 @@
+"""The remaining ML endpoints: memory stats, snapshot upgrades, post data; and bulk/mappings.
+
+Input: a `Ctx` and a routed `Request`. Output: Elasticsearch-shaped bodies and state changes.
+No I/O. Shapes follow the specification's response types (ml.get_memory_stats:
+`_nodes`/`cluster_name`/`nodes`; ml.upgrade_job_snapshot: `node`/`completed`;
+ml.get_model_snapshot_upgrade_stats: `count`/`model_snapshot_upgrades`; ml.post_data: the
+job's data counts; bulk: `took`/`errors`/`items`) and the server's messages
+(TransportUpgradeJobModelSnapshotAction, TransportPostDataAction, RestBulkAction).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from reconciler.sandbox import documents
+from reconciler.sandbox.context import NODE_ID, NODE_NAME, Ctx, Request, node_info
+from reconciler.sandbox.exceptions import EsError, not_found
+from reconciler.sandbox.jobs import get_job, job_state
+from reconciler.sandbox.results import _snapshot  # the same lookup and 404 as get/update
+
+Json = dict[str, Any]
+GB = 1024**3
+
+
+def memory_stats(ctx: Ctx, req: Request) -> Json:
+    """GET /_ml/memory[/{node_id}]/_stats — one ML node (the sandbox's)."""
+    wanted = req.path_params.get("node_id")
+    nodes: Json = {}
+    if wanted in (None, "_all", "*", NODE_ID, NODE_NAME):
+        info = node_info()
+        nodes[NODE_ID] = {
+            "attributes": info["attributes"],
+            "jvm": {
+                "heap_max_in_bytes": GB,
+                "java_inference_in_bytes": 0,
+                "java_inference_max_in_bytes": GB // 4,
+            },
+            "mem": {
+                "adjusted_total_in_bytes": 16 * GB,
+                "ml": {
+                    "anomaly_detectors_in_bytes": 0,
+                    "data_frame_analytics_in_bytes": 0,
+                    "max_in_bytes": int(16 * GB * 0.3),
+                    "native_code_overhead_in_bytes": 0,
+                    "native_inference_in_bytes": 0,
+                },
+                "total_in_bytes": 16 * GB,
+            },
+            "name": NODE_NAME,
+            "ephemeral_id": info["ephemeral_id"],
+            "transport_address": info["transport_address"],
+            "roles": ["data", "master", "ml"],
+        }
+    count = len(nodes)
+    return {
+        "_nodes": {"total": count, "successful": count, "failed": 0},
+        "cluster_name": "mlsync-sandbox",
+        "nodes": nodes,
+    }
+
+
+def upgrade_snapshot(ctx: Ctx, req: Request) -> Json:
+    """POST .../model_snapshots/{snapshot_id}/_upgrade — the job must be closed.
+
+    The sandbox upgrades at once, so the answer is always `completed: true` (what
+    `wait_for_completion=true` reports) and no upgrade task is left to show in the stats.
+    """
+    job_id, snapshot_id = req.path_params["job_id"], req.path_params["snapshot_id"]
+    get_job(ctx, job_id)
+    _snapshot(ctx, job_id, snapshot_id)
+    if job_state(ctx, job_id) != "closed":
+        raise EsError(
+            409,
+            "status_exception",
+            f"Cannot upgrade job [{job_id}] snapshot [{snapshot_id}] while it is "
+            f"[{job_state(ctx, job_id)}]; close the job first",
+        )
+    ctx.state["snapshots"][job_id] = [
+        {**s, "min_version": ctx.ml_config_version} if s["snapshot_id"] == snapshot_id else s
+        for s in ctx.state["snapshots"][job_id]
+    ]
+    return {"node": NODE_ID, "completed": True}
+
+
+def upgrade_stats(ctx: Ctx, req: Request) -> Json:
+    """GET .../model_snapshots/{snapshot_id}/_upgrade/_stats — upgrades in progress (none)."""
+    job_id, snapshot_id = req.path_params["job_id"], req.path_params["snapshot_id"]
+    get_job(ctx, job_id)
+    if snapshot_id not in ("_all", "*") and "*" not in snapshot_id:
+        _snapshot(ctx, job_id, snapshot_id)
+    if not req.flag("allow_no_match", True):
+        raise not_found(
+            f"No known model snapshot upgrade for job [{job_id}] snapshot [{snapshot_id}]"
+        )
+    return {"count": 0, "model_snapshot_upgrades": []}
+
+
+def post_data(ctx: Ctx, req: Request) -> Json:
+    """POST /_ml/anomaly_detectors/{job_id}/_data — NDJSON (or a JSON array) of records."""
+    job_id = req.path_params["job_id"]
+    job = get_job(ctx, job_id)
+    if job_state(ctx, job_id) != "opened":
+        raise EsError(
+            409,
+            "status_exception",
+            f"Cannot process data because job [{job_id}] does not have a corresponding "
+            "autodetect process",
+        )
+    records = _records(req.raw)
+    time_field = (job.get("data_description") or {}).get("time_field", "time")
+    stamps = [r[time_field] for r in records if isinstance(r.get(time_field), (int, float))]
+    fields = sum(len(r) for r in records)
+    missing = sum(1 for r in records if time_field not in r)
+    store: Json = ctx.state["results"].setdefault(job_id, {})
+    before: Json = dict(store.get("data_counts") or {})
+
+    def add(key: str, amount: int) -> int:
+        return int(before.get(key, 0)) + amount
+
+    counts: Json = {
+        "processed_record_count": add("processed_record_count", len(records) - missing),
+        "processed_field_count": add("processed_field_count", fields),
+        "input_bytes": add("input_bytes", len(req.raw.encode("utf-8"))),
+        "input_field_count": add("input_field_count", fields),
+        "invalid_date_count": add("invalid_date_count", missing),
+        "missing_field_count": int(before.get("missing_field_count", 0)),
+        "out_of_order_timestamp_count": int(before.get("out_of_order_timestamp_count", 0)),
+        "empty_bucket_count": int(before.get("empty_bucket_count", 0)),
+        "sparse_bucket_count": int(before.get("sparse_bucket_count", 0)),
+        "bucket_count": int(before.get("bucket_count", 0)),
+        "input_record_count": add("input_record_count", len(records)),
+        "last_data_time": ctx.now_ms,
+        "log_time": ctx.now_ms,
+    }
+    if stamps:
+        counts["earliest_record_timestamp"] = min(
+            [
+                *stamps,
+                *(
+                    [before["earliest_record_timestamp"]]
+                    if "earliest_record_timestamp" in before
+                    else []
+                ),
+            ]
+        )
+        counts["latest_record_timestamp"] = max(
+            [
+                *stamps,
+                *(
+                    [before["latest_record_timestamp"]]
+                    if "latest_record_timestamp" in before
+                    else []
+                ),
+            ]
+        )
+    store["data_counts"] = {**before, **counts}
+    return {"job_id": job_id, **store["data_counts"]}
+
+
+def _records(raw: str) -> list[Json]:
+    text = raw.strip()
+    if not text:
+        raise EsError(400, "parse_exception", "request body is required")
+    try:
+        if text.startswith("["):
+            items = json.loads(text)
+        else:
+            items = [json.loads(line) for line in text.splitlines() if line.strip()]
+    except json.JSONDecodeError as exc:
+        raise EsError(
+            400, "x_content_parse_exception", f"Unexpected character: {exc.msg}"
+        ) from None
+    return [i for i in items if isinstance(i, dict)]
+
+
+# --------------------------------------------------------------------------- index APIs
+
+
+def bulk(ctx: Ctx, req: Request) -> Json:
+    """POST /[{index}/]_bulk — index, create and delete actions (RestBulkAction)."""
+    lines = [line for line in req.raw.splitlines() if line.strip()]
+    if not lines:
+        raise EsError(
+            400, "action_request_validation_exception", "Validation Failed: 1: no requests added;"
+        )
+    items: list[Json] = []
+    errors = False
+    i = 0
+    while i < len(lines):
+        action_line = json.loads(lines[i])
+        ((action, meta),) = action_line.items()
+        index = meta.get("_index") or req.path_params.get("index")
+        doc_id = meta.get("_id")
+        i += 1
+        path_params = {"index": index, **({"id": doc_id} if doc_id else {})}
+        try:
+            if action == "delete":
+                sub = Request("DELETE", f"/{index}/_doc/{doc_id}", {}, "", {}, path_params)
+                reply = documents.delete_doc(ctx, sub)
+            else:
+                source = json.loads(lines[i])
+                i += 1
+                kind = "_create" if action == "create" else "_doc"
+                sub = Request("PUT", f"/{index}/{kind}/{doc_id}", {}, "", {}, path_params, source)
+                reply = documents.write_doc(ctx, sub)
+            status, body = _reply(reply)
+            items.append({action: {**body, "status": status}})
+        except EsError as err:
+            errors = True
+            error = err.body().get("error", {})
+            items.append(
+                {action: {"_index": index, "_id": doc_id, "status": err.status, "error": error}}
+            )
+    return {"took": 0, "errors": errors, "items": items}
+
+
+def _reply(reply: Any) -> tuple[int, Json]:
+    status = getattr(reply, "status", 200)
+    body = getattr(reply, "body", reply)
+    return int(status), dict(body)
+
+
+def get_mapping(ctx: Ctx, req: Request) -> Json:
+    """GET /[{index}/]_mapping."""
+    expression = req.path_params.get("index", "_all")
+    names = documents.resolve_indices(ctx, expression)
+    out: Json = {}
+    for name in names:
+        index = ctx.state["indices"][name]
+        out[name] = {"mappings": index["mappings"] or documents.infer_mappings(index)}
+    return out
+
+
+def put_mapping(ctx: Ctx, req: Request) -> Json:
+    """PUT /{index}/_mapping — adds properties (existing fields keep their type)."""
+    body = req.obj()
+    for name in documents.resolve_indices(ctx, req.path_params["index"]):
+        index = ctx.state["indices"][name]
+        mappings: Json = dict(index["mappings"] or {})
+        properties: Json = dict(mappings.get("properties") or {})
+        for field, spec in (body.get("properties") or {}).items():
+            old = properties.get(field)
+            if old and old.get("type") and spec.get("type") and old["type"] != spec["type"]:
+                raise EsError(
+                    400,
+                    "illegal_argument_exception",
+                    f"mapper [{field}] cannot be changed from type [{old['type']}] to "
+                    f"[{spec['type']}]",
+                )
+            properties[field] = spec
+        mappings.update({k: v for k, v in body.items() if k != "properties"})
+        mappings["properties"] = properties
+        index["mappings"] = mappings
+    return {"acknowledged": True}
+
+
+AD = "/_ml/anomaly_detectors"
+SNAP = AD + "/{job_id}/model_snapshots/{snapshot_id}"
+_INDEX_OPTIONS = ("allow_no_indices", "expand_wildcards", "ignore_unavailable")
+#: (methods, path templates, handler, accepted query parameters), registered by routes.py.
+ROUTES: list[tuple[str, tuple[str, ...], Any, tuple[str, ...]]] = [
+    (
+        "GET",
+        ("/_ml/memory/_stats", "/_ml/memory/{node_id}/_stats"),
+        memory_stats,
+        ("master_timeout", "timeout"),
+    ),
+    ("POST", (SNAP + "/_upgrade",), upgrade_snapshot, ("timeout", "wait_for_completion")),
+    ("GET", (SNAP + "/_upgrade/_stats",), upgrade_stats, ("allow_no_match",)),
+    ("POST", (AD + "/{job_id}/_data",), post_data, ("reset_end", "reset_start")),
+    (
+        "PUT,POST",
+        ("/_bulk", "/{index}/_bulk"),
+        bulk,
+        (
+            "refresh",
+            "routing",
+            "timeout",
+            "wait_for_active_shards",
+            "pipeline",
+            "require_alias",
+            "require_data_stream",
+            "_source",
+            "_source_includes",
+            "_source_excludes",
+            "include_source_on_error",
+            "list_executed_pipelines",
+        ),
+    ),
+    (
+        "GET",
+        ("/_mapping", "/{index}/_mapping"),
+        get_mapping,
+        (*_INDEX_OPTIONS, "local", "master_timeout"),
+    ),
+    (
+        "PUT,POST",
+        ("/{index}/_mapping",),
+        put_mapping,
+        (*_INDEX_OPTIONS, "master_timeout", "timeout", "write_index_only"),
+    ),
+]
