@@ -21,6 +21,8 @@ from reconciler.commands import apply as apply_cmd
 from reconciler.commands import export as export_cmd
 from reconciler.commands import plan as plan_cmd
 from reconciler.commands import sandbox as sandbox_cmd
+from reconciler.commands import schema as schema_cmd
+from reconciler.commands import show as show_cmd
 from reconciler.commands import validate as validate_cmd
 
 
@@ -68,10 +70,12 @@ def main() -> None:
 
 main.add_command(validate_cmd.validate)
 main.add_command(plan_cmd.plan)
+main.add_command(show_cmd.show)
 main.add_command(apply_cmd.apply)
 main.add_command(apply_cmd.force_unlock)
 main.add_command(export_cmd.export)
 main.add_command(sandbox_cmd.sandbox)
+main.add_command(schema_cmd.schema)
 
 
 if __name__ == "__main__":  # `python -m reconciler.cli`

@@ -186,6 +186,12 @@ class Change(BaseModel):
     #: True when only the run state differs (drift in run state, shown apart).
     state_only: bool = False
     source: SourceLocation | None = None
+    #: The whole resource before (the live body as read; None when it does not exist yet) and
+    #: after (the manifest's body as written plus what mlsync adds, like the ownership marker;
+    #: None when it is deleted), like Terraform's `change.before` / `change.after`. For review
+    #: and policy tools only: apply executes the steps, never these.
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
 
 
 class Call(BaseModel):

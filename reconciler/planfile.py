@@ -19,19 +19,19 @@ from pydantic import ValidationError
 
 from reconciler.errors import UsageError
 from reconciler.model import Plan
+from reconciler.render import DOCUMENT_KIND, render_json
 
-MAGIC = "mlsync-plan"
+#: The saved file is the `--format json` document; its `plan` member is what apply executes.
+MAGIC = DOCUMENT_KIND
 
 
 def save_plan(plan: Plan, path: str | os.PathLike[str]) -> None:
     """Write `plan` to `path` atomically (temp file + rename)."""
     target = Path(path)
-    document = {"kind": MAGIC, "plan": plan.model_dump(mode="json")}
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".plan-", dir=target.parent)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(document, handle, indent=1, sort_keys=True)
-        handle.write("\n")
+        handle.write(render_json(plan))
     os.replace(tmp, target)
 
 

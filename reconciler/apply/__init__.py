@@ -18,6 +18,7 @@ from reconciler.apply.outcome import (
     StepEvent,
     StepOutcome,
     StepStatus,
+    result_document,
 )
 from reconciler.apply.waits import WaitFailed, wait_for_state
 
@@ -33,5 +34,6 @@ __all__ = [
     "apply_plan",
     "check_destructive",
     "destructive_lines",
+    "result_document",
     "wait_for_state",
 ]

@@ -442,7 +442,8 @@ def _join(note: str, extra: str) -> str:
 
 def _describe(outcome: StepOutcome) -> str:
     verb = "failed" if outcome.status is StepStatus.FAILED else "was skipped"
-    return f"{outcome.step.index} ({outcome.label}), which {verb}"
+    # Steps are numbered from 1 wherever a person reads them (progress, table, JSON).
+    return f"{outcome.step.index + 1} ({outcome.label}), which {verb}"
 
 
 def _skipped(step: Step, reason: str) -> StepOutcome:

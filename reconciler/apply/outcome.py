@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from reconciler.model import Ref, Step
 
@@ -119,3 +120,37 @@ class ApplyResult:
                 down.pop(ref, None)
         starts = {o.step.ref for o in self.outcomes if o.step.op in STARTING_OPS}
         return tuple(ref for ref in down if ref in starts)
+
+
+#: Version of the `mlsync apply --format json` result document.
+RESULT_FORMAT_VERSION = "1"
+
+
+def result_document(result: ApplyResult | None) -> dict[str, Any]:
+    """The machine-readable result of an apply (None: there was nothing to apply).
+
+    Steps are numbered from 1, as in the plan's JSON document and the progress lines.
+    """
+    outcomes = result.outcomes if result else ()
+    return {
+        "kind": "mlsync-apply-result",
+        "format_version": RESULT_FORMAT_VERSION,
+        "ok": result.ok if result else True,
+        "aborted": (result.aborted or None) if result else None,
+        "elapsed_seconds": round(result.elapsed, 3) if result else 0.0,
+        "left_stopped": [str(ref) for ref in result.left_stopped] if result else [],
+        "summary": {
+            status.value: sum(o.status is status for o in outcomes) for status in StepStatus
+        },
+        "steps": [
+            {
+                "step": o.step.index + 1,
+                "address": str(o.step.ref),
+                "op": o.step.op,
+                "status": o.status.value,
+                "message": o.message,
+                "elapsed_seconds": round(o.elapsed, 3),
+            }
+            for o in outcomes
+        ],
+    }

@@ -48,6 +48,7 @@ from reconciler.client.errors import (
     SSLError,
     TransportError,
     UnsupportedProductError,
+    api_error_class,
 )
 from reconciler.client.options import RequestOptions
 from reconciler.client.response import (
@@ -309,6 +310,18 @@ class ClientCore:
                         return make_response(done, _confirmed(meta))
                 failure: FailureKind | int = status
                 error: Exception = make_error(call, status, body, redact, meta)
+                if 300 <= status < 400:
+                    # Redirects are never followed (credentials would go elsewhere): say where.
+                    where = redact(answer_headers.get("location", "")) or "no Location header"
+                    error = api_error_class(status)(
+                        "redirect",
+                        meta,
+                        None,
+                        reason=f"the server redirects to {where}; mlsync does not follow "
+                        "redirects, so point --url (or MLSYNC_URL) at the final address",
+                        method=call.method,
+                        path=call.path,
+                    )
                 ignored = status in options.ignore_status
                 retry_after = parse_retry_after(answer_headers.get("retry-after"))
                 maybe_applied = maybe_applied or status in _MAYBE_APPLIED_STATUSES

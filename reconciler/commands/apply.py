@@ -24,9 +24,11 @@ cluster - is not needed. The gate (3) still refuses before any ML request is sen
 from __future__ import annotations
 
 import contextlib
+import json
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any, TextIO
 
@@ -54,6 +56,7 @@ from reconciler.apply import (
     StepStatus,
     apply_plan,
     check_destructive,
+    result_document,
 )
 from reconciler.client import MLClient
 from reconciler.client.preflight import ClusterInfo
@@ -65,6 +68,7 @@ from reconciler.commands.common import (
     echo_plan,
     manifest_options,
     open_client,
+    preflight,
     report_errors,
     resolve_scope,
     scope_option,
@@ -98,27 +102,86 @@ def _stderr_is_tty() -> bool:
 
 
 def plain_line(event: StepEvent) -> str:
-    """`[3/12] done   close AnomalyDetectionJob/x (1.2s)` (plus the reason when not done)."""
+    """`[3/12] done   close AnomalyDetectionJob/x (1.2s)` (plus the reason when not done).
+
+    `3` is the step's number (from 1), the same in the result table, the JSON documents and
+    "depends on step 3" messages; with concurrency, lines come in the order steps finish.
+    """
     outcome = event.outcome
     assert outcome is not None
     width = len(str(event.total))
+    number = event.step.index + 1
     line = (
-        f"[{event.finished:>{width}}/{event.total}] {outcome.status.value:<6} {outcome.label} "
+        f"[{number:>{width}}/{event.total}] {outcome.status.value:<6} {outcome.label} "
         f"({outcome.elapsed:.1f}s)"
     )
     return f"{line}: {outcome.message}" if outcome.message else line
 
 
-class PlainProgress:
-    """One line per finished step, for CI logs and pipes."""
+#: Seconds between two "still waiting" lines in CI logs while a step waits for a run state.
+HEARTBEAT_INTERVAL = 10.0
+_WAIT_VERB = {"opened": "open", "closed": "close", "started": "start", "stopped": "stop"}
 
-    def __init__(self, stream: TextIO | None = None) -> None:
+
+class PlainProgress:
+    """Lines for CI logs and pipes: one per finished step, and a steady heartbeat while waiting.
+
+    A step waiting for a job to open or a datafeed to stop may take minutes; every `interval`
+    seconds each waiting step gets a `still waiting for ... (20 s)` line, so a CI log never goes
+    silent. Use as a context manager (the heartbeat runs in a daemon thread meanwhile).
+    """
+
+    def __init__(
+        self,
+        stream: TextIO | None = None,
+        *,
+        interval: float = HEARTBEAT_INTERVAL,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.stream = stream
+        self.interval = interval
+        self.clock = clock
+        self.waiting: dict[int, tuple[StepEvent, float]] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _echo(self, line: str) -> None:
+        click.echo(line, file=self.stream or sys.stderr)
+
+    def __enter__(self) -> PlainProgress:
+        self._thread = threading.Thread(target=self._beat, name="mlsync-heartbeat", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.heartbeat()
+
+    def heartbeat(self) -> None:
+        """Print one `still waiting` line per step that is waiting for a run state."""
+        now = self.clock()
+        with self._lock:
+            for event, since in self.waiting.values():
+                verb = _WAIT_VERB.get(event.detail, f"be {event.detail}")
+                self._echo(
+                    f"still waiting for {event.step.ref} to {verb} ({now - since:.0f} s; "
+                    f"step {event.step.index + 1}/{event.total})"
+                )
 
     def __call__(self, event: StepEvent) -> None:
-        """Print finished steps."""
-        if event.kind is EventKind.FINISHED:
-            click.echo(plain_line(event), file=self.stream or sys.stderr)
+        """Print finished steps; remember waiting ones for the heartbeat."""
+        with self._lock:
+            if event.kind is EventKind.WAITING:
+                self.waiting[event.step.index] = (event, self.clock())
+            elif event.kind is EventKind.FINISHED:
+                self.waiting.pop(event.step.index, None)
+                self._echo(plain_line(event))
 
 
 class LiveProgress:
@@ -175,7 +238,7 @@ def _outcome_row(outcome: StepOutcome) -> tuple[Text, ...]:
     # Text cells: server messages contain brackets (`no such index [x]`) that Rich would
     # otherwise swallow as markup (ux-conventions.md §2.5).
     cells = (
-        str(outcome.step.index),
+        str(outcome.step.index + 1),
         outcome.status.value,
         outcome.step.op,
         str(outcome.step.ref),
@@ -333,7 +396,8 @@ def _execute(
             with LiveProgress(console, len(plan.steps)) as live:
                 result = apply_plan(plan, client, on_event=live, guard=lock.check, **common)
         else:
-            result = apply_plan(plan, client, on_event=PlainProgress(), guard=lock.check, **common)
+            with PlainProgress() as plain:
+                result = apply_plan(plan, client, on_event=plain, guard=lock.check, **common)
     if lock.release_error:
         echo_err(f"Warning: {lock.release_error}")
     return result
@@ -359,16 +423,23 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _report(result: ApplyResult) -> None:
-    tty = sys.stdout.isatty()
-    console = Console(stderr=False, width=None if tty else 160)
-    table = summary_table(result, plain=not tty)
-    if table.row_count:
-        console.print(table)
-    click.echo(summary_line(result))
-    down = ", ".join(str(ref) for ref in result.left_stopped)
-    if down:
-        click.echo(f"Left stopped by this apply: {down} (re-run mlsync apply to start them again).")
+def _report(result: ApplyResult, fmt: str) -> None:
+    if fmt == "json":
+        # stdout carries only the document; people still read the summary on stderr.
+        click.echo(json.dumps(result_document(result), indent=2, ensure_ascii=False))
+        echo_err(summary_line(result))
+    else:
+        tty = sys.stdout.isatty()
+        console = Console(stderr=False, width=None if tty else 160)
+        table = summary_table(result, plain=not tty)
+        if table.row_count:
+            console.print(table)
+        click.echo(summary_line(result))
+        down = ", ".join(str(ref) for ref in result.left_stopped)
+        if down:
+            click.echo(
+                f"Left stopped by this apply: {down} (re-run mlsync apply to start them again)."
+            )
     if not result.ok:
         failed = len(result.failed)
         raise ApplyError(
@@ -389,12 +460,27 @@ def _report(result: ApplyResult) -> None:
 )
 @click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
 @click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Result format: json prints one machine-readable result document on stdout "
+    "(the plan and progress go to stderr).",
+)
+@click.option(
     "--allow-destroy",
     is_flag=True,
     help="Allow deletes and replaces (a replaced job loses its results and model state).",
 )
 @click.option("--prune", is_flag=True, help="Delete owned resources that are not in the manifests.")
-@click.option("--target", multiple=True, metavar="KIND/ID", help="Apply only these resources.")
+@click.option(
+    "--target",
+    multiple=True,
+    metavar="KIND/ID",
+    help="Apply only these resources (repeatable). KIND: job, datafeed, dfa, filter, calendar "
+    "or the full kind name; ID may be a glob (job/web_*, dfa/*).",
+)
 @click.option(
     "--concurrency",
     type=click.IntRange(min=1),
@@ -449,7 +535,7 @@ def apply(**options: Any) -> None:
         plan = load_plan(options["plan_file"])
         client = open_client(options)
         try:
-            info = client.preflight()
+            info = preflight(client)
             echo_err(info.banner())
             _apply_loaded(plan, client, info, options, fresh=False)
         finally:
@@ -479,11 +565,19 @@ def _apply_loaded(
     fresh: bool,
     held: list[ClusterLock] | None = None,
 ) -> None:
-    if fresh:
+    as_json = options.get("fmt") == "json"
+    if fresh and as_json:
+        echo_err(render_text(plan).rstrip("\n"))
+    elif fresh:
         echo_plan(render_text(plan))
     else:
-        click.echo(f"Applying the saved plan {options['plan_file']} ({len(plan.steps)} steps).")
+        say = echo_err if as_json else click.echo
+        say(f"Applying the saved plan {options['plan_file']} ({len(plan.steps)} steps).")
     if not plan.has_changes:
+        if as_json:
+            click.echo(json.dumps(result_document(None), indent=2))
+            echo_err("No changes. The cluster matches the manifests; nothing to apply.")
+            return
         click.echo("No changes. The cluster matches the manifests; nothing to apply.")
         return
     check_destructive(plan, allow_destroy=options["allow_destroy"])
@@ -493,7 +587,7 @@ def _apply_loaded(
             raise ApplyError("apply cancelled: only 'yes' is accepted; nothing was changed")
     with _sigterm_as_interrupt():
         result = _execute(plan, client, info, options, held[0] if held else None)
-    _report(result)
+    _report(result, options.get("fmt") or "text")
 
 
 @click.command("force-unlock")

@@ -14,14 +14,18 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+import re
 import sys
 import warnings
-from collections.abc import Callable, Sequence
+import weakref
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import click
+import jinja2.meta
+import jinja2.sandbox
 
 from reconciler import registry
 from reconciler.client import (
@@ -34,12 +38,17 @@ from reconciler.client import (
     describe_error,
 )
 from reconciler.client.connection import SETTINGS
+from reconciler.client.errors import ApiError, TransportError, UnsupportedProductError
 from reconciler.client.preflight import ClusterInfo
 from reconciler.cluster import read_cluster
 from reconciler.errors import ManifestError, MlsyncError, UsageError
 from reconciler.manifest import ManifestSet, load_manifests
-from reconciler.model import LiveState, Plan, Ref
+from reconciler.manifest.environment import RESERVED_VARIABLES
+from reconciler.manifest.loader import find_manifest_files
+from reconciler.model import LiveState, Plan
 from reconciler.plan import PlanOptions, make_plan
+from reconciler.snapshots import with_bodies
+from reconciler.targets import expand_targets, parse_targets
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -160,19 +169,65 @@ def parse_variables(pairs: Sequence[str]) -> dict[str, str]:
     return out
 
 
-def parse_targets(values: Sequence[str]) -> tuple[Ref, ...]:
-    """`--target KIND/ID` values."""
-    try:
-        return tuple(Ref.parse(v) for v in values)
-    except ValueError as exc:
-        raise UsageError(f"--target: {exc}") from None
-
-
 def load(paths: Sequence[str], env: str | None, variables: Sequence[str]) -> ManifestSet:
-    """Load and validate the manifests (no network)."""
-    return load_manifests(
-        list(paths) or ["manifests"], env=env, variables=parse_variables(variables)
-    )
+    """Load and validate the manifests (no network); warn about `--var`s no manifest uses."""
+    values = parse_variables(variables)
+    try:
+        return load_manifests(list(paths) or ["manifests"], env=env, variables=values)
+    finally:
+        for warning in unused_variable_warnings(list(paths) or ["manifests"], values):
+            echo_err(f"Warning: {warning}")
+
+
+#: The Jinja2 blocks of a manifest file: `{{ ... }}` and `{% ... %}`.
+_TEMPLATE_BLOCK = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
+
+
+def template_variables(text: str) -> set[str]:
+    """The variable names the templates in one manifest file's text refer to.
+
+    The whole file is parsed as one template when it can be (a `{% if %}` may span values),
+    else line by line, else block by block; what does not parse is the loader's to report.
+    """
+    environment = jinja2.sandbox.ImmutableSandboxedEnvironment()
+
+    def names(source: str) -> set[str] | None:
+        try:
+            return set(jinja2.meta.find_undeclared_variables(environment.parse(source)))
+        except jinja2.TemplateSyntaxError:
+            return None
+
+    whole = names(text)
+    if whole is not None:
+        return whole
+    found: set[str] = set()
+    for line in text.splitlines():
+        if "{{" not in line and "{%" not in line:
+            continue
+        parsed = names(line)
+        if parsed is None:
+            parsed = set().union(*(names(b) or set() for b in _TEMPLATE_BLOCK.findall(line)))
+        found |= parsed
+    return found
+
+
+def unused_variable_warnings(paths: Sequence[str], variables: Mapping[str, Any]) -> list[str]:
+    """One warning per `--var` that no manifest under `paths` uses (most often a typo)."""
+    if not variables:
+        return []
+    files, _ = find_manifest_files(paths)
+    used: set[str] = set()
+    for file in files:
+        try:
+            used |= template_variables(Path(file).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError):
+            continue  # reported by the loader
+    return [
+        f"--var {name} is not used by any manifest (a typo? the templates use: "
+        f"{', '.join(sorted(used)) or 'no variables'})"
+        for name in variables
+        if name not in used and name not in RESERVED_VARIABLES  # those are errors already
+    ]
 
 
 def open_client(options: dict[str, Any]) -> MLClient:
@@ -208,7 +263,52 @@ def open_client(options: dict[str, Any]) -> MLClient:
     for warning in caught:
         # --insecure: say so on every run, loudly (ux-conventions.md §4.5).
         echo_err(f"Warning: {warning.message}")
+    _WHERE[client] = describe_connection(config)
     return client
+
+
+#: What each open client connects to, for error messages.
+_WHERE: weakref.WeakKeyDictionary[MLClient, str] = weakref.WeakKeyDictionary()
+_AUTH_LABEL = {"api_key": "API key", "basic": "basic auth", "bearer_token": "bearer token"}
+_AUTH_KEYS = {
+    "api_key": ("api_key",),
+    "basic": ("username", "password"),
+    "bearer_token": ("bearer_token",),
+}
+
+
+def describe_connection(config: ConnectionConfig) -> str:
+    """`https://es:9200 (URL from MLSYNC_URL; API key from ELASTICSEARCH_API_KEY)`, no secrets."""
+    origins = config.origins
+    if config.hosts:
+        where = f"URL from {origins.get('url', '--url')}"
+    elif config.cloud_id:
+        where = f"cloud id from {origins.get('cloud_id', '--cloud-id')}"
+    else:
+        where = "the default URL"
+    methods = config.auth_methods()
+    if methods:
+        sources = ", ".join(origins[k] for k in _AUTH_KEYS[methods[0]] if k in origins)
+        auth = f"{_AUTH_LABEL[methods[0]]} from {sources}" if sources else _AUTH_LABEL[methods[0]]
+    else:
+        auth = "no credentials"
+    return f"{', '.join(config.urls)} ({where}; {auth})"
+
+
+def preflight(client: MLClient) -> ClusterInfo:
+    """The client's preflight, with errors that say which cluster and credentials were used."""
+    where = _WHERE.get(client)
+    try:
+        return client.preflight()
+    except (TransportError, UnsupportedProductError) as exc:
+        if where is None:
+            raise
+        raise UsageError(f"cannot use Elasticsearch at {where}: {exc}") from None
+    except ApiError as exc:
+        if where is None or exc.status not in (301, 302, 303, 307, 308, 401, 403):
+            raise
+        what = "rejected the credentials" if exc.status in (401, 403) else "answered"
+        raise UsageError(f"Elasticsearch at {where} {what}: {exc}") from None
 
 
 @dataclass
@@ -236,7 +336,7 @@ def read_live(
     live state and `before_read`'s undo (a no-op without it).
     """
     before = client.request_count
-    info = client.preflight()
+    info = preflight(client)
     echo_err(info.banner())
     count = client.request_count - before
     undo = before_read(client) if before_read is not None else _nothing
@@ -263,17 +363,19 @@ def compute_plan(options: dict[str, Any], before_read: BeforeRead | None = None)
     undo = _nothing
     try:
         info, live, undo = read_live(client, before_read)
+        known = [r.ref for r in manifests.resources] + list(live.resources)
         plan = make_plan(
             manifests.resources,
             live,
             references=manifests.references,
             options=PlanOptions(
                 prune=bool(options.get("prune")),
-                targets=targets,
+                targets=expand_targets(targets, known) if targets else (),
                 environment=manifests.environment,
                 manifest_digest=manifests.digest,
             ),
         )
+        plan = with_bodies(plan, manifests.resources, live.resources)
     except BaseException:
         undo()
         client.close()

@@ -60,7 +60,13 @@ def write_github_outputs(plan: Any) -> None:
     help="Exit 0 when there are no changes, 2 when there are, 1 on errors.",
 )
 @click.option("--prune", is_flag=True, help="Delete owned resources that are not in the manifests.")
-@click.option("--target", multiple=True, metavar="KIND/ID", help="Plan only these resources.")
+@click.option(
+    "--target",
+    multiple=True,
+    metavar="KIND/ID",
+    help="Plan only these resources (repeatable). KIND: job, datafeed, dfa, filter, calendar "
+    "or the full kind name; ID may be a glob (job/web_*, dfa/*).",
+)
 @scope_option
 @connection_options
 @report_errors

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import click
 
+from reconciler.commands.common import unused_variable_warnings
 from reconciler.errors import Diagnostic, ManifestError, MlsyncError
 from reconciler.manifest import ManifestSet, Reference, load_manifests
 
@@ -140,6 +141,9 @@ def validate(
     """
     try:
         variables = parse_vars(var_items)
+        for warning in unused_variable_warnings(list(paths) or ["manifests/"], variables):
+            github = output_format == "github"
+            click.echo(f"::warning::{_escape_data(warning)}" if github else f"warning: {warning}")
         manifests = load_manifests(
             list(paths) or ["manifests/"], env=env, variables=variables, environ=os.environ
         )

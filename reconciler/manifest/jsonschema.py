@@ -28,7 +28,7 @@ from pydantic.json_schema import GenerateJsonSchema
 
 from reconciler.manifest.envelope import MANIFEST_ADAPTER, MODEL_BY_KIND
 
-__all__ = ["SCHEMA_DIR", "main", "manifest_schema", "render_schemas"]
+__all__ = ["SCHEMA_DIR", "kind_schema", "main", "manifest_schema", "render_schemas"]
 
 SCHEMA_DIR = Path("schemas")
 _DRAFT_07 = "http://json-schema.org/draft-07/schema#"
@@ -71,16 +71,19 @@ def manifest_schema() -> dict[str, Any]:
     )
 
 
+def kind_schema(kind: str) -> dict[str, Any]:
+    """The schema of a manifest document of one kind (`AnomalyDetectionJob`, ...)."""
+    schema = TypeAdapter(MODEL_BY_KIND[kind]).json_schema(
+        ref_template=_REF_TEMPLATE, schema_generator=Draft07Schema
+    )
+    return _finish(schema, f"mlsync {kind} manifest", f"A manifest document of kind {kind}.")
+
+
 def render_schemas() -> dict[str, str]:
     """Every schema file as text, keyed by file name (what `main` writes)."""
     files = {"mlsync.schema.json": manifest_schema()}
-    for kind, model in MODEL_BY_KIND.items():
-        schema = TypeAdapter(model).json_schema(
-            ref_template=_REF_TEMPLATE, schema_generator=Draft07Schema
-        )
-        files[f"{_FILE_BY_KIND[kind]}.schema.json"] = _finish(
-            schema, f"mlsync {kind} manifest", f"A manifest document of kind {kind}."
-        )
+    for kind in MODEL_BY_KIND:
+        files[f"{_FILE_BY_KIND[kind]}.schema.json"] = kind_schema(kind)
     return {
         name: json.dumps(data, indent=2, sort_keys=False) + "\n" for name, data in files.items()
     }

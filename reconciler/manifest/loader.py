@@ -212,7 +212,12 @@ def _load_document(doc: Document, renderer: TemplateRenderer, run: _Run) -> None
     except ValidationError as exc:
         # The id rules do not depend on the rest of the document: report them too, so one
         # run shows every problem the document has.
-        problems += _visible(problems_from_validation(data, exc) + _id_problems(data), hidden)
+        schema = problems_from_validation(data, exc)
+        problems += _visible(schema + _id_problems(data), hidden)
+        # Unknown fields (typos) are left out and the rest checked; a wrong or missing value
+        # keeps the document invalid, so its semantics wait (they would be guesses).
+        unknown = {p.path for p in schema if p.at_key}
+        problems += _semantic_problems(data, doc, hidden | unknown, problems)
         run.report(doc, problems)
         return
     source = SourceLocation(file=doc.file, line=doc.line, column=doc.column)
@@ -222,6 +227,31 @@ def _load_document(doc: Document, renderer: TemplateRenderer, run: _Run) -> None
             run.resources.append(resource)
             run.declarations.append(declaration)
     run.report(doc, problems)
+
+
+def _semantic_problems(
+    data: dict[str, Any], doc: Document, rejected: set[Path], known: list[Problem]
+) -> list[Problem]:
+    """Elasticsearch's own rules, checked on a document the schema rejected.
+
+    The values the schema rejected are left out (as if absent); when the rest is a valid
+    document, its semantic problems are reported in the same run instead of after the schema
+    errors are fixed. Nothing of the document is declared.
+    """
+    stripped = _without(data, rejected)
+    try:
+        manifest = MANIFEST_ADAPTER.validate_python(stripped)
+    except ValidationError:
+        return []  # e.g. a required field is missing: only the schema problems are known
+    source = SourceLocation(file=doc.file, line=doc.line, column=doc.column)
+    seen = {(p.path, p.message) for p in known}
+    found: list[Problem] = []
+    for _, _, declared in _declarations(manifest, stripped, doc, source):
+        for problem in _visible(declared, rejected):
+            if (problem.path, problem.message) not in seen:
+                seen.add((problem.path, problem.message))
+                found.append(problem)
+    return found
 
 
 def _without(data: Any, hidden: set[Path]) -> Any:

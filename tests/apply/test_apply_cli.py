@@ -240,3 +240,64 @@ def test_plain_progress_line_format() -> None:
     assert (
         apply_module.plain_line(failed) == "[3/9] failed close AnomalyDetectionJob/x (0.0s): boom"
     )
+
+
+def test_plain_progress_prints_a_heartbeat_while_a_step_waits() -> None:
+    import io
+
+    from reconciler.apply import EventKind, StepEvent, StepOutcome, StepStatus
+    from reconciler.model import Call, Kind, Ref, Step
+
+    now = [100.0]
+    stream = io.StringIO()
+    progress = apply_module.PlainProgress(stream, interval=10.0, clock=lambda: now[0])
+    step = Step(
+        index=4,
+        ref=Ref(kind=Kind.JOB, id="web"),
+        op="open",
+        call=Call(method="POST", path="/_ml/anomaly_detectors/web/_open"),
+    )
+    progress(StepEvent(EventKind.WAITING, step, 4, 9, detail="opened"))
+    now[0] = 120.0
+    progress.heartbeat()
+    assert (
+        stream.getvalue() == "still waiting for AnomalyDetectionJob/web to open (20 s; step 5/9)\n"
+    )
+    outcome = StepOutcome(step, StepStatus.DONE, "", 21.0)
+    progress(StepEvent(EventKind.FINISHED, step, 5, 9, outcome))
+    progress.heartbeat()  # nothing waits any more: no new line
+    assert stream.getvalue().splitlines()[-1] == "[5/9] done   open AnomalyDetectionJob/web (21.0s)"
+
+
+def test_plain_progress_heartbeat_runs_at_its_interval_in_a_thread() -> None:
+    import io
+    import time
+
+    from reconciler.apply import EventKind, StepEvent
+    from reconciler.model import Call, Kind, Ref, Step
+
+    stream = io.StringIO()
+    step = Step(
+        index=0, ref=Ref(kind=Kind.DATAFEED, id="f"), op="stop", call=Call(method="POST", path="/p")
+    )
+    with apply_module.PlainProgress(stream, interval=0.02) as progress:
+        progress(StepEvent(EventKind.WAITING, step, 0, 1, detail="stopped"))
+        deadline = time.monotonic() + 5
+        while stream.getvalue().count("still waiting") < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert stream.getvalue().count("still waiting for Datafeed/f to stop") >= 2
+
+
+def test_apply_format_json_prints_one_result_document(tmp_path: Path) -> None:
+    env = Env(tmp_path)
+    result = env.apply("--auto-approve", "--format", "json")
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["kind"] == "mlsync-apply-result" and document["ok"] is True
+    assert document["summary"] == {"done": len(document["steps"]), "failed": 0, "skipped": 0}
+    assert [s["step"] for s in document["steps"]] == list(range(1, len(document["steps"]) + 1))
+    assert {s["status"] for s in document["steps"]} == {"done"}
+    assert "will be created" in result.stderr  # the plan went to stderr
+    again = env.apply("--auto-approve", "--format", "json")
+    assert again.exit_code == 0
+    assert json.loads(again.stdout)["steps"] == []

@@ -107,9 +107,9 @@ def test_dependents_of_a_failure_are_skipped_and_independent_work_continues(
     assert statuses(result) == ["failed", "skipped", "skipped", "skipped", "done"]
     assert "No detectors configured" in result.outcomes[0].message
     assert result.outcomes[1].message == (
-        "depends on step 0 (create AnomalyDetectionJob/a), which failed"
+        "depends on step 1 (create AnomalyDetectionJob/a), which failed"
     )
-    assert result.outcomes[3].message.startswith("depends on step 1 (create Datafeed/fa)")
+    assert result.outcomes[3].message.startswith("depends on step 2 (create Datafeed/fa)")
     assert not result.ok
     # Only the failed create and the independent filter reached the cluster.
     assert mutating_calls(sandbox) == [

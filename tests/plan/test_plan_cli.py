@@ -85,7 +85,20 @@ def test_json_format_is_versioned_and_counts_requests(workdir: Path) -> None:
         "AnomalyDetectionJob/tx",
         "Datafeed/tx-feed",
     ]
-    assert document["summary"] == {"create": 3}
+    # Every counter, zeros included, so `jq .summary.delete` never reads null.
+    assert document["summary"] == {
+        "no-op": 0,
+        "create": 3,
+        "update": 0,
+        "restart-update": 0,
+        "replace": 0,
+        "delete": 0,
+        "adopt": 0,
+        "open": 0,
+        "close": 0,
+        "start": 0,
+        "stop": 0,
+    }
 
 
 def test_target_limits_the_plan(workdir: Path) -> None:
@@ -95,6 +108,31 @@ def test_target_limits_the_plan(workdir: Path) -> None:
     assert "Warning: resource targeting is in effect" in out
     code, _, err = invoke("--sandbox", "--target", "Widget/x")
     assert code == 1 and "unknown kind 'Widget'" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("filter/safe", ["Filter/safe"]),
+        ("FILTER/s*", ["Filter/safe"]),
+        ("job/t?", ["AnomalyDetectionJob/tx", "Datafeed/tx-feed"]),
+        ("datafeed/*", ["AnomalyDetectionJob/tx", "Datafeed/tx-feed"]),
+        ("AnomalyDetectionJob/*", ["AnomalyDetectionJob/tx", "Datafeed/tx-feed"]),
+        ("*/safe", ["Filter/safe"]),
+    ],
+)
+def test_target_short_kinds_and_globs(workdir: Path, target: str, expected: list[str]) -> None:
+    code, out, err = invoke("--sandbox", "--format", "json", "--target", target)
+    assert code == 0, err
+    document = json.loads(out)
+    assert [c["address"] for c in document["resource_changes"]] == expected
+
+
+@pytest.mark.parametrize("target", ["dfa/*", "job/nope", "DataFrameAnalytics/*", "filter/x*"])
+def test_target_matching_nothing_is_an_error(workdir: Path, target: str) -> None:
+    code, out, err = invoke("--sandbox", "--target", target)
+    assert code == 1 and out == ""
+    assert f"--target {target}: matches no resource" in err and "Traceback" not in err
 
 
 def test_bad_manifest_sends_nothing(workdir: Path) -> None:

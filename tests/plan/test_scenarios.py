@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from click.testing import CliRunner
 
 from reconciler.client import MLClient
 from reconciler.commands.plan import plan as plan_command
+from reconciler.commands.show import show as show_command
 from reconciler.model import Call
 from reconciler.planfile import load_plan
 from reconciler.sandbox import Sandbox, SandboxTransport
@@ -32,6 +34,14 @@ from reconciler.sandbox import Sandbox, SandboxTransport
 SCENARIOS = Path(__file__).parent / "scenarios"
 UPDATE = os.environ.get("MLSYNC_UPDATE_GOLDENS") == "1"
 FORMATS = {"text": "plan.txt", "markdown": "plan.md", "json": "plan.json"}
+#: The live bodies in the JSON document (`change.before`) carry the sandbox's wall-clock creation
+#: times; they are the only members that differ between two runs of a scenario.
+WALL_CLOCK = re.compile(r'("create_time": )\d{13}')
+
+
+def stable(rendered: str) -> str:
+    """`rendered` with wall-clock times replaced by a placeholder."""
+    return WALL_CLOCK.sub(r'\1"<time>"', rendered)
 
 
 def seed(state: Path, calls: list[dict]) -> None:
@@ -74,14 +84,22 @@ def test_scenario(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     )
 
     for fmt, filename in FORMATS.items():
-        rendered = run_plan(state, "--format", fmt, *options)
+        rendered = stable(run_plan(state, "--format", fmt, *options))
         golden = source / filename
         if UPDATE:
             golden.write_text(rendered)
         assert rendered == golden.read_text(), f"{name}/{filename} differs"
 
-    # Apply: execute exactly the saved plan's steps, then the re-plan must be empty.
+    # A saved plan is the `--format json` document, and `mlsync show` renders it again exactly
+    # as plan did (the same goldens).
     run_plan(state, "--out", str(work / "plan.saved"), *options)
+    assert stable((work / "plan.saved").read_text()) == (source / "plan.json").read_text()
+    for fmt, filename in FORMATS.items():
+        shown = CliRunner().invoke(show_command, [str(work / "plan.saved"), "--format", fmt])
+        assert shown.exit_code == 0, shown.output
+        assert stable(shown.stdout) == (source / filename).read_text(), f"show {filename}"
+
+    # Apply: execute exactly the saved plan's steps, then the re-plan must be empty.
     saved = load_plan(work / "plan.saved")
     client = MLClient(
         hosts=["http://sandbox:9200"],

@@ -1,0 +1,169 @@
+"""Renderings of hand-built plans: Markdown budget and colours, per-item lists, JSON round trip."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from reconciler.model import Action, Call, Change, FieldChange, Kind, Plan, Ref, Risk, Step
+from reconciler.planfile import load_plan, save_plan
+from reconciler.render import GITHUB_COMMENT_LIMIT, plan_document, render_markdown, render_text
+from reconciler.render.lines import iso_time
+from reconciler.render.markdown import TABLE_ROWS
+
+
+def filter_update(n: int, items: int = 3) -> Change:
+    before = [f"host-{n}-{i}" for i in range(items)]
+    return Change(
+        ref=Ref(kind=Kind.FILTER, id=f"hosts-{n:04d}"),
+        action=Action.UPDATE,
+        risk=Risk.SAFE,
+        fields=(FieldChange(path="items", before=before, after=[*before, f"new-{n}"]),),
+    )
+
+
+def job_replace(name: str) -> Change:
+    return Change(
+        ref=Ref(kind=Kind.JOB, id=name),
+        action=Action.REPLACE,
+        risk=Risk.DESTRUCTIVE,
+        fields=(
+            FieldChange(
+                path="analysis_config.bucket_span",
+                before="15m",
+                after="30m",
+                forces_replacement=True,
+            ),
+        ),
+        destroys=f"job {name}: its model state and results are deleted",
+    )
+
+
+def test_markdown_with_1200_changes_shows_the_riskiest_sections_within_the_limit() -> None:
+    # The destructive change sorts last by address: it must still come first.
+    changes = (*tuple(filter_update(n) for n in range(1200)), job_replace("zz_last"))
+    text = render_markdown(Plan(changes=changes))
+    assert len(text) <= GITHUB_COMMENT_LIMIT
+    sections = text.count("<details>")
+    assert sections > 100, "the table must not crowd out the sections"
+    first = text.index("<details>")
+    assert "<code>AnomalyDetectionJob/zz_last</code>" in text[first : first + 200]
+    assert text.count("| safe |") <= TABLE_ROWS
+    assert "more change(s) not listed in this table" in text
+    assert f"_{1201 - sections} more resource section(s) omitted" in text
+
+
+def test_markdown_cuts_one_huge_section_rather_than_showing_none() -> None:
+    fields = tuple(
+        FieldChange(path=f"analysis_config.detectors[{n}].function", before="count", after="sum")
+        for n in range(5_000)
+    )
+    huge = Change(
+        ref=Ref(kind=Kind.JOB, id="wide"), action=Action.UPDATE, risk=Risk.SAFE, fields=fields
+    )
+    text = render_markdown(Plan(changes=(huge,)))
+    assert len(text) <= GITHUB_COMMENT_LIMIT
+    assert (
+        "<code>AnomalyDetectionJob/wide</code>" in text
+        and "see the full plan in the CI log" in text
+    )
+
+
+def test_markdown_diff_blocks_use_marks_github_colours() -> None:
+    change = Change(
+        ref=Ref(kind=Kind.JOB, id="j"),
+        action=Action.UPDATE,
+        risk=Risk.SAFE,
+        fields=(
+            FieldChange(path="description", before="a", after="b"),
+            FieldChange(path="groups", before=["x"], after=["y"]),
+        ),
+    )
+    text = render_markdown(Plan(changes=(change,)))
+    block = text.split("```diff\n")[1].split("\n```")[0].splitlines()
+    assert block == [
+        '! description: "a" -> "b"',
+        "! groups: 1 removed, 1 added (1 in all)",
+        '-   "x"',
+        '+   "y"',
+    ]
+    assert not any(line.startswith("~") for line in block)
+
+
+def test_two_item_edit_of_a_200_item_filter_shows_two_items() -> None:
+    before = [f"m-{i:03d}" for i in range(200)]
+    after = [i for i in before if i != "m-007"] + ["m-999"]
+    change = Change(
+        ref=Ref(kind=Kind.FILTER, id="f"),
+        action=Action.UPDATE,
+        risk=Risk.SAFE,
+        fields=(FieldChange(path="items", before=before, after=after),),
+    )
+    lines = [line.strip() for line in render_text(Plan(changes=(change,))).splitlines()]
+    assert '- "m-007"' in lines and '+ "m-999"' in lines
+    assert sum(line.startswith(('- "m-', '+ "m-')) for line in lines) == 2
+
+
+def test_event_times_are_iso_strings() -> None:
+    assert iso_time(1764288000000) == "2025-11-28T00:00:00Z"
+    assert iso_time(1764288000123) == "2025-11-28T00:00:00.123Z"
+    assert iso_time("2025-11-28") == "2025-11-28"
+    assert iso_time(True) is True
+
+
+def test_create_lists_every_attribute_from_the_steps_when_the_plan_has_no_bodies() -> None:
+    ref = Ref(kind=Kind.DFA, id="d")
+    body = {"source": {"index": ["a"]}, "dest": {"index": "b"}, "_meta": {"managed_by": "mlsync"}}
+    plan = Plan(
+        changes=(Change(ref=ref, action=Action.CREATE, risk=Risk.SAFE),),
+        steps=(
+            Step(
+                index=0,
+                ref=ref,
+                op="create",
+                call=Call(method="PUT", path="/_ml/data_frame/analytics/d", body=body),
+            ),
+        ),
+    )
+    text = render_text(plan)
+    assert '+ source.index: ["a"]' in text and '+ dest.index: "b"' in text
+    assert '+ _meta.managed_by: "mlsync"  # added by mlsync: ownership marker' in text
+
+
+def test_json_document_round_trips_through_a_saved_plan(tmp_path: Path) -> None:
+    change = job_replace("j").model_copy(
+        update={"before": {"analysis_config": {"bucket_span": "15m"}}, "after": {"x": 1}}
+    )
+    plan = Plan(
+        changes=(change,),
+        steps=(
+            Step(
+                index=0,
+                ref=change.ref,
+                op="delete",
+                call=Call(method="DELETE", path="/_ml/anomaly_detectors/j"),
+                destructive=True,
+            ),
+            Step(
+                index=1,
+                ref=change.ref,
+                op="create",
+                call=Call(method="PUT", path="/_ml/anomaly_detectors/j", body={"x": 1}),
+                depends_on=(0,),
+            ),
+        ),
+        resource_fingerprints={"AnomalyDetectionJob/j": "abc"},
+    )
+    save_plan(plan, tmp_path / "p.json")
+    assert load_plan(tmp_path / "p.json") == plan
+    document = json.loads((tmp_path / "p.json").read_text())
+    assert document == plan_document(plan)
+    [resource] = document["resource_changes"]
+    assert resource["change"] == {
+        "actions": ["delete", "create"],
+        "before": {"analysis_config": {"bucket_span": "15m"}},
+        "after": {"x": 1},
+    }
+    # Steps are numbered from 1, as apply prints them.
+    assert [(s["step"], s["depends_on"]) for s in document["steps"]] == [(1, []), (2, [1])]
+    assert document["summary"]["replace"] == 1 and document["summary"]["delete"] == 0
