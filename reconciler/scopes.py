@@ -7,7 +7,9 @@ registry steps' calls. Pure, no I/O. The registry itself is described in `reconc
 Rules:
 - a live resource is a *member* of the scope when the registry names the scope, or when no
   registry entry exists, the resource carries the marker of mlsync versions before scopes
-  (`managed_by: mlsync`; a datafeed: its job's), and the scope is `default` (the migration);
+  (`managed_by: mlsync`; a datafeed: its job's), and the scope is `default`: what the old
+  global marker owns is the default scope's, without a registry entry (the migration needs no
+  write; another scope may still adopt such a resource by declaring it, which registers it);
 - it is *foreign* when the registry names another scope: never changed, never pruned, and
   declaring it is a plan error;
 - anything else is *unowned*: a declared one is adopted (added to the member set), an

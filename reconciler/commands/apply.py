@@ -62,6 +62,7 @@ from reconciler.client import MLClient
 from reconciler.client.preflight import ClusterInfo
 from reconciler.cluster import read_cluster
 from reconciler.commands.common import (
+    allow_prune_all_option,
     compute_plan,
     connection_options,
     echo_err,
@@ -302,6 +303,7 @@ def _check_flags(options: dict[str, Any]) -> None:
             ("--env", options.get("env")),
             ("--var", options.get("variables")),
             ("--prune", options.get("prune")),
+            ("--allow-prune-all", options.get("allow_prune_all")),
             ("--target", options.get("target")),
         )
         if value
@@ -474,6 +476,7 @@ def _report(result: ApplyResult, fmt: str) -> None:
     help="Allow deletes and replaces (a replaced job loses its results and model state).",
 )
 @click.option("--prune", is_flag=True, help="Delete owned resources that are not in the manifests.")
+@allow_prune_all_option
 @click.option(
     "--target",
     multiple=True,
@@ -517,7 +520,12 @@ def _report(result: ApplyResult, fmt: str) -> None:
     show_default=True,
     help="Seconds the lock stays valid if this process dies (renewed every TTL/3 meanwhile).",
 )
-@click.option("--lock-scope", default=DEFAULT_SCOPE, hidden=True, help="Replaced by --scope.")
+@click.option(
+    "--lock-scope",
+    default=DEFAULT_SCOPE,
+    metavar="NAME",
+    help="Replaced by --scope: the lock belongs to the ownership scope.",
+)
 @scope_option
 @connection_options
 @report_errors

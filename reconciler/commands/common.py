@@ -149,6 +149,16 @@ def scope_option(func: Callable[P, R]) -> Callable[P, R]:
     )(func)
 
 
+def allow_prune_all_option(func: Callable[P, R]) -> Callable[P, R]:
+    """`--allow-prune-all`: the explicit yes for a prune that empties the scope."""
+    return click.option(
+        "--allow-prune-all",
+        is_flag=True,
+        help="Allow a --prune that deletes every member of the scope, or that comes from "
+        "manifests declaring nothing (otherwise refused).",
+    )(func)
+
+
 def resolve_scope(options: dict[str, Any]) -> str:
     """The scope of this run: --scope / MLSYNC_SCOPE, else the --env name, else `default`."""
     name = options.get("scope") or options.get("env") or registry.DEFAULT_SCOPE
@@ -355,9 +365,23 @@ def _nothing() -> None:
     return None
 
 
-def compute_plan(options: dict[str, Any], before_read: BeforeRead | None = None) -> PlanContext:
-    """Load manifests, read the cluster (calling `before_read` first), and build the plan."""
-    manifests = load(options.get("paths") or (), options.get("env"), options.get("variables") or ())
+#: What `mlsync destroy` plans against: no resources at all.
+NO_MANIFESTS = ManifestSet(resources=(), references=(), files=(), digest="")
+
+
+def compute_plan(
+    options: dict[str, Any], before_read: BeforeRead | None = None, *, destroy: bool = False
+) -> PlanContext:
+    """Load manifests (none for `destroy`), read the cluster, and build the plan.
+
+    `before_read` runs between the preflight and the read (apply takes its lock there).
+    """
+    scope = resolve_scope(options)
+    manifests = (
+        NO_MANIFESTS
+        if destroy
+        else load(options.get("paths") or (), options.get("env"), options.get("variables") or ())
+    )
     targets = parse_targets(options.get("target") or ())
     client = open_client(options)
     undo = _nothing
@@ -373,6 +397,8 @@ def compute_plan(options: dict[str, Any], before_read: BeforeRead | None = None)
                 targets=expand_targets(targets, known) if targets else (),
                 environment=manifests.environment,
                 manifest_digest=manifests.digest,
+                scope=scope,
+                allow_prune_all=destroy or bool(options.get("allow_prune_all")),
             ),
         )
         plan = with_bodies(plan, manifests.resources, live.resources)

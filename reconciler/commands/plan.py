@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from reconciler.commands.common import (
+    allow_prune_all_option,
     compute_plan,
     connection_options,
     echo_err,
@@ -60,6 +61,7 @@ def write_github_outputs(plan: Any) -> None:
     help="Exit 0 when there are no changes, 2 when there are, 1 on errors.",
 )
 @click.option("--prune", is_flag=True, help="Delete owned resources that are not in the manifests.")
+@allow_prune_all_option
 @click.option(
     "--target",
     multiple=True,

@@ -15,7 +15,7 @@ from reconciler.plan.inputs import Body
 DATAFEED_RESETS: Body = {"max_empty_searches": -1, "runtime_mappings": {}, "script_fields": {}}
 
 
-def job_update_body(d: Decision) -> Body:
+def job_update_body(d: Decision, scope: str | None = None) -> Body:
     """Build the `_update` body of a job from the fields that changed (§1.6)."""
     assert d.desired is not None
     raw = d.desired.body
@@ -50,10 +50,10 @@ def job_update_body(d: Decision) -> Body:
             body[top] = raw.get(top, canon.get(top))
     if detectors:
         body["detectors"] = [detectors[i] for i in sorted(detectors)]
-    if d.adopt or any(f.path.startswith("custom_settings") for f in d.fields):
+    if d.mark or any(f.path.startswith("custom_settings") for f in d.fields):
         # `custom_settings` is replaced whole by `_update`: always re-send the marker (§1.6),
         # and keep Kibana's `created_by` (it says which wizard made the job; not compared).
-        settings = ownership.with_marker(Kind.JOB, raw)["custom_settings"]
+        settings = ownership.with_marker(Kind.JOB, raw, scope)["custom_settings"]
         live_settings = (d.live.body.get("custom_settings") if d.live else None) or {}
         if "created_by" in live_settings and "created_by" not in settings:
             settings = {**settings, "created_by": live_settings["created_by"]}

@@ -7,7 +7,6 @@ no-op), in plan order, plus warnings. Pure, no I/O.
 
 from __future__ import annotations
 
-from reconciler import ownership
 from reconciler.diff import diff_bodies, dotted
 from reconciler.model import Action, FieldChange, Kind, Ref, Resource
 from reconciler.normalize import SET_LISTS, canonical, drop_unset_computed
@@ -37,14 +36,18 @@ def decide(ctx: Context, ref: Ref, desired: Resource | None, live: Resource | No
     d.live_state = run_state(ref.kind, live.state) if live else None
     if desired is None:
         assert live is not None
-        if ctx.options.prune and prunable(live, ctx.live):
+        if ctx.options.prune and prunable(live, ctx.live, ctx.ownership):
             d.action = Action.DELETE
-            d.reasons.append("not in the manifests (--prune) and owned by mlsync")
+            d.reasons.append(
+                f"not in the manifests (--prune) and a member of scope '{ctx.options.scope}'"
+            )
         return d
     d.want_state = desired.state
     d.desired_canon = canonical(ref.kind, desired.body, ctx.defaults)
     if live is None:
         d.action = Action.CREATE
+        # Claimed before it is created (a member left by an interrupted apply stays one).
+        d.adopt = not ctx.ownership.registered(ref)
         return d
     if d.want_state is None:
         d.want_state = d.live_state if d.live_state != "failed" else None
@@ -74,21 +77,22 @@ def decide(ctx: Context, ref: Ref, desired: Resource | None, live: Resource | No
                 needs_restart=klass is FieldClass.RESTART,
             )
         )
-    if ref.kind in ownership.METADATA_FIELD and not live.owned:
-        if ref.kind is Kind.JOB:
-            d.adopt = True
-            d.reasons.append(
-                "exists on the cluster without mlsync's ownership marker: adopted in place "
-                "(custom_settings.managed_by: mlsync is added)"
-            )
-        else:
-            ctx.warnings.append(
-                f"{ref} exists without mlsync's ownership marker; _meta cannot be updated, "
-                f"so it stays unowned and is never pruned"
-            )
+    _decide_adoption(ctx, d, live)
     d.state_ok = _state_satisfied(d)
     _decide_action(ctx, d)
     return d
+
+
+def _decide_adoption(ctx: Context, d: Decision, live: Resource) -> None:
+    """A declared resource this scope does not own yet joins it (other scopes' were refused)."""
+    scope = ctx.options.scope
+    if ctx.ownership.is_member(live):
+        # Registered, or marked by mlsync before scopes: the default scope's already.
+        return
+    d.adopt = True
+    d.mark = d.ref.kind is Kind.JOB and not live.owned
+    where = " (custom_settings.managed_by: mlsync is added)" if d.mark else ""
+    d.reasons.append(f"made outside mlsync: adopted into scope '{scope}'{where}")
 
 
 def _decide_action(ctx: Context, d: Decision) -> None:
@@ -100,7 +104,7 @@ def _decide_action(ctx: Context, d: Decision) -> None:
         d.action = Action.REPLACE
         d.reasons.append(f"{', '.join(replace)} cannot be updated in place")
         return
-    if d.fields or d.adopt:
+    if d.fields:
         if restart and d.running_now:
             d.action = Action.RESTART_UPDATE
             verb = "closed" if ref.kind is Kind.JOB else "stopped"
@@ -119,6 +123,8 @@ def _decide_action(ctx: Context, d: Decision) -> None:
         if d.live_state == "failed":
             verb = "force-closed" if ref.kind is Kind.JOB else "force-stopped"
             d.reasons.append(f"it has failed: it is {verb} first (es-ml-api.md §5.1, §5.3)")
+    elif d.adopt:
+        d.action = Action.ADOPT
 
 
 def _job_runs(ctx: Context, feed: Resource) -> bool:

@@ -38,3 +38,7 @@ class PlanOptions:
     targets: tuple[Ref, ...] = ()
     environment: str | None = None
     manifest_digest: str = ""
+    #: The ownership scope: its members are what prune may delete (see reconciler.scopes).
+    scope: str = "default"
+    #: The explicit yes for a prune that deletes every member, or from an empty manifest set.
+    allow_prune_all: bool = False

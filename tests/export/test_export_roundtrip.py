@@ -153,7 +153,7 @@ CLASSIFICATION = {
 
 
 #: What a plan of an export may show: adoption only, ownership marks only.
-ADOPTION = {"update"}
+ADOPTION = {"adopt"}
 MARKS = {"custom_settings.managed_by"}
 
 
@@ -303,6 +303,14 @@ def test_export_plan_apply_plan_round_trip(cluster: Path, tmp_path: Path) -> Non
         assert change["action"] in ADOPTION, change
         assert {f["path"] for f in change["fields"]} <= MARKS, change
         assert change["state"]["before"] == change["state"]["after"]
+    # Exactly one claim per resource, and for jobs the marker alone; nothing else is sent.
+    assert sorted(s["address"] for s in plan["steps"] if s["op"] == "add-member") == sorted(
+        c["address"] for c in plan["resource_changes"]
+    )
+    updates = [s for s in plan["steps"] if s["op"] != "add-member"]
+    assert {s["op"] for s in updates} == {"update"}
+    assert all(set(s["body"]) == {"custom_settings"} for s in updates)
+    assert len(updates) == 6  # the six jobs
     code, out, err = run(
         "apply", "exported", "--sandbox", "--sandbox-state", str(cluster), "--auto-approve"
     )
