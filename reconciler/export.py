@@ -18,7 +18,6 @@ generate again: detector descriptions (DefaultDetectorDescription, es-ml-api.md 
 from __future__ import annotations
 
 import copy
-import fnmatch
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -37,6 +36,7 @@ from reconciler.normalize import (
     canonical_event_time,
     default_categorization_analyzer,
 )
+from reconciler.targets import Target
 from reconciler.units import parse_duration_ms
 
 Body = dict[str, Any]
@@ -117,20 +117,9 @@ class Export:
 # ----------------------------------------------------------------------------- selection
 
 
-def matches(ref: Ref, patterns: Sequence[str]) -> bool:
-    """`KIND/ID` glob patterns (kind names case-insensitive), or a bare id glob for any kind."""
-    if not patterns:
-        return True
-    for pattern in patterns:
-        kind_part, sep, id_part = pattern.rpartition("/")
-        if not sep:
-            if fnmatch.fnmatchcase(ref.id, pattern):
-                return True
-        elif fnmatch.fnmatch(ref.kind.value.lower(), kind_part.lower()) and fnmatch.fnmatchcase(
-            ref.id, id_part
-        ):
-            return True
-    return False
+def matches(ref: Ref, targets: Sequence[Target]) -> bool:
+    """Is `ref` selected? Everything when no target is given (same syntax as `--target`)."""
+    return not targets or any(target.matches(ref) for target in targets)
 
 
 # ----------------------------------------------------------------------------- minimising
@@ -359,7 +348,7 @@ def _resource_document(
 def export_state(
     live: LiveState,
     *,
-    patterns: Sequence[str] = (),
+    patterns: Sequence[Target] = (),
     generated_query_delay: frozenset[str] = frozenset(),
     foreign: dict[Ref, str] | None = None,
 ) -> Export:

@@ -27,6 +27,7 @@ from reconciler.commands.common import (
 )
 from reconciler.errors import UsageError
 from reconciler.export import SCHEMA_HEADER, Export, ExportedFile, export_state
+from reconciler.targets import parse_targets
 
 #: Where the manifest schema lives relative to the working directory (the repository root).
 SCHEMA_FILE = Path("schemas") / "mlsync.schema.json"
@@ -81,7 +82,7 @@ def write_files(result: Export, out: Path) -> list[Path]:
 @connection_options
 @report_errors
 def export(**options: Any) -> None:
-    """Write manifests for the ML resources on the cluster (TARGET: KIND/ID globs, or ID globs).
+    """Write manifests for the ML resources on the cluster (TARGET: KIND/ID, as for --target).
 
     Each job's file holds its datafeed; values equal to Elasticsearch's defaults and fields
     it generates are left out, and `state:` is the current run state. Resources owned by
@@ -89,6 +90,7 @@ def export(**options: Any) -> None:
     of each resource.
     """
     scope = resolve_scope(options)
+    targets = parse_targets(options["targets"])  # bad patterns are refused before connecting
     client = open_client(options)
     try:
         _, live, _ = read_live(client)
@@ -101,9 +103,7 @@ def export(**options: Any) -> None:
         if isinstance(feed, dict) and "query_delay" not in feed
     )
     foreign = {ref: owner for ref, owner in live.owners.items() if owner != scope}
-    result = export_state(
-        live, patterns=options["targets"], generated_query_delay=generated, foreign=foreign
-    )
+    result = export_state(live, patterns=targets, generated_query_delay=generated, foreign=foreign)
     for line in result.skipped:
         echo_err(f"Skipped {line}.")
     if not result.files:

@@ -417,3 +417,15 @@ def test_export_of_nothing_is_an_error(cluster: Path) -> None:
     code, _, err = run("export", "--sandbox", "--sandbox-state", str(cluster), "Filter/nope*")
     assert code == 1
     assert "nothing to export" in err and "Filter/nope*" in err
+
+
+def test_a_bad_target_is_refused_before_connecting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(
+        "export", "--sandbox", "--sandbox-state", str(tmp_path / "s.json"), "nokind/x"
+    )
+    assert code == 1
+    assert "unknown kind 'nokind'" in err
+    assert not (tmp_path / "s.json").exists()  # the sandbox was never opened
