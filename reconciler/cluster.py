@@ -4,7 +4,7 @@ Input: an `MLClient` and the preflight `ClusterInfo`. Output: a `LiveState` (res
 same `Resource` type as the manifests, plus the cluster's defaults and a fingerprint).
 Does I/O through the client only.
 
-Nine bulk reads, whatever the number of resources (anchors.md §5 item 10; the Terraform
+Ten bulk reads, whatever the number of resources (anchors.md §5 item 10; the Terraform
 provider makes one to four GETs per resource):
 
   GET /_ml/anomaly_detectors                             jobs (not paged; ES returns up to 10 000)
@@ -16,6 +16,7 @@ provider makes one to four GETs per resource):
   GET /_ml/filters                                       filters (paged)
   GET /_ml/calendars                                     calendars (paged)
   GET /_ml/calendars/_all/events                         every scheduled event (paged)
+  GET /mlsync-registry*/_search                          ownership registry (reconciler.registry)
 
 `exclude_generated=true` is Elasticsearch's own "configuration for export" mode (es-ml-api.md
 §1.1, §2.3, §3.5): it drops generated fields so what is read is what a manifest would say. Jobs and
@@ -28,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from reconciler import ownership
+from reconciler import ownership, registry
 from reconciler.answers import Json, items_of, page_count, unexpected
 from reconciler.client import api
 from reconciler.client.response import Page
@@ -201,6 +202,10 @@ def read_cluster(client: ClientLike, info: ClusterInfoLike | None = None) -> Liv
             ref=ref, body={**body, "events": own_events}, facts={"event_ids": event_ids}
         )
 
+    owners = registry.parse_registry(client.perform(registry.search_call()).body).owners
+    for ref in owners.keys() & state.keys():
+        state[ref] = state[ref].model_copy(update={"owner": owners[ref]})
+
     defaults = server_defaults(info)
     prints = _fingerprints(state, defaults)
     summary = ClusterSummary(
@@ -217,6 +222,7 @@ def read_cluster(client: ClientLike, info: ClusterInfoLike | None = None) -> Liv
         fingerprint=fingerprint(state.values(), defaults),
         fingerprints=prints,
         request_count=client.request_count - before,
+        owners=owners,
     )
 
 

@@ -38,6 +38,10 @@ class PlanInputs(BaseModel):
 
     desired: tuple[Resource, ...] = ()
     references: tuple[Reference, ...] = ()
+    #: Planner options the plan itself does not record (its scope, prune and targets it
+    #: does): without them apply would derive another plan and refuse the file.
+    recover_failed: bool = False
+    allow_prune_all: bool = False
 
 
 class SavedPlan(BaseModel):
@@ -55,6 +59,8 @@ def save_plan(
     *,
     desired: Sequence[Resource] = (),
     references: Sequence[Reference] = (),
+    recover_failed: bool = False,
+    allow_prune_all: bool = False,
     redact: Redactor | None = None,
 ) -> None:
     """Write `plan` and its inputs to `path` atomically (temp file + rename).
@@ -63,7 +69,12 @@ def save_plan(
     or a server message may hold one); the file is written only in redacted form.
     """
     target = Path(path)
-    inputs = PlanInputs(desired=tuple(desired), references=tuple(references))
+    inputs = PlanInputs(
+        desired=tuple(desired),
+        references=tuple(references),
+        recover_failed=recover_failed,
+        allow_prune_all=allow_prune_all,
+    )
     document = {**plan_document(plan), "inputs": inputs.model_dump(mode="json")}
     if redact:
         document = redact.value(document)

@@ -15,12 +15,14 @@ import click
 
 from reconciler.commands import redacting
 from reconciler.commands.common import (
+    allow_prune_all_option,
     compute_plan,
     connection_options,
     echo_err,
     echo_plan,
     manifest_options,
     report_errors,
+    scope_option,
 )
 from reconciler.planfile import save_plan
 from reconciler.render import render, render_markdown, summary_counts
@@ -60,6 +62,7 @@ def write_github_outputs(plan: Any) -> None:
     help="Exit 0 when there are no changes, 2 when there are, 1 on errors.",
 )
 @click.option("--prune", is_flag=True, help="Delete owned resources that are not in the manifests.")
+@allow_prune_all_option
 @click.option(
     "--recover-failed",
     is_flag=True,
@@ -73,6 +76,7 @@ def write_github_outputs(plan: Any) -> None:
     help="Plan only these resources (repeatable). KIND: job, datafeed, dfa, filter, calendar "
     "or the full kind name; ID may be a glob (job/web_*, dfa/*).",
 )
+@scope_option
 @connection_options
 @report_errors
 def plan(**options: Any) -> None:
@@ -90,6 +94,8 @@ def plan(**options: Any) -> None:
                 options["out"],
                 desired=context.manifests.resources,
                 references=context.manifests.references,
+                recover_failed=bool(options.get("recover_failed")),
+                allow_prune_all=bool(options.get("allow_prune_all")),
                 redact=redacting.redactor(),
             )
             out = options["out"]

@@ -7,7 +7,6 @@ no-op), in plan order, plus warnings. Pure, no I/O.
 
 from __future__ import annotations
 
-from reconciler import ownership
 from reconciler.diff import diff_bodies, dotted
 from reconciler.model import Action, FieldChange, Kind, Ref, Resource
 from reconciler.normalize import SET_LISTS, canonical, drop_unset_computed
@@ -37,9 +36,11 @@ def decide(ctx: Context, ref: Ref, desired: Resource | None, live: Resource | No
     d.live_state = run_state(ref.kind, live.state) if live else None
     if desired is None:
         assert live is not None
-        if ctx.options.prune and prunable(live, ctx.live):
+        if ctx.options.prune and prunable(live, ctx.live, ctx.ownership):
             d.action = Action.DELETE
-            d.reasons.append("not in the manifests (--prune) and owned by mlsync")
+            d.reasons.append(
+                f"not in the manifests (--prune) and a member of scope '{ctx.options.scope}'"
+            )
         return d
     d.want_state = desired.state
     if ref.kind is Kind.DATAFEED and _job_left_failed(ctx, desired):
@@ -48,6 +49,8 @@ def decide(ctx: Context, ref: Ref, desired: Resource | None, live: Resource | No
     d.desired_canon = canonical(ref.kind, desired.body, ctx.defaults)
     if live is None:
         d.action = Action.CREATE
+        # Claimed before it is created (a member left by an interrupted apply stays one).
+        d.adopt = not ctx.ownership.registered(ref)
         return d
     if d.want_state is None:
         d.want_state = d.live_state if d.live_state != "failed" else None
@@ -69,18 +72,7 @@ def decide(ctx: Context, ref: Ref, desired: Resource | None, live: Resource | No
                 needs_restart=klass is FieldClass.RESTART,
             )
         )
-    if ref.kind in ownership.METADATA_FIELD and not live.owned:
-        if ref.kind is Kind.JOB:
-            d.adopt = True
-            d.reasons.append(
-                "exists on the cluster without mlsync's ownership marker: adopted in place "
-                "(custom_settings.managed_by: mlsync is added)"
-            )
-        else:
-            ctx.warnings.append(
-                f"{ref} exists without mlsync's ownership marker; _meta cannot be updated, "
-                f"so it stays unowned and is never pruned"
-            )
+    _decide_adoption(ctx, d, live)
     d.state_ok = _state_satisfied(d)
     _decide_action(ctx, d)
     if d.action in (Action.UPDATE, Action.RESTART_UPDATE):
@@ -120,7 +112,7 @@ def _failed(ctx: Context, d: Decision) -> None:
     if d.action in (Action.DELETE, Action.REPLACE):
         d.reasons.append(f"it has failed {why}: it is {verb} first")
         return
-    if ctx.options.recover_failed and d.action is Action.NOOP:
+    if ctx.options.recover_failed and d.action in (Action.NOOP, Action.ADOPT):
         ctx.warnings.append(
             f"{d.ref} has failed {why}; its manifest sets no `state:`, so --recover-failed "
             "leaves it failed (declare the state it should run in)"
@@ -138,9 +130,11 @@ def _failed(ctx: Context, d: Decision) -> None:
         f"then recover it with --recover-failed (it is {verb} and "
         f"{'opened' if d.ref.kind is Kind.JOB else 'started'} again)"
     )
-    d.action, d.want_state, d.state_ok = Action.NOOP, None, True
+    # Still adopted when it is a newcomer: joining the scope does not touch the failed job.
+    d.action = Action.ADOPT if d.adopt else Action.NOOP
+    d.want_state, d.state_ok = None, True
     d.fields.clear()
-    d.reasons.clear()
+    d.reasons[:] = [r for r in d.reasons if d.adopt and r.startswith("made outside mlsync")]
 
 
 def _job_left_failed(ctx: Context, feed: Resource) -> bool:
@@ -148,9 +142,21 @@ def _job_left_failed(ctx: Context, feed: Resource) -> bool:
     return (
         job is not None
         and job.live_state == "failed"
-        and job.action is Action.NOOP
+        and job.action in (Action.NOOP, Action.ADOPT)
         and not ctx.options.recover_failed
     )
+
+
+def _decide_adoption(ctx: Context, d: Decision, live: Resource) -> None:
+    """A declared resource this scope does not own yet joins it (other scopes' were refused)."""
+    scope = ctx.options.scope
+    if ctx.ownership.is_member(live):
+        # Registered, or marked by mlsync before scopes: the default scope's already.
+        return
+    d.adopt = True
+    d.mark = d.ref.kind is Kind.JOB and not live.owned
+    where = " (custom_settings.managed_by: mlsync is added)" if d.mark else ""
+    d.reasons.append(f"made outside mlsync: adopted into scope '{scope}'{where}")
 
 
 def _decide_action(ctx: Context, d: Decision) -> None:
@@ -162,7 +168,7 @@ def _decide_action(ctx: Context, d: Decision) -> None:
         d.action = Action.REPLACE
         d.reasons.append(f"{', '.join(replace)} cannot be updated in place")
         return
-    if d.fields or d.adopt:
+    if d.fields:
         if restart and d.running_now:
             d.action = Action.RESTART_UPDATE
             verb = "closed" if ref.kind is Kind.JOB else "stopped"
@@ -178,6 +184,8 @@ def _decide_action(ctx: Context, d: Decision) -> None:
         return
     if not d.state_ok:
         d.action = _state_action(ref.kind, d.want_state)
+    elif d.adopt:
+        d.action = Action.ADOPT
 
 
 def _job_runs(ctx: Context, feed: Resource) -> bool:

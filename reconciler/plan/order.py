@@ -47,6 +47,19 @@ def build_steps(ctx: Context) -> tuple[Step, ...]:
                 return True
         return False
 
+    # Phase 0: claim what this plan creates or adopts, before any other step touches it, so
+    # of two scopes racing for one resource only the one whose claim landed goes on.
+    for ref, d in dec.items():
+        if d.adopt:
+            s.add(
+                ref,
+                "add-member",
+                ctx.ownership.add_call(ref),
+                phase="member",
+                description=f"add {ref} to the members of scope {ctx.options.scope} (fails, "
+                "and its other steps are skipped, when another scope has claimed it)",
+            )
+
     stopped: set[Ref] = set()
     # Phase 1: stop datafeeds, then close jobs and stop DFA (children first).
     for kind in (Kind.DATAFEED, Kind.JOB, Kind.DFA):
@@ -129,6 +142,9 @@ def build_steps(ctx: Context) -> tuple[Step, ...]:
                     description=f"delete destination index {dest} of {ref.id} (its results)",
                 )
             s.add(ref, "delete", call, phase="delete", after=after, destructive=True)
+            if d.action is Action.DELETE and ctx.ownership.registered(ref):
+                # Only once it is gone: a crash in between leaves a member without resource.
+                s.add(ref, "remove-member", ctx.ownership.remove_call(ref), phase="forget")
 
     # Phase 2: deletes, children first; the delete half of a replace is destructive too.
     for kind in (Kind.DATAFEED, Kind.JOB, Kind.DFA, Kind.CALENDAR):
@@ -158,6 +174,11 @@ def build_steps(ctx: Context) -> tuple[Step, ...]:
 
     # Filters go last among the deletes: jobs must stop using them first.
     delete(Kind.FILTER)
+
+    # Members whose resource is gone (an apply interrupted after the claim, or a delete made
+    # by hand) leave the member set.
+    for ref in ctx.stale_members:
+        s.add(ref, "remove-member", ctx.ownership.remove_call(ref), phase="forget")
 
     # Phase 4: open jobs, then start datafeeds and DFA.
     for kind in (Kind.JOB, Kind.DATAFEED, Kind.DFA):
@@ -220,7 +241,9 @@ def _clear_restore_records(s: StepList, ctx: Context, readds: dict[str, list[int
         s.add(
             ref,
             "clear-restore-record",
-            api.update_job(ref.id, {"custom_settings": settings_after(d, record=[])}),
+            api.update_job(
+                ref.id, {"custom_settings": settings_after(d, record=[], scope=ctx.options.scope)}
+            ),
             phase="record",
             after=readds.get(ref.id, []),
             description=f"remove the calendar restore record from job {ref.id}",

@@ -45,15 +45,16 @@ def create_or_update(s: StepList, ctx: Context, d: Decision, gone: set[str]) -> 
     if d.action in (Action.CREATE, Action.REPLACE):
         call: Call
         if ref.kind is Kind.JOB:
-            body = ownership.with_marker(Kind.JOB, raw)
+            body = ownership.with_marker(Kind.JOB, raw, ctx.options.scope)
             record = restore_record(ctx, ref.id) if d.action is Action.REPLACE else []
             if record:  # kept on the cluster until the memberships are back (cascade)
-                body["custom_settings"] = settings_after(d, record=record)
+                body["custom_settings"] = settings_after(d, record=record, scope=ctx.options.scope)
             call = api.put_job(ref.id, body)
         elif ref.kind is Kind.DATAFEED:
             call = api.put_datafeed(ref.id, raw)
         elif ref.kind is Kind.DFA:
-            call = api.put_data_frame_analytics(ref.id, ownership.with_marker(Kind.DFA, raw))
+            marked = ownership.with_marker(Kind.DFA, raw, ctx.options.scope)
+            call = api.put_data_frame_analytics(ref.id, marked)
         elif ref.kind is Kind.FILTER:
             call = api.put_filter(ref.id, raw)
         else:
@@ -68,10 +69,15 @@ def create_or_update(s: StepList, ctx: Context, d: Decision, gone: set[str]) -> 
                 phase="apply",
             )
         return
+    if d.mark and d.action not in (Action.UPDATE, Action.RESTART_UPDATE):
+        # Adopted with no field to change: the update sends the marker alone.
+        body = job_update_body(d, ctx.options.scope)
+        s.add(ref, "update", api.update_job(ref.id, body), phase="apply", after=after)
     if d.action not in (Action.UPDATE, Action.RESTART_UPDATE):
         return
     if ref.kind is Kind.JOB:
-        s.add(ref, "update", api.update_job(ref.id, job_update_body(d)), phase="apply", after=after)
+        body = job_update_body(d, ctx.options.scope)
+        s.add(ref, "update", api.update_job(ref.id, body), phase="apply", after=after)
     elif ref.kind is Kind.DATAFEED:
         body = top_level_update(d, DATAFEED_RESETS)
         s.add(ref, "update", api.update_datafeed(ref.id, body), phase="apply", after=after)

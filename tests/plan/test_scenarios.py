@@ -94,7 +94,10 @@ def test_scenario(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     # re-derives the steps from), and `mlsync show` renders it again exactly as plan did.
     run_plan(state, "--out", str(work / "plan.saved"), *options)
     saved = json.loads((work / "plan.saved").read_text())
-    assert set(saved.pop("inputs")) == {"desired", "references"}
+    inputs = saved.pop("inputs")
+    assert set(inputs) == {"desired", "references", "recover_failed", "allow_prune_all"}
+    assert inputs["recover_failed"] == ("--recover-failed" in options)
+    assert inputs["allow_prune_all"] == ("--allow-prune-all" in options)
     document = json.dumps(saved, indent=2, ensure_ascii=False) + "\n"
     assert stable(document) == (source / "plan.json").read_text()
     for fmt, filename in FORMATS.items():
