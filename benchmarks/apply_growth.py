@@ -73,9 +73,13 @@ def inprocess(
     plan = make_plan(wanted, read_cluster(client, info))
     client.perform(api.Call(method="PUT", path="/_sandbox/transitions", body={"latency": latency}))
     before = client.request_count
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     result = apply_plan(plan, client, concurrency=concurrency, poll_interval=0.05)
     elapsed = time.perf_counter() - started
+    # CPU time of the whole process (every worker thread and the in-process sandbox): with no
+    # latency the apply is CPU-bound, and unlike wall time this does not grow when other
+    # processes load the machine, so the CI growth check reads it.
+    cpu = time.process_time() - cpu_started
     requests = client.request_count - before
     client.perform(api.Call(method="PUT", path="/_sandbox/transitions", body={"latency": 0}))
     converged = len(plan.steps) == 4 * jobs and requests == 4 * jobs  # create, open/start
@@ -86,6 +90,7 @@ def inprocess(
     client.close()
     return {
         "s": elapsed,
+        "cpu_s": cpu,
         "requests": requests,
         "steps": len(plan.steps),
         "critical_path": critical_path(plan),
@@ -116,7 +121,12 @@ def growth(args: argparse.Namespace) -> None:
                         for _ in range(repeats)
                     ]
                     best = min(measured, key=lambda r: r["s"])
-                    rows.append({"jobs": n, "s": best["s"], "requests": best["requests"]})
+                    row = {"jobs": n, "s": best["s"], "requests": best["requests"]}
+                    if args.quick:
+                        # CI checks the growth of CPU time (see `inprocess`), never wall time.
+                        row = {"jobs": n, "clock": "cpu", "s": min(r["cpu_s"] for r in measured)}
+                        row["requests"] = best["requests"]
+                    rows.append(row)
             report(f"apply_{mode}", latency, rows, args.quick)
 
 
