@@ -175,7 +175,9 @@ def allow_prune_all_option(func: Callable[P, R]) -> Callable[P, R]:
 
 def resolve_scope(options: dict[str, Any]) -> str:
     """The scope of this run: --scope / MLSYNC_SCOPE, else the --env name, else `default`."""
-    name = options.get("scope") or options.get("env") or registry.DEFAULT_SCOPE
+    name = options.get("scope")
+    if name is None:  # an empty --scope '' is refused below, never the default scope
+        name = options.get("env") or registry.DEFAULT_SCOPE
     try:
         return registry.check_scope(str(name))
     except MlsyncError as exc:

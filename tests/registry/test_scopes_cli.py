@@ -311,3 +311,30 @@ def test_destroy_tears_down_one_scope(state: Path, tmp_path: Path) -> None:
     filters = [f["filter_id"] for f in c.perform(api.get_filters()).body["filters"]]
     c.close()
     assert jobs == ["prod_job"] and filters == ["prod_hosts"]
+
+
+def test_a_saved_plan_of_a_scope_applies_with_its_claims_and_prune_all(
+    state: Path, tmp_path: Path
+) -> None:
+    # apply --plan derives the plan again from the file's inputs: the scope (its add-member
+    # and remove-member steps) and --allow-prune-all must be among them, or the file is refused.
+    apply(state, team(tmp_path, "dev"), "--scope", "dev")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "other.yml").write_text("kind: Filter\nid: unrelated\nspec: {items: [q]}\n")
+    saved = tmp_path / "plan.saved"
+    code, out = run(
+        state, "plan", str(empty), "--scope", "dev", "--prune", "--allow-prune-all",
+        "--out", str(saved),
+    )  # fmt: skip
+    assert code in (0, 2), out
+    document = json.loads(saved.read_text())
+    assert document["inputs"]["allow_prune_all"] is True
+    ops = {step["op"] for step in document["plan"]["steps"]}
+    assert {"add-member", "remove-member"} <= ops
+    code, out = run(
+        state, "apply", "--plan", str(saved), "--scope", "dev", "--allow-destroy",
+        "--auto-approve",
+    )  # fmt: skip
+    assert code == 0, out
+    assert members(state) == {"Filter/unrelated": "dev"}

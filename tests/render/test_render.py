@@ -158,7 +158,12 @@ def test_json_document_round_trips_through_a_saved_plan(tmp_path: Path) -> None:
     assert load_plan(tmp_path / "p.json") == plan
     document = json.loads((tmp_path / "p.json").read_text())
     # The saved file is the JSON document plus the planner's inputs (apply re-derives from them).
-    assert document.pop("inputs") == {"desired": [], "references": []}
+    assert document.pop("inputs") == {
+        "desired": [],
+        "references": [],
+        "recover_failed": False,
+        "allow_prune_all": False,
+    }
     assert document == plan_document(plan)
     [resource] = document["resource_changes"]
     assert resource["change"] == {
