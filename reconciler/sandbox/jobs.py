@@ -623,4 +623,15 @@ def flush_job(ctx: Ctx, req: Request) -> Json:
     get_job(ctx, job_id)
     if job_state(ctx, job_id) != "opened":
         raise conflict(f"Cannot flush because job [{job_id}] is not open")
+    # FlushJobAction.Request takes calc_interim/start/end/advance_time/skip_time from the query
+    # string or the body; InterimResultsParams.Builder.checkValidFlushArgumentsCombination
+    # refuses a window without calc_interim, and an end without a start
+    # (Messages.REST_INVALID_FLUSH_PARAMS_UNEXPECTED / _MISSING, IllegalArgumentException).
+    start, end = req.value("start"), req.value("end")
+    if not req.flag("calc_interim", False):
+        for name, value in (("start", start), ("end", end)):
+            if value not in (None, ""):
+                raise illegal_argument(f"Invalid flush parameters: unexpected '{name}'.")
+    elif start in (None, "") and end not in (None, ""):
+        raise illegal_argument("Invalid flush parameters: 'start' has not been specified.")
     return {"flushed": True, "last_finalized_bucket_end": 0}

@@ -546,3 +546,24 @@ def test_int_fields_refuse_booleans_and_overflow(
     err = api.error(400, "PUT", path, {**base, field: 3_000_000_000})
     assert err["reason"].endswith(f"[{parser}] failed to parse field [{field}]")
     assert err["caused_by"]["reason"].startswith("Numeric value (3000000000) out of range of int")
+
+
+@pytest.mark.parametrize(
+    ("params", "reason"),
+    [
+        ({"start": "1000"}, "Invalid flush parameters: unexpected 'start'."),
+        ({"end": "1000"}, "Invalid flush parameters: unexpected 'end'."),
+        ({"calc_interim": True, "end": "1000"},
+         "Invalid flush parameters: 'start' has not been specified."),
+    ],
+)  # fmt: skip
+def test_flush_parameter_combinations(api: Api, params: dict[str, Any], reason: str) -> None:
+    # InterimResultsParams.Builder.checkValidFlushArgumentsCombination
+    api.ok("PUT", f"{AD}/j", MINIMAL_JOB)
+    api.ok("POST", f"{AD}/j/_open")
+    err = api.error(400, "POST", f"{AD}/j/_flush", **params)
+    assert (err["type"], err["reason"]) == ("illegal_argument_exception", reason)
+    err = api.error(400, "POST", f"{AD}/j/_flush", params)  # the body takes them too
+    assert err["reason"] == reason
+    flushed = api.ok("POST", f"{AD}/j/_flush", {"calc_interim": True, "start": "1000"})
+    assert flushed["flushed"] is True
