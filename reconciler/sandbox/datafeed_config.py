@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from reconciler.sandbox import query_dsl
-from reconciler.sandbox.exceptions import EsError, illegal_argument, parse_error
+from reconciler.sandbox.exceptions import illegal_argument, parse_error
 from reconciler.sandbox.javarandom import default_query_delay_ms
 from reconciler.sandbox.validation import (
     Duration,
@@ -259,7 +259,7 @@ def build_datafeed(
     if aggs is not None:
         aggs = require_object(aggs, parser, "aggregations", raw)
         if "aggregations" in body or "aggs" in body:
-            _check_parsable(
+            query_dsl.refuse_unparsable(
                 query_dsl.aggregations_problem(aggs),
                 "aggs" if "aggs" in body else "aggregations",
                 "Datafeed aggregations are not parsable",
@@ -303,7 +303,7 @@ def build_datafeed(
     out["indices_options"] = parse_indices_options(merged.get("indices_options"), params, raw)
     query = merged.get("query", {"match_all": {}})
     if "query" in body:
-        _check_parsable(
+        query_dsl.refuse_unparsable(
             query_dsl.query_problem(query), "query", "Datafeed query is not parsable", parser, raw
         )
     out["query"] = query
@@ -342,27 +342,6 @@ def build_datafeed(
     if job is not None:
         validate_against_job(out, job, interval, frequency)
     return out
-
-
-def _check_parsable(problem: str | None, field: str, message: str, parser: str, raw: str) -> None:
-    """QueryProvider / AggProvider.fromXContent, strict: a parse failure inside the field.
-
-    ExceptionsHelper.badRequestException(message, cause) is thrown inside the ObjectParser's
-    field, which wraps it: `[l:c] [datafeed_config] failed to parse field [query]`, caused by the
-    400 status_exception, itself caused by the search parser's parsing_exception.
-    """
-    if problem is None:
-        return
-    raise EsError(
-        400,
-        "x_content_parse_exception",
-        f"[{key_location(raw, field)}] [{parser}] failed to parse field [{field}]",
-        caused_by={
-            "type": "status_exception",
-            "reason": message,
-            "caused_by": {"type": "parsing_exception", "reason": problem},
-        },
-    )
 
 
 def validate_against_job(

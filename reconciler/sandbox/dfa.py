@@ -11,7 +11,7 @@ import json
 import random
 from typing import Any
 
-from reconciler.sandbox import documents
+from reconciler.sandbox import documents, query_dsl
 from reconciler.sandbox.context import NODE_ID, Ctx, Request, node_info, require_no_body_id
 from reconciler.sandbox.exceptions import (
     EsError,
@@ -246,6 +246,14 @@ def _source(ctx: Ctx, value: Any, raw: str) -> Json:
         raise illegal_argument("source.index must contain non-null and non-empty strings")
     if any(":" in i for i in indices):
         raise illegal_argument("remote source indices are not supported")
+    if "query" in source:
+        query_dsl.refuse_unparsable(
+            query_dsl.query_problem(source["query"]),
+            "query",
+            "Data Frame Analytics config query is not parsable",
+            "data_frame_analytics_source",
+            raw,
+        )
     out: Json = {"index": indices, "query": source.get("query", {"match_all": {}})}
     if "_source" in source:
         src = source["_source"]

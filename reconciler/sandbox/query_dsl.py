@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from reconciler.sandbox.validation import token_name
+from reconciler.sandbox.exceptions import EsError
+from reconciler.sandbox.validation import key_location, token_name
 
 # SearchModule's registered query names (8.x/9.x, core plus the x-pack ones a datafeed can use).
 QUERY_TYPES = frozenset(
@@ -142,3 +143,27 @@ def aggregations_problem(aggs: Any) -> str | None:
             if meta in agg and (problem := aggregations_problem(agg[meta])) is not None:
                 return problem
     return None
+
+
+def refuse_unparsable(problem: str | None, field: str, message: str, parser: str, raw: str) -> None:
+    """QueryProvider / AggProvider.fromXContent, strict: a parse failure inside the field.
+
+    Used by datafeeds (`Datafeed query is not parsable`, `Datafeed aggregations are not
+    parsable`) and DFA sources (`Data Frame Analytics config query is not parsable`).
+
+    ExceptionsHelper.badRequestException(message, cause) is thrown inside the ObjectParser's
+    field, which wraps it: `[l:c] [datafeed_config] failed to parse field [query]`, caused by the
+    400 status_exception, itself caused by the search parser's parsing_exception.
+    """
+    if problem is None:
+        return
+    raise EsError(
+        400,
+        "x_content_parse_exception",
+        f"[{key_location(raw, field)}] [{parser}] failed to parse field [{field}]",
+        caused_by={
+            "type": "status_exception",
+            "reason": message,
+            "caused_by": {"type": "parsing_exception", "reason": problem},
+        },
+    )

@@ -567,3 +567,16 @@ def test_flush_parameter_combinations(api: Api, params: dict[str, Any], reason: 
     assert err["reason"] == reason
     flushed = api.ok("POST", f"{AD}/j/_flush", {"calc_interim": True, "start": "1000"})
     assert flushed["flushed"] is True
+
+
+def test_a_dfa_source_query_that_does_not_parse_is_refused(api: Api) -> None:
+    # DataFrameAnalyticsSource: QueryProvider with DATA_FRAME_ANALYTICS_BAD_QUERY_FORMAT
+    api.ok("POST", "/src/_doc", {"x": 1.0})
+    body = {
+        "source": {"index": "src", "query": {"nope": {}}}, "dest": {"index": "out"},
+        "analysis": {"outlier_detection": {}},
+    }  # fmt: skip
+    err = api.error(400, "PUT", f"{DFA}/a", body)
+    assert err["reason"].endswith("[data_frame_analytics_source] failed to parse field [query]")
+    assert err["caused_by"]["reason"] == "Data Frame Analytics config query is not parsable"
+    assert err["caused_by"]["caused_by"]["reason"] == "unknown query [nope]"
