@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from reconciler.sandbox import query_dsl
-from reconciler.sandbox.exceptions import illegal_argument, parse_error
+from reconciler.sandbox.exceptions import bad_request, illegal_argument, parse_error
 from reconciler.sandbox.javarandom import default_query_delay_ms
 from reconciler.sandbox.validation import (
     Duration,
@@ -228,17 +228,19 @@ def build_datafeed(
     if "indexes" in body and "indices" in body:
         raise illegal_argument("Found two index definitions: [indexes] and [indices]")
     if merged.get("job_id") is None:
-        raise illegal_argument("[job_id] must not be null")
+        # ExceptionsHelper.requireNonNull
+        raise illegal_argument("[job_id] must not be null.")
     indices = merged.get("indices")
-    if indices is None:
-        raise illegal_argument("[indices] must not be null")
     if isinstance(indices, str):
         # DatafeedConfig's parser declares `indices` with declareStringArray, which takes a
         # single string as a one-element list and never splits it: "a,b" is stored as ["a,b"]
         # (es-ml-api.md §2.1 "a single string is accepted").
         indices = [indices]
     if not indices or "" in indices:
-        raise illegal_argument("indices cannot be empty")
+        # DatafeedConfig.Builder.build: invalidOptionValue (a badRequestException) with the
+        # list as Java prints it
+        shown = "null" if indices is None else "[" + ", ".join(str(i) for i in indices) + "]"
+        raise bad_request(f"Invalid indices value '{shown}' in datafeed configuration")
     out: Json = {"datafeed_id": datafeed_id, "job_id": merged["job_id"]}
     out["authorization"] = {"roles": ["superuser"]}
     job_id = str(merged["job_id"])
@@ -310,7 +312,7 @@ def build_datafeed(
     out["indices"] = [str(i) for i in indices]
     scroll = body_long(merged.get("scroll_size", 1000), "scroll_size", parser, raw, java_type="int")
     if scroll < 0:
-        raise illegal_argument(f"Invalid scroll_size value '{scroll}' in datafeed configuration")
+        raise bad_request(f"Invalid scroll_size value '{scroll}' in datafeed configuration")
     out["scroll_size"] = scroll
     if merged.get("max_empty_searches") is not None:
         mes = body_long(
@@ -319,9 +321,7 @@ def build_datafeed(
         if mes == -1:
             pass  # DatafeedConfig.Builder.setMaxEmptySearches: -1 means unset (PUT and update)
         elif mes <= 0:
-            raise illegal_argument(
-                f"Invalid max_empty_searches value '{mes}' in datafeed configuration"
-            )
+            raise bad_request(f"Invalid max_empty_searches value '{mes}' in datafeed configuration")
         else:
             out["max_empty_searches"] = mes
     ddc_in = merged.get("delayed_data_check_config")

@@ -66,7 +66,7 @@ def put_datafeed(ctx: Ctx, req: Request) -> Json:
         raise already_exists(f"A datafeed with id [{datafeed_id}] already exists")
     job_id = body.get("job_id")
     if job_id is None:
-        raise illegal_argument("[job_id] must not be null")
+        raise illegal_argument("[job_id] must not be null.")
     job = ctx.state["jobs"].get(str(job_id))
     if job is None:
         raise missing_job(str(job_id))

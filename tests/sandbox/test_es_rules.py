@@ -580,3 +580,24 @@ def test_a_dfa_source_query_that_does_not_parse_is_refused(api: Api) -> None:
     assert err["reason"].endswith("[data_frame_analytics_source] failed to parse field [query]")
     assert err["caused_by"]["reason"] == "Data Frame Analytics config query is not parsable"
     assert err["caused_by"]["caused_by"]["reason"] == "unknown query [nope]"
+
+
+@pytest.mark.parametrize(
+    ("body", "etype", "reason"),
+    [
+        ({"indices": ["i"]}, "illegal_argument_exception", "[job_id] must not be null."),
+        ({"job_id": "j"}, "status_exception",
+         "Invalid indices value 'null' in datafeed configuration"),
+        ({"job_id": "j", "indices": []}, "status_exception",
+         "Invalid indices value '[]' in datafeed configuration"),
+        ({"job_id": "j", "indices": ["a", ""]}, "status_exception",
+         "Invalid indices value '[a, ]' in datafeed configuration"),
+        ({"job_id": "j", "indices": ["a"], "scroll_size": -1}, "status_exception",
+         "Invalid scroll_size value '-1' in datafeed configuration"),
+    ],
+)  # fmt: skip
+def test_datafeed_builder_messages(api: Api, body: dict[str, Any], etype: str, reason: str) -> None:
+    # DatafeedConfig.Builder.build: ExceptionsHelper.requireNonNull and invalidOptionValue
+    api.ok("PUT", f"{AD}/j", job_body())
+    err = api.error(400, "PUT", f"{DF}/d", body)
+    assert (err["type"], err["reason"]) == (etype, reason)
