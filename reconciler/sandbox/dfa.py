@@ -531,7 +531,7 @@ def _check_starting_state(ctx: Ctx, dfa_id: str, config: Json) -> None:
         raise EsError(400, "status_exception", "Cannot start because the job has already finished")
     if progress and progress[0]["progress_percent"] == 0:
         dest = config["dest"]["index"]
-        if ctx.state["indices"].get(dest, {}).get("docs"):
+        if dest in ctx.state["indices"] and documents.doc_count(ctx, dest):
             raise EsError(400, "status_exception", f"dest index [{dest}] must be empty")
 
 

@@ -10,7 +10,7 @@ import copy
 import math
 from typing import Any
 
-from reconciler.sandbox import datafeed_config, job_config
+from reconciler.sandbox import datafeed_config, job_config, results_index
 from reconciler.sandbox.context import (
     NODE_ID,
     Ctx,
@@ -173,6 +173,7 @@ def put_job(ctx: Ctx, req: Request) -> Json:
         datafeed = datafeed_config.build_datafeed(df_body, req.raw, df_id, job, req.params)
     stored: Json = {"job_version": ctx.ml_config_version, "create_time": ctx.now_ms, **job}
     ctx.state["jobs"][job_id] = stored
+    results_index.create_for_job(ctx, job_id, stored)
     if datafeed is not None:
         ctx.state["datafeeds"][datafeed["datafeed_id"]] = datafeed
     return render_job(ctx, job_id)
@@ -187,7 +188,6 @@ def get_jobs(ctx: Ctx, req: Request) -> Json:
 
 def job_stats_entry(ctx: Ctx, job_id: str) -> Json:
     """One element of job `_stats` (es-ml-api.md §6.1)."""
-    results = ctx.state["results"].get(job_id, {})
     data_counts = {
         "job_id": job_id,
         "processed_record_count": 0, "processed_field_count": 0, "input_bytes": 0,
@@ -195,10 +195,10 @@ def job_stats_entry(ctx: Ctx, job_id: str) -> Json:
         "out_of_order_timestamp_count": 0, "empty_bucket_count": 0, "sparse_bucket_count": 0,
         "bucket_count": 0, "input_record_count": 0,
     }  # fmt: skip
-    data_counts.update(results.get("data_counts") or {})
+    data_counts.update(results_index.data_counts(ctx, job_id) or {})
     mss = default_model_size_stats(job_id, int(ctx.state["jobs"][job_id]["create_time"]))
-    mss.update(results.get("model_size_stats") or {})
-    buckets = results.get("buckets", [])
+    mss.update(results_index.model_size_stats(ctx, job_id) or {})
+    buckets = results_index.results(ctx, job_id, "buckets")
     timing: Json = {
         "job_id": job_id,
         "bucket_count": len(buckets),
@@ -213,12 +213,11 @@ def job_stats_entry(ctx: Ctx, job_id: str) -> Json:
             average_bucket_processing_time_ms=sum(times) / len(times),
             exponential_average_bucket_processing_time_ms=sum(times) / len(times),
         )
-    forecasts = ctx.state["forecasts"].get(job_id, [])
     entry: Json = {
         "job_id": job_id,
         "data_counts": data_counts,
         "model_size_stats": mss,
-        "forecasts_stats": {"total": len(forecasts), "forecasted_jobs": 1 if forecasts else 0},
+        "forecasts_stats": results_index.forecast_stats(ctx, job_id),
         "state": job_state(ctx, job_id),
     }
     task = ctx.state["job_tasks"].get(job_id)
@@ -283,9 +282,7 @@ def update_job(ctx: Ctx, req: Request) -> Json:
             body["analysis_limits"], req.raw, _max_mb(ctx), "job_update"
         )
         model_bytes = int(
-            (ctx.state["results"].get(job_id, {}).get("model_size_stats") or {}).get(
-                "model_bytes", 0
-            )
+            (results_index.model_size_stats(ctx, job_id) or {}).get("model_bytes", 0)
         )
         new_mb = int(limits["model_memory_limit"][:-2])
         current_mb = math.ceil(model_bytes / job_config.MB)
@@ -378,8 +375,7 @@ def remove_job(ctx: Ctx, job_id: str) -> None:
     """Delete a job, its task, results, snapshots, and its id from calendars."""
     ctx.state["job_tasks"].pop(job_id, None)
     del ctx.state["jobs"][job_id]
-    for key in ("results", "snapshots", "forecasts"):
-        ctx.state[key].pop(job_id, None)
+    results_index.delete_job(ctx, job_id)
     calendars = ctx.state["calendars"]
     for calendar_id in calendars.lookup("job_ids", job_id):
         calendar = calendars[calendar_id]
@@ -447,8 +443,7 @@ def reset_job(ctx: Ctx, req: Request) -> Json:
     get_job(ctx, job_id)
     if job_state(ctx, job_id) != "closed":
         raise conflict("Can only reset a job when it is closed.")
-    for key in ("results", "snapshots", "forecasts"):
-        ctx.state[key].pop(job_id, None)
+    results_index.reset(ctx, job_id)
     for key in ("model_snapshot_id", "model_snapshot_min_version", "finished_time"):
         ctx.state["jobs"][job_id].pop(key, None)
     if not req.flag("wait_for_completion", True):
@@ -572,38 +567,6 @@ def estimate_model_memory(ctx: Ctx, req: Request) -> Json:
                     break
         total += 5 * parts * job_config.MB
     return {"model_memory_estimate": f"{math.ceil(total / job_config.MB)}mb"}
-
-
-def delete_forecast(ctx: Ctx, req: Request) -> Json:
-    """DELETE /_ml/anomaly_detectors/{job_id}/_forecast[/{forecast_id}]."""
-    job_id = req.path_params["job_id"]
-    get_job(ctx, job_id)
-    expression = req.path_params.get("forecast_id", "_all")
-    forecasts: list[Json] = ctx.state["forecasts"].get(job_id, [])
-    ids = [f["forecast_id"] for f in forecasts]
-    allow = req.flag("allow_no_forecasts", True)
-    wanted = expand_ids(
-        expression,
-        ids,
-        lambda f: not_found(f"No forecast(s) [{f}] exists for job [{job_id}]"),
-        allow_no_match=allow,
-    )
-    ctx.state["forecasts"][job_id] = [f for f in forecasts if f["forecast_id"] not in wanted]
-    return {"acknowledged": True}
-
-
-def forecast(ctx: Ctx, req: Request) -> Json:
-    """POST /_ml/anomaly_detectors/{job_id}/_forecast: records a forecast id."""
-    job_id = req.path_params["job_id"]
-    get_job(ctx, job_id)
-    state = job_state(ctx, job_id)
-    if state != "opened":
-        raise conflict(f"Cannot forecast for job [{job_id}] as it should be opened but is {state}")
-    forecast_id = f"sandbox-forecast-{ctx.next_counter()}"
-    ctx.state["forecasts"].setdefault(job_id, []).append(
-        {"forecast_id": forecast_id, "create_time": ctx.now_ms}
-    )
-    return {"acknowledged": True, "forecast_id": forecast_id}
 
 
 def flush_job(ctx: Ctx, req: Request) -> Json:

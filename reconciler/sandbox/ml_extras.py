@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from reconciler.sandbox import documents
+from reconciler.sandbox import documents, mapping, results_index
 from reconciler.sandbox.context import NODE_ID, NODE_NAME, Ctx, Request, node_info
 from reconciler.sandbox.exceptions import EsError, not_found
 from reconciler.sandbox.jobs import get_job, job_state
@@ -76,10 +76,8 @@ def upgrade_snapshot(ctx: Ctx, req: Request) -> Json:
             f"Cannot upgrade job [{job_id}] snapshot [{snapshot_id}] while it is "
             f"[{job_state(ctx, job_id)}]; close the job first",
         )
-    ctx.state["snapshots"][job_id] = [
-        {**s, "min_version": ctx.ml_config_version} if s["snapshot_id"] == snapshot_id else s
-        for s in ctx.state["snapshots"][job_id]
-    ]
+    snap = {**_snapshot(ctx, job_id, snapshot_id), "min_version": ctx.ml_config_version}
+    results_index.write(ctx, job_id, results_index.snapshot_doc_id(job_id, snapshot_id), snap)
     return {"node": NODE_ID, "completed": True}
 
 
@@ -112,8 +110,7 @@ def post_data(ctx: Ctx, req: Request) -> Json:
     stamps = [r[time_field] for r in records if isinstance(r.get(time_field), (int, float))]
     fields = sum(len(r) for r in records)
     missing = sum(1 for r in records if time_field not in r)
-    store: Json = ctx.state["results"].setdefault(job_id, {})
-    before: Json = dict(store.get("data_counts") or {})
+    before: Json = results_index.data_counts(ctx, job_id) or {}
 
     def add(key: str, amount: int) -> int:
         return int(before.get(key, 0)) + amount
@@ -154,8 +151,9 @@ def post_data(ctx: Ctx, req: Request) -> Json:
                 ),
             ]
         )
-    store["data_counts"] = {**before, **counts}
-    return {"job_id": job_id, **store["data_counts"]}
+    merged = {**before, **counts, "job_id": job_id}
+    results_index.put_data_counts(ctx, job_id, merged)
+    return {"job_id": job_id, **{k: v for k, v in merged.items() if k != "job_id"}}
 
 
 def _records(raw: str) -> list[Json]:
@@ -201,9 +199,8 @@ def bulk(ctx: Ctx, req: Request) -> Json:
             else:
                 source = json.loads(lines[i])
                 i += 1
-                kind = "_create" if action == "create" else "_doc"
-                sub = Request("PUT", f"/{index}/{kind}/{doc_id}", {}, "", {}, path_params, source)
-                reply = documents.write_doc(ctx, sub)
+                op_type = "create" if action == "create" else "index"
+                reply = documents.put_doc(ctx, index, doc_id, source, op_type=op_type)
             status, body = _reply(reply)
             items.append({action: {**body, "status": status}})
         except EsError as err:
@@ -222,36 +219,19 @@ def _reply(reply: Any) -> tuple[int, Json]:
 
 
 def get_mapping(ctx: Ctx, req: Request) -> Json:
-    """GET /[{index}/]_mapping."""
+    """GET /[{index}/]_mapping (aliases resolve to their indices)."""
     expression = req.path_params.get("index", "_all")
     names = documents.resolve_indices(ctx, expression)
-    out: Json = {}
-    for name in names:
-        index = ctx.state["indices"][name]
-        out[name] = {"mappings": index["mappings"] or documents.infer_mappings(index)}
-    return out
+    return {name: {"mappings": ctx.state["indices"][name]["mappings"]} for name in names}
 
 
 def put_mapping(ctx: Ctx, req: Request) -> Json:
-    """PUT /{index}/_mapping — adds properties (existing fields keep their type)."""
+    """PUT /{index}/_mapping — adds fields; an existing field's type cannot change."""
     body = req.obj()
-    for name in documents.resolve_indices(ctx, req.path_params["index"]):
-        index = ctx.state["indices"][name]
-        mappings: Json = dict(index["mappings"] or {})
-        properties: Json = dict(mappings.get("properties") or {})
-        for field, spec in (body.get("properties") or {}).items():
-            old = properties.get(field)
-            if old and old.get("type") and spec.get("type") and old["type"] != spec["type"]:
-                raise EsError(
-                    400,
-                    "illegal_argument_exception",
-                    f"mapper [{field}] cannot be changed from type [{old['type']}] to "
-                    f"[{spec['type']}]",
-                )
-            properties[field] = spec
-        mappings.update({k: v for k, v in body.items() if k != "properties"})
-        mappings["properties"] = properties
-        index["mappings"] = mappings
+    names = documents.resolve_indices(ctx, req.path_params["index"])
+    merged = {name: mapping.merge(ctx.state["indices"][name]["mappings"], body) for name in names}
+    for name, value in merged.items():  # all or nothing, as one cluster-state update
+        ctx.state["indices"][name]["mappings"] = value
     return {"acknowledged": True}
 
 

@@ -29,8 +29,9 @@ from typing import Any
 
 Json = dict[str, Any]
 
-#: `PRAGMA user_version` of a state database written by this module (1 was the JSON file).
-STATE_FORMAT = 2
+#: `PRAGMA user_version` of a state database written by this module (1 was the JSON file; 2 kept
+#: each index's documents inside its row and ML results on the job).
+STATE_FORMAT = 3
 
 #: Collections: id → JSON object, one row each.
 COLLECTIONS = (
@@ -45,11 +46,10 @@ COLLECTIONS = (
     "filters",
     "calendars",
     "events",
-    "results",
-    "snapshots",
-    "forecasts",
     "trained_models",
     "indices",
+    "aliases",
+    "docs",
 )
 #: Single values and their defaults (one row each in the `""` collection).
 VALUES: dict[str, Any] = {"format": STATE_FORMAT, "settings": {}, "faults": [], "counter": 0}
@@ -76,6 +76,12 @@ def _filters_used(job: Any) -> list[str]:
     ]
 
 
+def _doc_job(doc: Any) -> list[str]:
+    """`<index>/<job_id>` for a document with a string `job_id` (ML results, state, stats)."""
+    job_id = (doc.get("_source") or {}).get("job_id")
+    return [f"{doc['_index']}/{job_id}"] if isinstance(job_id, str) else []
+
+
 #: collection → index name → the keys an object is listed under.
 INDEXES: dict[str, dict[str, IndexKeys]] = {
     "jobs": {
@@ -88,6 +94,9 @@ INDEXES: dict[str, dict[str, IndexKeys]] = {
     "job_tasks": {"pending": _task_pending},
     "datafeed_tasks": {"pending": _task_pending},
     "dfa_tasks": {"pending": _task_pending},
+    # documents (id `<index>/<doc id>`) by index, and by index and job for the ML results APIs
+    "docs": {"index": lambda doc: [str(doc["_index"])], "job": _doc_job},
+    "aliases": {"index": lambda alias: [str(i) for i in alias["indices"]]},
 }
 
 _SCHEMA = """

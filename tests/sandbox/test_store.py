@@ -56,7 +56,10 @@ def test_requests_write_only_the_rows_they_change(tmp_path: Path) -> None:
     assert sb.handle("GET", "/_ml/anomaly_detectors/g", {}, b"").json()["count"] == 5
     assert take_writes(state) == []  # reads write nothing (the request log has its own table)
     put_job(sb, "new", datafeed_config={"indices": ["logs"]})
+    # the job, its datafeed and the job's two results aliases (the shared index exists already)
     assert take_writes(state) == [
+        ("insert", "aliases", ".ml-anomalies-.write-new"),
+        ("insert", "aliases", ".ml-anomalies-new"),
         ("insert", "datafeeds", "datafeed-new"),
         ("insert", "jobs", "new"),
     ]
