@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from reconciler.sandbox.cluster_settings import max_model_memory_limit
 from reconciler.sandbox.context import CLUSTER_UUID, NODE_NAME, Ctx, Request
 from reconciler.sandbox.exceptions import EsError, not_found
 from reconciler.sandbox.job_config import DEFAULT_STOPWORDS, max_memory_mb
@@ -69,7 +70,7 @@ def _iso(ms: int) -> str:
 
 def ml_info(ctx: Ctx, req: Request) -> Json:
     """GET /_ml/info (es-ml-api.md §7; ml_info.yml)."""
-    max_mb = max_memory_mb(ctx.config.max_model_memory_limit)
+    max_mb = max_memory_mb(max_model_memory_limit(ctx))
     default_mml = "1gb" if max_mb is None or max_mb >= 1024 else f"{max_mb}mb"
     limits: Json = {}
     if max_mb is not None:

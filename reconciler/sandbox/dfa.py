@@ -301,7 +301,9 @@ def build_config(ctx: Ctx, body: Json, raw: str, dfa_id: str, *, check_source: b
 
 def _memory_limit(ctx: Ctx, value: Any) -> str:
     """DFA `model_memory_limit`: echoed as given, default 1gb capped to the max setting."""
-    max_setting = ctx.config.max_model_memory_limit
+    from reconciler.sandbox.cluster_settings import max_model_memory_limit
+
+    max_setting = max_model_memory_limit(ctx)
     max_bytes = (
         None if max_setting is None else parse_bytes(max_setting, "xpack.ml.max_model_memory_limit")
     )

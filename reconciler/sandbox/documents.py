@@ -64,7 +64,9 @@ def validate_index_name(name: str) -> None:
 
 def index_exists(ctx: Ctx, name: str) -> bool:
     """Whether a concrete index or an alias exists (always, with `implicit_indices`)."""
-    return name in ctx.state["indices"] or name in ctx.state["aliases"] or ctx.config.implicit_indices
+    return (
+        name in ctx.state["indices"] or name in ctx.state["aliases"] or ctx.config.implicit_indices
+    )
 
 
 def ensure_index(
@@ -197,9 +199,11 @@ def write_index(ctx: Ctx, name: str) -> str:
     if targets is None:
         return name
     writers = [i for i, p in targets.items() if p.get("is_write_index")]
-    if not writers and len(targets) == 1 and next(iter(targets.values())).get(
-        "is_write_index"
-    ) is not False:
+    if (
+        not writers
+        and len(targets) == 1
+        and next(iter(targets.values())).get("is_write_index") is not False
+    ):
         writers = list(targets)
     if len(writers) != 1:
         raise illegal_argument(
@@ -249,9 +253,7 @@ def resolve_targets(
             explicit_dot = pattern.startswith(".")
             for name, record in ctx.state["indices"].items():
                 hidden = bool((record.get("settings") or {}).get("index", {}).get("hidden"))
-                if fnmatch.fnmatchcase(name, pattern) and (
-                    explicit_dot or _visible(name, hidden)
-                ):
+                if fnmatch.fnmatchcase(name, pattern) and (explicit_dot or _visible(name, hidden)):
                     add(name, None)
             for alias, value in ctx.state["aliases"].items():
                 hidden = any(p.get("is_hidden") for p in value["indices"].values())
@@ -320,15 +322,15 @@ def _index_settings(settings: Json) -> Json:
 def head_index(ctx: Ctx, req: Request) -> Any:
     """HEAD /{index} (an alias counts as existing, as in IndicesExistsAction)."""
     names = req.path_params["index"]
-    ok = all(
-        n in ctx.state["indices"] or n in ctx.state["aliases"] for n in names.split(",")
-    )
+    ok = all(n in ctx.state["indices"] or n in ctx.state["aliases"] for n in names.split(","))
     return Reply(200 if ok else 404, None)
 
 
 def _settings_view(name: str, index: Json) -> Json:
-    extra = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in
-             (index.get("settings") or {}).get("index", {}).items()}
+    extra = {
+        k: str(v).lower() if isinstance(v, bool) else str(v)
+        for k, v in (index.get("settings") or {}).get("index", {}).items()
+    }
     return {
         "index": {
             "number_of_shards": "1",

@@ -62,7 +62,9 @@ def forecast(ctx: Ctx, req: Request) -> Json:
     forecast_id = f"sandbox-forecast-{ctx.next_counter()}"
     span_ms = int(span.ms)
     buckets = results_index.results(ctx, job_id, "buckets")
-    start = max((b["timestamp"] + span_ms for b in buckets), default=ctx.now_ms // span_ms * span_ms)
+    start = max(
+        (b["timestamp"] + span_ms for b in buckets), default=ctx.now_ms // span_ms * span_ms
+    )
     count = 0
     for det_index, det in enumerate(job["analysis_config"]["detectors"]):
         for n in range(min(int(duration_ms // span_ms), _MAX_BUCKETS)):
@@ -130,8 +132,10 @@ def delete_forecast(ctx: Ctx, req: Request) -> Json:
     results_index.delete_where(
         ctx,
         job_id,
-        lambda source, _id: source.get("result_type") not in forecast_types
-        or source.get("forecast_id") not in wanted,
+        lambda source, _id: (
+            source.get("result_type") not in forecast_types
+            or source.get("forecast_id") not in wanted
+        ),
     )
     return {"acknowledged": True}
 

@@ -156,11 +156,7 @@ def _listing(ctx: Ctx, req: Request) -> tuple[Json, list[str]]:
             if not aliases:
                 continue
         out[index] = {"aliases": dict(sorted(aliases.items()))}
-    missing = [
-        p
-        for p in (patterns or [])
-        if "*" not in p and p != "_all" and p not in found
-    ]
+    missing = [p for p in (patterns or []) if "*" not in p and p != "_all" and p not in found]
     return out, missing
 
 

@@ -10,7 +10,7 @@ import copy
 import math
 from typing import Any
 
-from reconciler.sandbox import datafeed_config, job_config, results_index
+from reconciler.sandbox import cluster_settings, datafeed_config, job_config, results_index
 from reconciler.sandbox.context import (
     NODE_ID,
     Ctx,
@@ -144,7 +144,7 @@ def _check_group_names(ctx: Ctx, job_id: str, groups: list[str]) -> None:
 
 
 def _max_mb(ctx: Ctx) -> int | None:
-    return job_config.max_memory_mb(ctx.config.max_model_memory_limit)
+    return job_config.max_memory_mb(cluster_settings.max_model_memory_limit(ctx))
 
 
 def put_job(ctx: Ctx, req: Request) -> Json:
@@ -225,7 +225,9 @@ def job_stats_entry(ctx: Ctx, job_id: str) -> Json:
         if task.get("node"):
             entry["node"] = node_info()
         entry["assignment_explanation"] = (
-            "" if task.get("node") else "persistent task awaiting assignment"
+            ""
+            if task.get("node")
+            else task.get("assignment_explanation", "persistent task awaiting assignment")
         )
         entry["open_time"] = elapsed_string(ctx.now_ms - int(task["opened_at"]))
     entry["timing_stats"] = timing
@@ -281,9 +283,7 @@ def update_job(ctx: Ctx, req: Request) -> Json:
         limits = job_config.parse_analysis_limits(
             body["analysis_limits"], req.raw, _max_mb(ctx), "job_update"
         )
-        model_bytes = int(
-            (results_index.model_size_stats(ctx, job_id) or {}).get("model_bytes", 0)
-        )
+        model_bytes = int((results_index.model_size_stats(ctx, job_id) or {}).get("model_bytes", 0))
         new_mb = int(limits["model_memory_limit"][:-2])
         current_mb = math.ceil(model_bytes / job_config.MB)
         if model_bytes and new_mb < current_mb:
@@ -400,15 +400,26 @@ def open_job(ctx: Ctx, req: Request) -> Json:
             for ref in rule.get("scope", {}).values():
                 if ref["filter_id"] not in ctx.state["filters"]:
                     raise not_found(f"No filter with id [{ref['filter_id']}] exists")
+    refusal = cluster_settings.assignment_refusal(ctx, job_id)
+    if refusal is not None and not job.get("allow_lazy_open"):
+        # TransportOpenJobAction.JobPredicate → makeNoSuitableNodesException
+        raise EsError(
+            429,
+            "status_exception",
+            "Could not open job because no suitable nodes were found, allocation explanation "
+            f"[{refusal}]",
+        )
     ctx.state["job_tasks"][job_id] = {
         "state": "opening",
         "since": ctx.now,
         "opened_at": ctx.now_ms,
-        "node": NODE_ID,
+        "node": None if refusal else NODE_ID,
         "was_opened": True,
+        **({"assignment_explanation": refusal} if refusal else {}),
     }
     ctx.state["jobs"][job_id].pop("finished_time", None)
-    return {"opened": True, "node": NODE_ID}
+    # a lazily opened job waiting for a node answers an empty node (OpenJobAction.Response)
+    return {"opened": True, "node": "" if refusal else NODE_ID}
 
 
 def close_job(ctx: Ctx, req: Request) -> Json:

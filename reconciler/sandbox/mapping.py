@@ -168,7 +168,9 @@ def _template(mappings: Json, name: str, path: str, value: Any) -> Json | None:
     for entry in mappings.get("dynamic_templates") or []:
         ((_, spec),) = entry.items()
         wanted = spec.get("match_mapping_type")
-        if wanted not in (None, "*") and kind not in (wanted if isinstance(wanted, list) else [wanted]):
+        if wanted not in (None, "*") and kind not in (
+            wanted if isinstance(wanted, list) else [wanted]
+        ):
             continue
         checks = (
             ("match", name, True),
@@ -288,7 +290,9 @@ def _visit(root: Json, props: Json, source: Json, prefix: str, dynamic: Any, doc
         if isinstance(value, dict):
             for item in raw if isinstance(raw, list) else [raw]:
                 if isinstance(item, dict):
-                    _visit(root, new.setdefault("properties", {}), item, path + ".", dynamic, doc_id)
+                    _visit(
+                        root, new.setdefault("properties", {}), item, path + ".", dynamic, doc_id
+                    )
     return changed
 
 

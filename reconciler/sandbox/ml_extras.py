@@ -188,9 +188,15 @@ def bulk(ctx: Ctx, req: Request) -> Json:
     while i < len(lines):
         action_line = json.loads(lines[i])
         ((action, meta),) = action_line.items()
-        index = meta.get("_index") or req.path_params.get("index")
+        index = str(meta.get("_index") or req.path_params.get("index") or "")
         doc_id = meta.get("_id")
         i += 1
+        if not index:
+            raise EsError(
+                400,
+                "action_request_validation_exception",
+                "Validation Failed: 1: index is missing;",
+            )
         path_params = {"index": index, **({"id": doc_id} if doc_id else {})}
         try:
             if action == "delete":

@@ -289,8 +289,9 @@ def revert_snapshot(ctx: Ctx, req: Request) -> Json:
         results_index.delete_where(
             ctx,
             job_id,
-            lambda source, _id: source.get("result_type") not in timed
-            or int(source.get("timestamp", 0)) <= cutoff,
+            lambda source, _id: (
+                source.get("result_type") not in timed or int(source.get("timestamp", 0)) <= cutoff
+            ),
         )
     # The revert's internal JobUpdate carries the snapshot's id and its min_version together
     # (JobUpdate model_snapshot_id + model_snapshot_min_version, es-ml-api.md §1.1/§1.6), as

@@ -116,7 +116,9 @@ def create_for_job(ctx: Ctx, job_id: str, job: Json) -> None:
         read_alias(job_id),
         {"filter": {"term": {"job_id": {"value": job_id, "boost": 1.0}}}, "is_hidden": True},
     )
-    documents.put_alias(ctx, index, write_alias(job_id), {"is_hidden": True, "is_write_index": True})
+    documents.put_alias(
+        ctx, index, write_alias(job_id), {"is_hidden": True, "is_write_index": True}
+    )
 
 
 def _indices(ctx: Ctx, job_id: str) -> list[str]:
@@ -220,7 +222,8 @@ def data_counts(ctx: Ctx, job_id: str) -> Json | None:
     doc_id = data_counts_id(job_id)
     for doc in job_documents(ctx, job_id):
         if doc["_id"] == doc_id:
-            return copy.deepcopy(doc["_source"])
+            found: Json = copy.deepcopy(doc["_source"])
+            return found
     return None
 
 
@@ -305,9 +308,7 @@ def delete_job(ctx: Ctx, job_id: str) -> None:
     for index in indices:
         documents.remove_alias(ctx, index, read_alias(job_id))
         documents.remove_alias(ctx, index, write_alias(job_id))
-        others = [
-            a for a in documents.index_aliases(ctx, index) if a.startswith(RESULTS_PREFIX)
-        ]
+        others = [a for a in documents.index_aliases(ctx, index) if a.startswith(RESULTS_PREFIX)]
         if index != RESULTS_PREFIX + SHARED and not others and index in ctx.state["indices"]:
             documents.drop_index(ctx, index)
 

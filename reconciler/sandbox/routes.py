@@ -12,6 +12,7 @@ from typing import Any
 
 from reconciler.sandbox import (
     cluster,
+    cluster_settings,
     datafeeds,
     dfa,
     documents,
@@ -386,7 +387,9 @@ ROUTES: list[Route] = [
     # mappings: each module lists its own routes
     *[
         r
-        for m, t, h, p in trained_models.ROUTES + ml_extras.ROUTES + index_admin.ROUTES
+        for m, t, h, p in (
+            trained_models.ROUTES + ml_extras.ROUTES + index_admin.ROUTES + cluster_settings.ROUTES
+        )
         for r in _r(m, t, h, *p)
     ],
     # documents and indices

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from reconciler.sandbox.context import Ctx
+from reconciler.sandbox.context import NODE_ID, Ctx
 
 Json = dict[str, Any]
 
@@ -71,6 +71,14 @@ def _settle_jobs(ctx: Ctx, delay: float, closing: list[str]) -> None:
         task = tasks.get(job_id)
         if task is None:
             continue
+        if task["state"] == "opening" and not task.get("node"):
+            # a lazily opened job waits until its task can be assigned (cluster settings)
+            from reconciler.sandbox.cluster_settings import assignment_refusal
+
+            if assignment_refusal(ctx, job_id) is not None:
+                continue
+            task.pop("assignment_explanation", None)
+            task.update(node=NODE_ID, since=ctx.now)
         if task["state"] == "opening":
             done = _due(ctx, task, job_id, delay)
             if done is not None:
