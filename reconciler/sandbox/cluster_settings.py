@@ -256,6 +256,15 @@ def assignment_refusal(ctx: Ctx, job_id: str) -> str | None:
     return None
 
 
+#: MlTasks.AWAITING_UPGRADE: the assignment of every ML task while upgrade mode is enabled.
+AWAITING_UPGRADE = "persistent task cannot be assigned while upgrade mode is enabled."
+
+
+def upgrade_mode_enabled(ctx: Ctx) -> bool:
+    """Whether `POST _ml/set_upgrade_mode?enabled=true` is in force (MlMetadata.upgrade_mode)."""
+    return bool(ctx.state["settings"].get("upgrade_mode", False))
+
+
 #: (methods, path templates, handler, accepted query parameters), registered by routes.py.
 _PARAMS = ("flat_settings", "master_timeout", "timeout", "include_defaults", "local")
 ROUTES: list[tuple[str, tuple[str, ...], Any, tuple[str, ...]]] = [

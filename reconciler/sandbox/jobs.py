@@ -222,6 +222,12 @@ def job_stats_entry(ctx: Ctx, job_id: str) -> Json:
     }
     task = ctx.state["job_tasks"].get(job_id)
     if task is not None:
+        if cluster_settings.upgrade_mode_enabled(ctx):
+            task = {
+                **task,
+                "node": None,
+                "assignment_explanation": cluster_settings.AWAITING_UPGRADE,
+            }
         if task.get("node"):
             entry["node"] = node_info()
         entry["assignment_explanation"] = (
