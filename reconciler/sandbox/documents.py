@@ -133,7 +133,7 @@ def drop_index(ctx: Ctx, name: str) -> None:
     for alias in aliases.lookup("index", name):
         remaining = {k: v for k, v in aliases[alias]["indices"].items() if k != name}
         if remaining:
-            aliases[alias] = {"indices": remaining}
+            aliases[alias] = {"name": alias, "indices": remaining}
         else:
             del aliases[alias]
     del ctx.state["indices"][name]
@@ -173,7 +173,7 @@ def put_alias(ctx: Ctx, index: str, alias: str, props: Json) -> None:
         raise illegal_argument(
             f"alias [{alias}] has more than one write index [{','.join(sorted(writers))}]"
         )
-    aliases[alias] = {"indices": current}
+    aliases[alias] = {"name": alias, "indices": current}
 
 
 def remove_alias(ctx: Ctx, index: str, alias: str) -> bool:
@@ -183,7 +183,7 @@ def remove_alias(ctx: Ctx, index: str, alias: str) -> bool:
         return False
     remaining = {k: v for k, v in aliases[alias]["indices"].items() if k != index}
     if remaining:
-        aliases[alias] = {"indices": remaining}
+        aliases[alias] = {"name": alias, "indices": remaining}
     else:
         del aliases[alias]
     return True
@@ -255,8 +255,11 @@ def resolve_targets(
                 hidden = bool((record.get("settings") or {}).get("index", {}).get("hidden"))
                 if fnmatch.fnmatchcase(name, pattern) and (explicit_dot or _visible(name, hidden)):
                     add(name, None)
-            for alias, value in ctx.state["aliases"].items():
-                hidden = any(p.get("is_hidden") for p in value["indices"].values())
+            aliases = ctx.state["aliases"]
+            # hidden and dot aliases (every ML job has two) are read only for a dot pattern
+            names = list(aliases) if explicit_dot else aliases.lookup("visible", "yes")
+            for alias in names:
+                hidden = any(p.get("is_hidden") for p in aliases[alias]["indices"].values())
                 if fnmatch.fnmatchcase(alias, pattern) and (
                     explicit_dot or _visible(alias, hidden)
                 ):

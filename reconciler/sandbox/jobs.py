@@ -195,10 +195,11 @@ def job_stats_entry(ctx: Ctx, job_id: str) -> Json:
         "out_of_order_timestamp_count": 0, "empty_bucket_count": 0, "sparse_bucket_count": 0,
         "bucket_count": 0, "input_record_count": 0,
     }  # fmt: skip
-    data_counts.update(results_index.data_counts(ctx, job_id) or {})
+    docs = results_index.job_documents(ctx, job_id)  # read once for the four parts below
+    data_counts.update(results_index.data_counts(ctx, job_id, docs) or {})
     mss = default_model_size_stats(job_id, int(ctx.state["jobs"][job_id]["create_time"]))
-    mss.update(results_index.model_size_stats(ctx, job_id) or {})
-    buckets = results_index.results(ctx, job_id, "buckets")
+    mss.update(results_index.model_size_stats(ctx, job_id, docs) or {})
+    buckets = results_index.results(ctx, job_id, "buckets", docs)
     timing: Json = {
         "job_id": job_id,
         "bucket_count": len(buckets),
@@ -217,7 +218,7 @@ def job_stats_entry(ctx: Ctx, job_id: str) -> Json:
         "job_id": job_id,
         "data_counts": data_counts,
         "model_size_stats": mss,
-        "forecasts_stats": results_index.forecast_stats(ctx, job_id),
+        "forecasts_stats": results_index.forecast_stats(ctx, job_id, docs),
         "state": job_state(ctx, job_id),
     }
     task = ctx.state["job_tasks"].get(job_id)

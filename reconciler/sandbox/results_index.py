@@ -131,12 +131,15 @@ def job_documents(ctx: Ctx, job_id: str) -> list[Json]:
     return [d for index in _indices(ctx, job_id) for d in documents.job_docs(ctx, index, job_id)]
 
 
-def results(ctx: Ctx, job_id: str, kind: str) -> list[Json]:
-    """The sources of one kind of result (`buckets`, `records`, ...), copies, in write order."""
+def results(ctx: Ctx, job_id: str, kind: str, docs: list[Json] | None = None) -> list[Json]:
+    """The sources of one kind of result (`buckets`, `records`, ...), copies, in write order.
+
+    `docs`: the job's documents when the caller already read them (`job_documents`).
+    """
     wanted = RESULT_TYPES[kind]
     return [
         copy.deepcopy(d["_source"])
-        for d in job_documents(ctx, job_id)
+        for d in (job_documents(ctx, job_id) if docs is None else docs)
         if d["_source"].get("result_type") == wanted
     ]
 
@@ -217,10 +220,10 @@ def data_counts_id(job_id: str) -> str:
 # --- single documents -----------------------------------------------------------------------
 
 
-def data_counts(ctx: Ctx, job_id: str) -> Json | None:
+def data_counts(ctx: Ctx, job_id: str, docs: list[Json] | None = None) -> Json | None:
     """The job's persisted data counts, or None."""
     doc_id = data_counts_id(job_id)
-    for doc in job_documents(ctx, job_id):
+    for doc in job_documents(ctx, job_id) if docs is None else docs:
         if doc["_id"] == doc_id:
             found: Json = copy.deepcopy(doc["_source"])
             return found
@@ -232,9 +235,9 @@ def put_data_counts(ctx: Ctx, job_id: str, counts: Json) -> None:
     write(ctx, job_id, data_counts_id(job_id), {"job_id": job_id, **counts})
 
 
-def model_size_stats(ctx: Ctx, job_id: str) -> Json | None:
+def model_size_stats(ctx: Ctx, job_id: str, docs: list[Json] | None = None) -> Json | None:
     """The newest `model_size_stats` result (by `log_time`), or None."""
-    stats = results(ctx, job_id, "model_size_stats")
+    stats = results(ctx, job_id, "model_size_stats", docs)
     return max(stats, key=lambda s: int(s.get("log_time", 0))) if stats else None
 
 
@@ -283,7 +286,8 @@ def _state_target(ctx: Ctx) -> str:
 
 
 def _delete_state(ctx: Ctx, job_id: str, doomed: Any) -> None:
-    for index in documents.resolve_indices(ctx, ".ml-state*", allow_missing=True):
+    indices = {STATE_INDEX, *(documents.alias_indices(ctx, STATE_WRITE_ALIAS) or {})}
+    for index in sorted(i for i in indices if i in ctx.state["indices"]):
         docs = [d for d in documents.job_docs(ctx, index, job_id) if doomed(d["_id"])]
         documents.delete_docs(ctx, docs)
 
@@ -308,19 +312,21 @@ def delete_job(ctx: Ctx, job_id: str) -> None:
     for index in indices:
         documents.remove_alias(ctx, index, read_alias(job_id))
         documents.remove_alias(ctx, index, write_alias(job_id))
+        if index == RESULTS_PREFIX + SHARED or index not in ctx.state["indices"]:
+            continue  # (listing the shared index's aliases would read every job's)
         others = [a for a in documents.index_aliases(ctx, index) if a.startswith(RESULTS_PREFIX)]
-        if index != RESULTS_PREFIX + SHARED and not others and index in ctx.state["indices"]:
+        if not others:
             documents.drop_index(ctx, index)
 
 
-def forecast_stats(ctx: Ctx, job_id: str) -> Json:
+def forecast_stats(ctx: Ctx, job_id: str, docs: list[Json] | None = None) -> Json:
     """`forecasts_stats` of job stats from the request stats documents (ForecastStats).
 
     With none: `{"total": 0, "forecasted_jobs": 0}`; otherwise also min/max/avg/total of
     `memory_bytes`, `records` and `processing_time_ms` (StatsAccumulator) and the count per
     `status`.
     """
-    requests = results(ctx, job_id, "forecast_requests")
+    requests = results(ctx, job_id, "forecast_requests", docs)
     if not requests:
         return {"total": 0, "forecasted_jobs": 0}
 

@@ -82,6 +82,11 @@ def _doc_job(doc: Any) -> list[str]:
     return [f"{doc['_index']}/{job_id}"] if isinstance(job_id, str) else []
 
 
+def _alias_visible(alias: Any) -> list[str]:
+    hidden = any(p.get("is_hidden") for p in alias["indices"].values())
+    return [] if hidden or str(alias.get("name", ".")).startswith(".") else ["yes"]
+
+
 #: collection → index name → the keys an object is listed under.
 INDEXES: dict[str, dict[str, IndexKeys]] = {
     "jobs": {
@@ -96,7 +101,11 @@ INDEXES: dict[str, dict[str, IndexKeys]] = {
     "dfa_tasks": {"pending": _task_pending},
     # documents (id `<index>/<doc id>`) by index, and by index and job for the ML results APIs
     "docs": {"index": lambda doc: [str(doc["_index"])], "job": _doc_job},
-    "aliases": {"index": lambda alias: [str(i) for i in alias["indices"]]},
+    "aliases": {
+        "index": lambda alias: [str(i) for i in alias["indices"]],
+        # aliases `*` expands to (neither hidden nor dot-prefixed): wildcards read only these
+        "visible": _alias_visible,
+    },
 }
 
 _SCHEMA = """
