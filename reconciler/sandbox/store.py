@@ -501,7 +501,9 @@ class Store:
                     conn.execute(f"PRAGMA user_version = {STATE_FORMAT}")
                 elif version != STATE_FORMAT:
                     raise StateFileError(
-                        f"sandbox state format {version}, this version reads {STATE_FORMAT}"
+                        f"sandbox state format {version} (written by "
+                        f"{'an older' if version < STATE_FORMAT else 'a newer'} mlsync), this "
+                        f"version reads {STATE_FORMAT}"
                     )
                 conn.execute("COMMIT")
             except BaseException:
