@@ -176,7 +176,7 @@ def _records(raw: str) -> list[Json]:
 
 
 def bulk(ctx: Ctx, req: Request) -> Json:
-    """POST /[{index}/]_bulk — index, create and delete actions (RestBulkAction)."""
+    """POST /[{index}/]_bulk — index, create, update and delete actions (RestBulkAction)."""
     lines = [line for line in req.raw.splitlines() if line.strip()]
     if not lines:
         raise EsError(
@@ -188,6 +188,14 @@ def bulk(ctx: Ctx, req: Request) -> Json:
     while i < len(lines):
         action_line = json.loads(lines[i])
         ((action, meta),) = action_line.items()
+        if action not in ("index", "create", "delete", "update"):
+            # BulkRequestParser
+            raise EsError(
+                400,
+                "illegal_argument_exception",
+                f"Malformed action/metadata line [{i + 1}], expected one of [create, delete, "
+                f"index, update] but found [{action}]",
+            )
         index = str(meta.get("_index") or req.path_params.get("index") or "")
         doc_id = meta.get("_id")
         i += 1
@@ -202,6 +210,10 @@ def bulk(ctx: Ctx, req: Request) -> Json:
             if action == "delete":
                 sub = Request("DELETE", f"/{index}/_doc/{doc_id}", {}, "", {}, path_params)
                 reply = documents.delete_doc(ctx, sub)
+            elif action == "update":
+                spec = json.loads(lines[i])
+                i += 1
+                reply = _update(ctx, index, str(doc_id), spec)
             else:
                 source = json.loads(lines[i])
                 i += 1
@@ -216,6 +228,51 @@ def bulk(ctx: Ctx, req: Request) -> Json:
                 {action: {"_index": index, "_id": doc_id, "status": err.status, "error": error}}
             )
     return {"took": 0, "errors": errors, "items": items}
+
+
+def _update(ctx: Ctx, index: str, doc_id: str, spec: Json) -> Any:
+    """A bulk `update`: `doc` merged into the stored source, `upsert` / `doc_as_upsert`.
+
+    UpdateHelper: a missing document without an upsert is `document_missing_exception`; a
+    merge that changes nothing answers `noop`.
+    """
+    name = documents.write_index(ctx, index)
+    current = ctx.state["docs"].get(documents.doc_key(name, doc_id))
+    partial = spec.get("doc") or {}
+    if current is None:
+        upsert = partial if spec.get("doc_as_upsert") else spec.get("upsert")
+        if upsert is None:
+            raise EsError(
+                404,
+                "document_missing_exception",
+                f"[{doc_id}]: document missing",
+                extra={"index": name, "shard": "0"},
+            )
+        return documents.put_doc(ctx, index, doc_id, upsert)
+    merged = _merge(current["_source"], partial)
+    if merged == current["_source"]:
+        return {
+            "_index": name,
+            "_id": doc_id,
+            "_version": current["_version"],
+            "result": "noop",
+            "_shards": {"total": 0, "successful": 0, "failed": 0},
+            "_seq_no": current["_seq_no"],
+            "_primary_term": current["_primary_term"],
+        }
+    reply = documents.put_doc(ctx, index, doc_id, merged)
+    return reply
+
+
+def _merge(source: Json, partial: Json) -> Json:
+    """XContentHelper.update: objects merge recursively, other values replace."""
+    out = dict(source)
+    for key, value in partial.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
 
 
 def _reply(reply: Any) -> tuple[int, Json]:

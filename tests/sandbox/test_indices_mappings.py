@@ -9,6 +9,8 @@ AliasesNotFoundException, IndexAbstraction.getWriteIndex).
 
 from __future__ import annotations
 
+import json
+
 from sandbox_helpers import Api
 
 from reconciler.sandbox import documents
@@ -144,3 +146,29 @@ def test_field_types_is_the_map_field_caps_reads(api: Api) -> None:
         "v": {"double": ["f1"], "long": ["f2"]},
     }
     assert flat == {"user.id": "text", "user.id.keyword": "keyword", "v": "double"}
+
+
+def test_bulk_update_merges_upserts_and_reports_missing_documents(api: Api) -> None:
+    api.ok("PUT", "/u/_doc/1", {"a": 1, "o": {"x": 1}})
+    lines = [
+        {"update": {"_index": "u", "_id": "1"}},
+        {"doc": {"o": {"y": 2}}},
+        {"update": {"_index": "u", "_id": "1"}},
+        {"doc": {"a": 1}},
+        {"update": {"_index": "u", "_id": "2"}},
+        {"doc": {"a": 2}},
+        {"update": {"_index": "u", "_id": "3"}},
+        {"doc": {"a": 3}, "doc_as_upsert": True},
+    ]
+    raw = "".join(json.dumps(line) + "\n" for line in lines)
+    resp = api.client.post("/_bulk", content=raw, headers={"content-type": "application/x-ndjson"})
+    items = [item["update"] for item in resp.json()["items"]]
+    assert [(i["status"], i.get("result")) for i in items] == [
+        (200, "updated"),
+        (200, "noop"),
+        (404, None),
+        (201, "created"),
+    ]
+    assert items[2]["error"]["type"] == "document_missing_exception"
+    assert items[2]["error"]["reason"] == "[2]: document missing"
+    assert api.ok("GET", "/u/_doc/1")["_source"] == {"a": 1, "o": {"x": 1, "y": 2}}
