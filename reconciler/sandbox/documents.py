@@ -812,4 +812,9 @@ def write_dfa_results(ctx: Ctx, config: Json) -> None:
         source[field] = result
         doc_id = doc["_id"] if doc["_id"] not in taken else f"{doc['_id']}-{i}"
         taken.add(doc_id)
-        put_doc(ctx, dest, doc_id, source)
+        try:
+            put_doc(ctx, dest, doc_id, source)
+        except EsError:
+            # a document the destination's mappings refuse is skipped (this runs while settling
+            # transitions, where an error would fail an unrelated request)
+            continue

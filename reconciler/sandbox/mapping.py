@@ -168,6 +168,8 @@ def _template(mappings: Json, name: str, path: str, value: Any) -> Json | None:
     for entry in mappings.get("dynamic_templates") or []:
         ((_, spec),) = entry.items()
         wanted = spec.get("match_mapping_type")
+        if kind == "object" and wanted in (None, "*"):
+            continue  # objects keep their properties unless a template names `object`
         if wanted not in (None, "*") and kind not in (
             wanted if isinstance(wanted, list) else [wanted]
         ):

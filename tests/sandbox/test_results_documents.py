@@ -222,3 +222,27 @@ def test_forecasts_are_request_stats_and_forecast_documents(api: Api) -> None:
     }
     err = api.error(404, "DELETE", f"{AD}/j/_forecast/_all", allow_no_forecasts=False)
     assert err["reason"] == "No forecast(s) [_all] exists for job [j]"
+
+
+def test_results_index_maps_strings_as_keywords_and_objects_as_objects(api: Api) -> None:
+    api.ok("PUT", f"{AD}/j", job_body())
+    api.seed(
+        "j",
+        {
+            "records": [
+                {
+                    "timestamp": T0,
+                    "record_score": 1.0,
+                    "by_field_value": "u1",
+                    "user": "u1",
+                    "causes": [{"actual": [2.0], "function": "mean"}],
+                }
+            ]
+        },
+    )
+    props = api.ok("GET", "/.ml-anomalies-j/_mapping")[".ml-anomalies-shared"]["mappings"][
+        "properties"
+    ]
+    # the results index template `strings_as_keywords` (results_index_mappings.json)
+    assert props["user"] == {"type": "keyword"} and props["by_field_value"] == {"type": "keyword"}
+    assert props["causes"]["properties"]["function"] == {"type": "keyword"}
