@@ -13,14 +13,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from reconciler.sandbox import documents, mapping, results_index
+from reconciler.sandbox import cluster_settings, documents, mapping, results_index
 from reconciler.sandbox.context import NODE_ID, NODE_NAME, Ctx, Request, node_info
 from reconciler.sandbox.exceptions import EsError, not_found
 from reconciler.sandbox.jobs import get_job, job_state
 from reconciler.sandbox.results import _snapshot  # the same lookup and 404 as get/update
+from reconciler.sandbox.validation import parse_bytes
 
 Json = dict[str, Any]
 GB = 1024**3
+MB = 1024**2
 
 
 def memory_stats(ctx: Ctx, req: Request) -> Json:
@@ -29,6 +31,17 @@ def memory_stats(ctx: Ctx, req: Request) -> Json:
     nodes: Json = {}
     if wanted in (None, "_all", "*", NODE_ID, NODE_NAME):
         info = node_info()
+        # MlMemoryTracker: an assigned job needs its model memory limit plus the process
+        # overhead (Job.PROCESS_MEMORY_OVERHEAD, 10mb); any native process adds the executable
+        # code overhead (NATIVE_EXECUTABLE_CODE_OVERHEAD, 30mb); the ML share of the machine is
+        # xpack.ml.max_machine_memory_percent.
+        jobs_bytes = 0
+        for job_id, task in ctx.state["job_tasks"].items():
+            job = ctx.state["jobs"].get(job_id)
+            if task.get("node") and job is not None:
+                limit = (job.get("analysis_limits") or {}).get("model_memory_limit", "1024mb")
+                jobs_bytes += parse_bytes(limit, "model_memory_limit") + 10 * MB
+        percent = int(cluster_settings.effective(ctx, "xpack.ml.max_machine_memory_percent") or 30)
         nodes[NODE_ID] = {
             "attributes": info["attributes"],
             "jvm": {
@@ -39,10 +52,10 @@ def memory_stats(ctx: Ctx, req: Request) -> Json:
             "mem": {
                 "adjusted_total_in_bytes": 16 * GB,
                 "ml": {
-                    "anomaly_detectors_in_bytes": 0,
+                    "anomaly_detectors_in_bytes": jobs_bytes,
                     "data_frame_analytics_in_bytes": 0,
-                    "max_in_bytes": int(16 * GB * 0.3),
-                    "native_code_overhead_in_bytes": 0,
+                    "max_in_bytes": 16 * GB * percent // 100,
+                    "native_code_overhead_in_bytes": 30 * MB if jobs_bytes else 0,
                     "native_inference_in_bytes": 0,
                 },
                 "total_in_bytes": 16 * GB,

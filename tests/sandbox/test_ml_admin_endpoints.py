@@ -127,3 +127,20 @@ def test_snapshot_upgrade_rewrites_the_snapshot_document(api: Api) -> None:
         == api.ok("GET", f"{AD}/j/model_snapshots/old")["model_snapshots"][0]["min_version"]
     )
     assert doc["min_version"] != "7.17.0"
+
+
+def test_memory_stats_count_assigned_jobs_and_the_machine_memory_share(api: Api) -> None:
+    GB, MB = 1024**3, 1024**2
+    node = next(iter(api.ok("GET", "/_ml/memory/_stats")["nodes"].values()))
+    assert node["mem"]["ml"]["max_in_bytes"] == 16 * GB * 30 // 100
+    assert node["mem"]["ml"]["anomaly_detectors_in_bytes"] == 0
+    api.ok("PUT", f"{AD}/j", job_body(analysis_limits={"model_memory_limit": "64mb"}))
+    api.ok("POST", f"{AD}/j/_open")
+    api.ok("PUT", "/_cluster/settings", {"persistent": {"xpack.ml.max_machine_memory_percent": 50}})
+    answer = api.ok("GET", "/_ml/memory/_stats")
+    assert answer["_nodes"] == {"total": 1, "successful": 1, "failed": 0}
+    ml = next(iter(answer["nodes"].values()))["mem"]["ml"]
+    assert ml["anomaly_detectors_in_bytes"] == 64 * MB + 10 * MB  # + the process overhead
+    assert ml["native_code_overhead_in_bytes"] == 30 * MB
+    assert ml["max_in_bytes"] == 8 * GB
+    assert api.ok("GET", "/_ml/memory/other-node/_stats")["nodes"] == {}
