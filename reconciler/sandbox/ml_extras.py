@@ -74,22 +74,33 @@ def memory_stats(ctx: Ctx, req: Request) -> Json:
 
 
 def upgrade_snapshot(ctx: Ctx, req: Request) -> Json:
-    """POST .../model_snapshots/{snapshot_id}/_upgrade — the job must be closed.
+    """POST .../model_snapshots/{snapshot_id}/_upgrade (TransportUpgradeJobModelSnapshotAction).
 
-    The sandbox upgrades at once, so the answer is always `completed: true` (what
-    `wait_for_completion=true` reports) and no upgrade task is left to show in the stats.
+    The job's active snapshot needs a closed job; a snapshot already at the current version
+    is refused; any other snapshot upgrades while the job runs. The sandbox upgrades at once,
+    so the answer is `completed: true` (what `wait_for_completion=true` reports) and no
+    upgrade task is left to show in the stats.
     """
     job_id, snapshot_id = req.path_params["job_id"], req.path_params["snapshot_id"]
-    get_job(ctx, job_id)
-    _snapshot(ctx, job_id, snapshot_id)
-    if job_state(ctx, job_id) != "closed":
+    job = get_job(ctx, job_id)
+    state = job_state(ctx, job_id)
+    if snapshot_id == job.get("model_snapshot_id") and state != "closed":
         raise EsError(
             409,
             "status_exception",
-            f"Cannot upgrade job [{job_id}] snapshot [{snapshot_id}] while it is "
-            f"[{job_state(ctx, job_id)}]; close the job first",
+            f"Cannot upgrade snapshot [{snapshot_id}] for job [{job_id}] as it is the current "
+            f"primary job snapshot and the job's state is [{state}]",
         )
-    snap = {**_snapshot(ctx, job_id, snapshot_id), "min_version": ctx.ml_config_version}
+    snap = _snapshot(ctx, job_id, snapshot_id)
+    current = ctx.ml_config_version
+    if snap.get("min_version") == current:
+        raise EsError(
+            409,
+            "status_exception",
+            f"Cannot upgrade job [{job_id}] snapshot [{snapshot_id}] as it is already "
+            f"compatible with current version {current}",
+        )
+    snap = {**snap, "min_version": current}
     results_index.write(ctx, job_id, results_index.snapshot_doc_id(job_id, snapshot_id), snap)
     return {"node": NODE_ID, "completed": True}
 

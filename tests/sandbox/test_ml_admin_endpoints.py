@@ -116,17 +116,36 @@ def test_model_alias_reassignment_rules(api: Api) -> None:
     )
 
 
-def test_snapshot_upgrade_rewrites_the_snapshot_document(api: Api) -> None:
+def test_snapshot_upgrade_rules_and_the_rewritten_document(api: Api) -> None:
+    # TransportUpgradeJobModelSnapshotAction: only the active snapshot needs a closed job
     api.ok("PUT", f"{AD}/j", job_body())
-    api.seed("j", {"model_snapshots": [{"snapshot_id": "old", "min_version": "7.17.0"}]})
-    answer = api.ok("POST", f"{AD}/j/model_snapshots/old/_upgrade")
-    assert answer["completed"] is True
-    doc = api.ok("GET", "/.ml-anomalies-shared/_doc/j_model_snapshot_old")["_source"]
-    assert (
-        doc["min_version"]
-        == api.ok("GET", f"{AD}/j/model_snapshots/old")["model_snapshots"][0]["min_version"]
+    api.seed(
+        "j",
+        {
+            "model_snapshots": [
+                {"snapshot_id": "old", "timestamp": T0, "min_version": "7.17.0"},
+                {"snapshot_id": "active", "timestamp": T0 + DAY, "min_version": "7.17.0"},
+            ]
+        },
     )
-    assert doc["min_version"] != "7.17.0"
+    api.ok("POST", f"{AD}/j/_open")
+    err = api.error(409, "POST", f"{AD}/j/model_snapshots/active/_upgrade")
+    assert err["reason"] == (
+        "Cannot upgrade snapshot [active] for job [j] as it is the current primary job "
+        "snapshot and the job's state is [opened]"
+    )
+    answer = api.ok("POST", f"{AD}/j/model_snapshots/old/_upgrade")
+    assert answer["completed"] is True and answer["node"]
+    doc = api.ok("GET", "/.ml-anomalies-shared/_doc/j_model_snapshot_old")["_source"]
+    listed = api.ok("GET", f"{AD}/j/model_snapshots/old")["model_snapshots"][0]
+    assert doc["min_version"] == listed["min_version"] != "7.17.0"
+    err = api.error(409, "POST", f"{AD}/j/model_snapshots/old/_upgrade")
+    assert err["reason"] == (
+        f"Cannot upgrade job [j] snapshot [old] as it is already compatible with current "
+        f"version {listed['min_version']}"
+    )
+    err = api.error(404, "POST", f"{AD}/j/model_snapshots/nope/_upgrade")
+    assert err["reason"] == "No model snapshot with id [nope] exists for job [j]"
 
 
 def test_memory_stats_count_assigned_jobs_and_the_machine_memory_share(api: Api) -> None:
