@@ -164,6 +164,15 @@ def _model(ctx: Ctx, model_id: str) -> Json:
 def delete_trained_model(ctx: Ctx, req: Request) -> Json:
     """DELETE /_ml/trained_models/{model_id}."""
     model = _model(ctx, req.path_params["model_id"])
+    if model.get("_sandbox_deployment") and not parse_bool(
+        req.params.get("force", "false"), "force"
+    ):
+        # TransportDeleteTrainedModelAction (force stops the deployment first)
+        raise EsError(
+            409,
+            "status_exception",
+            f"Cannot delete model [{model['model_id']}] as it is currently deployed",
+        )
     del ctx.state["trained_models"][model["model_id"]]
     return {"acknowledged": True}
 

@@ -163,3 +163,21 @@ def test_memory_stats_count_assigned_jobs_and_the_machine_memory_share(api: Api)
     assert ml["native_code_overhead_in_bytes"] == 30 * MB
     assert ml["max_in_bytes"] == 8 * GB
     assert api.ok("GET", "/_ml/memory/other-node/_stats")["nodes"] == {}
+
+
+def test_a_deployed_model_is_deleted_only_with_force(api: Api) -> None:
+    api.ok(
+        "PUT",
+        "/_ml/trained_models/ner-model",
+        {"model_type": "pytorch", "inference_config": {"ner": {}}, "input": {"field_names": ["t"]}},
+    )
+    api.ok(
+        "PUT",
+        "/_ml/trained_models/ner-model/definition/0",
+        {"definition": "AAAA", "total_definition_length": 3, "total_parts": 1},
+    )
+    api.ok("POST", "/_ml/trained_models/ner-model/deployment/_start")
+    err = api.error(409, "DELETE", "/_ml/trained_models/ner-model")
+    assert err["reason"] == "Cannot delete model [ner-model] as it is currently deployed"
+    assert api.ok("DELETE", "/_ml/trained_models/ner-model", force=True) == {"acknowledged": True}
+    assert api.ok("GET", "/_ml/trained_models")["count"] == 0
