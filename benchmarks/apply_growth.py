@@ -2,8 +2,9 @@
 
 Input: sizes, latencies and modes from the command line. Output: a table (or, with `--quick`,
 one JSON line per measurement) of apply times for N opened jobs with started datafeeds on an
-empty sandbox (2N resources, 6N steps: two registry claims, two creates, open, start), each with its ratio to the previous size; then the
-comparison of `--concurrency 1`, the default concurrency and the ideal pipelined bound.
+empty sandbox (2N resources, 6N steps: two registry claims, two creates, open, start), each
+with its ratio to the previous size; then the comparison of `--concurrency 1`, the default
+concurrency and the ideal pipelined bound.
 
     python benchmarks/apply_growth.py                     # 1k, 2k, 4k, 8k jobs; 0 and 20 ms
     python benchmarks/apply_growth.py --quick             # 250, 500, 1000 jobs, JSON lines
