@@ -15,6 +15,7 @@ from reconciler.sandbox import (
     datafeeds,
     dfa,
     documents,
+    field_caps,
     filters_calendars,
     jobs,
     ml_extras,
@@ -380,9 +381,13 @@ ROUTES: list[Route] = [
     ),
     *_r("DELETE", f"{TM}/{{model_id}}/model_aliases/{{model_alias}}", cluster.delete_model_alias),
     *_r("POST", f"{TM}/{{model_id}}/deployment/cache/_clear", cluster.clear_deployment_cache),
-    # the rest of the trained model API, memory stats, snapshot upgrades, post data, bulk and
-    # mappings: each module lists its own routes
-    *[r for m, t, h, p in trained_models.ROUTES + ml_extras.ROUTES for r in _r(m, t, h, *p)],
+    # the rest of the trained model API, memory stats, snapshot upgrades, post data, bulk,
+    # mappings, field capabilities and index resolution: each module lists its own routes
+    *[
+        r
+        for m, t, h, p in trained_models.ROUTES + ml_extras.ROUTES + field_caps.ROUTES
+        for r in _r(m, t, h, *p)
+    ],
     # documents and indices
     *_r("GET,POST", ("/_search", "/{index}/_search"), documents.search, *_SEARCH),
     *_r("GET,POST", ("/_count", "/{index}/_count"), documents.count, *_IDX_OPTS, "q"),
