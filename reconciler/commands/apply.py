@@ -72,6 +72,7 @@ from reconciler.commands.common import (
     open_client,
     read_live,
     report_errors,
+    run_live_checks,
     selection_options,
 )
 from reconciler.errors import ApplyError, LockError, StalePlanError, UsageError
@@ -538,6 +539,13 @@ def apply(**options: Any) -> None:
                 live,
                 source=str(options["plan_file"]),
             )
+            # The checks the saved plan recorded are made again on what will be executed: the
+            # cluster may have changed since (an index deleted, a limit lowered).
+            recorded = saved.plan.live_checks
+            if recorded is not None and recorded.enabled:
+                plan = run_live_checks(plan, saved.inputs.desired, live, info, client, options)
+                for warning in plan.warnings:
+                    echo_err(f"Warning: {warning}")
             _apply_loaded(plan, client, info, options, fresh=False)
         finally:
             client.close()

@@ -629,6 +629,16 @@ def explain_dfa(ctx: Ctx, req: Request) -> Json:
         selection.append(entry)
     docs = documents.search_docs(ctx, config["source"]["index"], config["source"].get("query"))
     included = sum(1 for s in selection if s["is_included"])
+    stored = documents.resolve_indices(ctx, config["source"]["index"], allow_missing=True)
+    if stored and not included:
+        # ExtractedFieldsDetector.detect (explain and start alike); an implicit source that was
+        # never created stands for data the sandbox cannot see, so it is not refused.
+        raise EsError(
+            400,
+            "status_exception",
+            f"No compatible fields could be detected in index "
+            f"[{', '.join(config['source']['index'])}]. Supported types are {_supported_types()}.",
+        )
     # A coarse model of the native estimate: a 128MB floor for the process plus the data frame
     # (8 bytes per included value and row, doubled for the working copy); disk halves it twice.
     without_disk = 128 + (len(docs) * max(included, 1) * 16) // (1 << 20)

@@ -10,9 +10,10 @@ Input: a `Ctx` and a routed `Request`. Output: the Elasticsearch bodies of
 The field map of each index is `documents.flat_fields` (explicit mappings, then the mappings
 inferred from its documents), so these answers agree with `_mapping`, datafeeds and DFA. Runtime
 fields in the request body are searchable and aggregatable in every index, as the runtime field
-types are (RuntimeField). With `implicit_indices`, a concrete index that was never created stands
-for data the user has not loaded: it exists, and every field named (not a pattern) is taken to be
-a mapped `keyword`, the type dynamic mapping gives a string.
+types are (RuntimeField). With `implicit_indices`, a concrete index that was never created, or a
+pattern that matches no index, stands for data the user has not loaded: it exists (under the name
+or pattern given), and every field named (not a pattern) is taken to be a mapped `keyword`, the
+type dynamic mapping gives a string.
 """
 
 from __future__ import annotations
@@ -60,6 +61,9 @@ def _concrete(
                 continue
             if not ignore_unavailable:
                 raise index_not_found(token)
+        if wildcard and not found and ctx.config.implicit_indices:
+            implicit.add(token)  # the user's data that was never loaded matches it too
+            continue
         if wildcard and not found and not allow_no_indices:
             raise index_not_found(token)
         stored.update(found)
