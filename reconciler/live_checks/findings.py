@@ -423,7 +423,9 @@ def _dfa(out: _Out, dfa: DfaCheck, answers: Mapping[str, Answer], cluster: Limit
         )
     explain = answers.get(f"explain:{ref.id}")
     if explain is not None and not explain.ok:
-        if explain.error_type == "index_not_found_exception" or explain.status == 404:
+        # A missing source is a 404 `index_not_found_exception`, or the 400 validation failure
+        # "no such index [x]" of SourceDestValidator (which PUT runs as well).
+        if explain.status == 404 or "no such index" in explain.reason:
             what = f"its source index does not exist ({explain.reason})"
             fix = "create the source index (or load its data) first, or correct source.index"
             if dfa.creates:
