@@ -8,7 +8,6 @@ preflight (3), the cluster lock (create + delete) and one read of the live state
 from __future__ import annotations
 
 import re
-
 from collections import Counter
 from pathlib import Path
 
