@@ -233,23 +233,42 @@ def found_indices(survey: Survey, answers: Mapping[str, Answer]) -> dict[str, li
         if answer is None or not answer.ok:
             out[group] = []
             continue
-        resolved = _read(_Resolved, answer, "GET /_resolve/index")
-        out[group] = sorted(
-            {n.name for n in [*resolved.indices, *resolved.aliases, *resolved.data_streams]}
-        )
+        out[group] = sorted(_names(_read(_Resolved, answer, _GROUP_CALLS["resolve"])))
     return out
+
+
+#: What each batched question of a datafeed's index set reads (for answer errors).
+_GROUP_CALLS = {"resolve": "GET /_resolve/index", "caps": "GET /_field_caps"}
+
+
+def _answered(
+    out: _Out,
+    feed: FeedCheck,
+    answers: Mapping[str, Answer],
+    kind: str,
+    check: str,
+    shape: type[_Shape],
+) -> Any:
+    """The checked body of the feed's `kind` answer; None (and a warning) when there is none."""
+    answer = answers.get(f"{kind}:{feed.group}")
+    if answer is None:
+        return None
+    if not answer.ok:
+        out.unanswered(feed.ref, feed.source, check, answer)
+        return None
+    return _read(shape, answer, _GROUP_CALLS[kind])
+
+
+def _names(resolved: _Resolved) -> set[str]:
+    return {n.name for n in [*resolved.indices, *resolved.aliases, *resolved.data_streams]}
 
 
 def _feed(out: _Out, feed: FeedCheck, answers: Mapping[str, Answer]) -> None:
     ref, source, runs = feed.ref, feed.source, feed.runs
-    resolved = answers.get(f"resolve:{feed.group}")
+    resolved = _answered(out, feed, answers, "resolve", "index resolution", _Resolved)
     if resolved is None:
         return
-    if not resolved.ok:
-        out.unanswered(ref, source, "index resolution", resolved)
-        return
-    body = _read(_Resolved, resolved, "GET /_resolve/index")
-    names = {n.name for n in [*body.indices, *body.aliases, *body.data_streams]}
+    names = _names(resolved)
     concrete = [i for i in feed.indices if "*" not in i and not i.startswith("-")]
     missing = [i for i in concrete if i not in names]
     if missing and not feed.ignore_unavailable:
@@ -279,13 +298,9 @@ def _feed(out: _Out, feed: FeedCheck, answers: Mapping[str, Answer]) -> None:
         return
     if feed.aggregated:
         return
-    caps_answer = answers.get(f"caps:{feed.group}")
-    if caps_answer is None:
+    caps = _answered(out, feed, answers, "caps", "field mapping", _Caps)
+    if caps is None:
         return
-    if not caps_answer.ok:
-        out.unanswered(ref, source, "field mapping", caps_answer)
-        return
-    caps = _read(_Caps, caps_answer, "GET /_field_caps")
     where = ", ".join(feed.indices)
 
     def mapped(name: str) -> dict[str, _Cap]:
