@@ -367,3 +367,17 @@ def test_a_malformed_answer_is_a_clear_error(cluster: Cluster) -> None:
     code, _, err = plan(cluster)
     assert code == 1
     assert "_field_caps" in err and "Traceback" not in err
+
+
+def test_apply_stops_before_writing_when_the_checks_fail(cluster: Cluster) -> None:
+    write(job_yaml(indices="[web-logs]"))
+    cluster.reset_log()
+    result = CliRunner().invoke(
+        apply_command, ["manifests", "--url", cluster.url, "--auto-approve"]
+    )
+    assert result.exit_code == 1
+    assert "index web-logs does not exist" in result.stderr
+    # Only the apply lock was taken and given back; no ML resource was written.
+    writes = [e for e in cluster.log() if e["method"] in ("PUT", "DELETE")]
+    assert all(e["path"].startswith("/mlsync-locks/") for e in writes), writes
+    assert not any(e["path"].startswith("/_ml/") and e["method"] == "PUT" for e in cluster.log())
