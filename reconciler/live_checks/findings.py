@@ -273,11 +273,14 @@ def _feed(out: _Out, feed: FeedCheck, answers: Mapping[str, Answer]) -> None:
     missing = [i for i in concrete if i not in names]
     if missing and not feed.ignore_unavailable:
         listed = ", ".join(missing)
+        noun = "index" if len(missing) == 1 else "indices"
+        verb = "does" if len(missing) == 1 else "do"
         out.start(
             ref,
             source,
             runs,
-            f"index {listed} does not exist, so Elasticsearch would refuse to start the datafeed",
+            f"{noun} {listed} {verb} not exist, so Elasticsearch would refuse to start the "
+            "datafeed",
             "create the index (or load its data) first, or correct the datafeed's indices",
         )
         return
