@@ -384,3 +384,16 @@ def test_apply_stops_before_writing_when_the_checks_fail(cluster: Cluster) -> No
     writes = [e for e in cluster.log() if e["method"] in ("PUT", "DELETE")]
     assert all(e["path"].startswith("/mlsync-locks/") for e in writes), writes
     assert not any(e["path"].startswith("/_ml/") and e["method"] == "PUT" for e in cluster.log())
+
+
+def test_a_malformed_memory_limit_from_ml_info_is_a_clear_error(cluster: Cluster) -> None:
+    logs_index(cluster)
+    write(job_yaml())
+    info = cluster.http.get("/_ml/info").json()
+    info["limits"]["max_model_memory_limit"] = "plenty"
+    fault = {"path": "^/_ml/info$", "status": 200, "body": info}
+    assert cluster.http.post("/_sandbox/faults", json=fault).status_code == 200
+    code, _, err = plan(cluster)
+    assert code == 1
+    assert "/_ml/info" in err and "'plenty', not a byte size" in err
+    assert "Traceback" not in err
