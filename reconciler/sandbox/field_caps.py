@@ -7,8 +7,8 @@ Input: a `Ctx` and a routed `Request`. Output: the Elasticsearch bodies of
 (ResolveIndexAction.Response: `{"indices": [{name, attributes}], "aliases": [], "data_streams":
 []}`). No I/O.
 
-The field map of each index is `documents.flat_fields` (explicit mappings, then the mappings
-inferred from its documents), so these answers agree with `_mapping`, datafeeds and DFA. Runtime
+The field map is `documents.field_types` (each index's mappings, dynamic ones included), so these
+answers agree with `_mapping`, datafeeds and DFA; aliases resolve as everywhere else. Runtime
 fields in the request body are searchable and aggregatable in every index, as the runtime field
 types are (RuntimeField). With `implicit_indices`, a concrete index that was never created, or a
 pattern that matches no index, stands for data the user has not loaded: it exists (under the name
@@ -130,17 +130,19 @@ def field_caps(ctx: Ctx, req: Request) -> Json:
         return any(p == "*" or fnmatch.fnmatchcase(name, p) for p in patterns)
 
     # field -> type -> indices holding it with that type
-    types: dict[str, dict[str, list[str]]] = {}
-    per_index: dict[str, dict[str, str]] = {}
-    for name in stored:
-        per_index[name] = documents.flat_fields(ctx, [name])
+    types: dict[str, dict[str, list[str]]] = {
+        field: {kind: list(held) for kind, held in by_kind.items()}
+        for field, by_kind in documents.field_types(ctx, stored).items()
+        if wanted(field) and field not in runtime
+    }
     for name in implicit:
-        per_index[name] = dict.fromkeys(named, "keyword")
-    for name, fields in per_index.items():
-        for field, kind in {**fields, **runtime}.items():
-            if wanted(field):
-                types.setdefault(field, {}).setdefault(kind, []).append(name)
-    indices = sorted(per_index)
+        for field in named:
+            if field not in runtime:
+                types.setdefault(field, {}).setdefault("keyword", []).append(name)
+    indices = sorted({*stored, *implicit})
+    for field, kind in runtime.items():  # a runtime field shadows a mapped one everywhere
+        if wanted(field) and indices:
+            types[field] = {kind: list(indices)}
     out: Json = {}
     for field in sorted(types):
         entry: Json = {}
@@ -178,6 +180,12 @@ def field_caps(ctx: Ctx, req: Request) -> Json:
     return {"indices": indices, "fields": out}
 
 
+def _wildcard_aliases(ctx: Ctx, pattern: str) -> list[str]:
+    """Aliases a pattern may match: hidden and dot-prefixed ones only for a dot pattern."""
+    aliases = ctx.state["aliases"]
+    return list(aliases) if pattern.startswith(".") else list(aliases.lookup("visible", "yes"))
+
+
 def resolve_index(ctx: Ctx, req: Request) -> Json:
     """GET /_resolve/index/{name} (TransportResolveIndexAction): what an expression names."""
     expression = req.path_params["name"]
@@ -189,10 +197,34 @@ def resolve_index(ctx: Ctx, req: Request) -> Json:
         ignore_unavailable=req.flag("ignore_unavailable", False),
         allow_no_indices=req.flag("allow_no_indices", True),
     )
-    names = sorted({*stored, *implicit})
+    aliases = ctx.state["aliases"]
+    named_aliases = sorted(
+        {
+            alias
+            for token in _tokens(expression)
+            for alias in ([token] if "*" not in token else _wildcard_aliases(ctx, token))
+            if alias in aliases and fnmatch.fnmatchcase(alias, token)
+        }
+    )
+    # An index reached only through an alias is listed under the alias, not as an index.
+    through_alias = {i for a in named_aliases for i in aliases[a]["indices"]}
+    direct = [
+        n
+        for n in stored
+        if n not in through_alias or any(fnmatch.fnmatchcase(n, t) for t in _tokens(expression))
+    ]
+
+    def index_entry(name: str) -> Json:
+        entry: Json = {"name": name}
+        own = sorted(a for a in aliases.lookup("index", name)) if name in stored else []
+        if own:
+            entry["aliases"] = own
+        entry["attributes"] = ["open"]
+        return entry
+
     return {
-        "indices": [{"name": n, "attributes": ["open"]} for n in names],
-        "aliases": [],
+        "indices": [index_entry(n) for n in sorted({*direct, *implicit})],
+        "aliases": [{"name": a, "indices": sorted(aliases[a]["indices"])} for a in named_aliases],
         "data_streams": [],
     }
 

@@ -12,11 +12,14 @@ from typing import Any
 
 from reconciler.sandbox import (
     cluster,
+    cluster_settings,
     datafeeds,
     dfa,
     documents,
     field_caps,
     filters_calendars,
+    forecasts,
+    index_admin,
     jobs,
     ml_extras,
     results,
@@ -196,7 +199,7 @@ ROUTES: list[Route] = [
     *_r(
         "POST",
         f"{AD}/{{job_id}}/_forecast",
-        jobs.forecast,
+        forecasts.forecast,
         "duration",
         "expires_in",
         "max_model_memory",
@@ -204,7 +207,7 @@ ROUTES: list[Route] = [
     *_r(
         "DELETE",
         (f"{AD}/{{job_id}}/_forecast", f"{AD}/{{job_id}}/_forecast/{{forecast_id}}"),
-        jobs.delete_forecast,
+        forecasts.delete_forecast,
         "allow_no_forecasts",
         "timeout",
     ),
@@ -382,10 +385,17 @@ ROUTES: list[Route] = [
     *_r("DELETE", f"{TM}/{{model_id}}/model_aliases/{{model_alias}}", cluster.delete_model_alias),
     *_r("POST", f"{TM}/{{model_id}}/deployment/cache/_clear", cluster.clear_deployment_cache),
     # the rest of the trained model API, memory stats, snapshot upgrades, post data, bulk,
-    # mappings, field capabilities and index resolution: each module lists its own routes
+    # mappings, index administration, cluster settings, field capabilities and index
+    # resolution: each module lists its own routes
     *[
         r
-        for m, t, h, p in trained_models.ROUTES + ml_extras.ROUTES + field_caps.ROUTES
+        for m, t, h, p in (
+            trained_models.ROUTES
+            + ml_extras.ROUTES
+            + index_admin.ROUTES
+            + cluster_settings.ROUTES
+            + field_caps.ROUTES
+        )
         for r in _r(m, t, h, *p)
     ],
     # documents and indices

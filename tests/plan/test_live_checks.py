@@ -397,3 +397,12 @@ def test_a_malformed_memory_limit_from_ml_info_is_a_clear_error(cluster: Cluster
     assert code == 1
     assert "/_ml/info" in err and "'plenty', not a byte size" in err
     assert "Traceback" not in err
+
+
+def test_a_datafeed_over_an_alias_is_fine(cluster: Cluster) -> None:
+    logs_index(cluster)
+    actions = {"actions": [{"add": {"index": "web-logs", "alias": "web"}}]}
+    assert cluster.http.post("/_aliases", json=actions).status_code == 200
+    write(job_yaml(indices="[web]"))
+    code, _, err = plan(cluster)
+    assert code == 0, err

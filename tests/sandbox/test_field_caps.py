@@ -112,6 +112,17 @@ def test_resolve_index(api: Api) -> None:
     assert [i["name"] for i in body["indices"]] == ["logs-a"]
 
 
+def test_resolve_index_lists_aliases_and_field_caps_reads_through_them(api: Api) -> None:
+    seed(api)
+    api.ok("POST", "/_aliases", {"actions": [{"add": {"index": "logs-a", "alias": "web"}}]})
+    body = api.ok("GET", "/_resolve/index/web")
+    assert body["indices"] == []
+    assert body["aliases"] == [{"name": "web", "indices": ["logs-a"]}]
+    body = api.ok("GET", "/_resolve/index/logs-a")
+    assert body["indices"] == [{"name": "logs-a", "aliases": ["web"], "attributes": ["open"]}]
+    assert api.ok("GET", "/web/_field_caps", fields="host")["indices"] == ["logs-a"]
+
+
 def test_implicit_indices_stand_for_data_not_loaded() -> None:
     sandbox = Sandbox(implicit_indices=True)
     with httpx.Client(transport=SandboxTransport(sandbox), base_url="http://sandbox") as client:
