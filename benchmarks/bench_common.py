@@ -30,6 +30,8 @@ JOB_SPEC: dict[str, Any] = {
     "data_description": {"time_field": "@timestamp"},
 }
 FEED_SPEC: dict[str, Any] = {"indices": ["logs-*"]}
+#: The mappings of the index the fleet's datafeeds read.
+LOGS_MAPPINGS: dict[str, Any] = {"properties": {"@timestamp": {"type": "date"}}}
 
 
 def sizes(arg: str | None, quick: bool) -> list[int]:
@@ -121,9 +123,14 @@ class Served:
             return json.loads(answer.read() or b"null")
 
     def reset(self, latency: float = 0.0) -> None:
-        """Empty the cluster and set the latency for what follows."""
+        """Empty the cluster, set the latency, and create the index the fleet's datafeeds read.
+
+        A real cluster holds the data the datafeeds read (`logs-*`); without it the plan's live
+        checks would rightly refuse to start them.
+        """
         self.admin("POST", "/_sandbox/_reset")
         self.admin("PUT", "/_sandbox/transitions", {"latency": latency})
+        self.admin("PUT", "/logs-bench", {"mappings": LOGS_MAPPINGS})
 
     def requests(self) -> int:
         """Requests answered since the last reset."""

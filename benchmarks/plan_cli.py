@@ -41,8 +41,12 @@ def main() -> None:
             server.admin("POST", "/_sandbox/requests/_reset")
             plan = best_of(args.repeats, lambda tree=tree: run_cli(server.url, "plan", tree))
             requests = server.requests() // max(1, args.repeats)
+            # The same no-op plan without live checks: a no-op plan asks them nothing.
+            server.admin("POST", "/_sandbox/requests/_reset")
+            run_cli(server.url, "plan", tree, "--no-live-checks")
             row = {"jobs": n, "s": plan, "validate_s": validate, "apply_s": apply}
             row["plan_requests"] = requests
+            row["live_check_requests"] = requests - server.requests()
             rows.append(row)
             if args.quick:
                 emit({"bench": "plan_cli", "latency_ms": args.latency * 1000, "size": n, **row})
@@ -51,12 +55,13 @@ def main() -> None:
     print(f"CLI against mlsync sandbox serve, {args.latency * 1000:.0f} ms latency")
     print(
         f"{'jobs':>6} {'validate':>9} {'no-op plan':>10} {'plan/val':>8} {'requests':>8} "
-        f"{'growth':>7} {'apply':>8} {'apply/plan':>10}"
+        f"{'checks':>6} {'growth':>7} {'apply':>8} {'apply/plan':>10}"
     )
     for row, ratio in zip(rows, ratios(rows), strict=True):
         print(
             f"{row['jobs']:>6} {row['validate_s']:>8.2f}s {row['s']:>9.2f}s "
-            f"{row['s'] / row['validate_s']:>7.2f}x {row['plan_requests']:>8} {ratio:>7} "
+            f"{row['s'] / row['validate_s']:>7.2f}x {row['plan_requests']:>8} "
+            f"{row['live_check_requests']:>6} {ratio:>7} "
             f"{row['apply_s']:>7.2f}s {row['apply_s'] / row['s']:>9.1f}x"
         )
 

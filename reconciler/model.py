@@ -258,6 +258,22 @@ class ClusterSummary(BaseModel):
     flavor: str = ""
 
 
+class LiveCheckRecord(BaseModel):
+    """Which live checks a plan ran against the cluster (`reconciler.live_checks`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    #: False with `--no-live-checks`: nothing was asked, nothing below applies.
+    enabled: bool = True
+    #: The kinds of checks that ran (`index_resolution`, `field_caps`, `job_validate`, ...).
+    checks: tuple[str, ...] = ()
+    #: Checks that could not be made, each with the resource and why.
+    skipped: tuple[str, ...] = ()
+    #: Requests the checks sent, and in how many concurrent rounds.
+    requests: int = 0
+    round_trips: int = 0
+
+
 class Plan(BaseModel):
     """An immutable plan: rendered for review, saved to a file, executed by apply."""
 
@@ -287,8 +303,10 @@ class Plan(BaseModel):
     warnings: tuple[str, ...] = ()
     prune: bool = False
     targets: tuple[str, ...] = ()
-    #: HTTP requests made to read the cluster for this plan.
+    #: HTTP requests made to read the cluster for this plan (the live checks' included).
     request_count: int = 0
+    #: The live checks made for this plan; None when the plan was computed without asking.
+    live_checks: LiveCheckRecord | None = None
 
     @property
     def has_changes(self) -> bool:

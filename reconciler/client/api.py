@@ -47,9 +47,9 @@ def describe_with_body(call: Call) -> str:
 # --------------------------------------------------------------------------- builders
 
 
-def _build(name: str, **arguments: Any) -> Call:
-    """The `Call` of endpoint `name` (the generated table) for these arguments."""
-    return build_call(ENDPOINTS[name], arguments)
+def _build(endpoint: str, **arguments: Any) -> Call:
+    """The `Call` of `endpoint` (its name in the generated table) for these arguments."""
+    return build_call(ENDPOINTS[endpoint], arguments)
 
 
 def _dict(body: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -86,6 +86,38 @@ def search(
 ) -> Call:
     """`POST /{index}/_search`: DFA results are read from the destination index."""
     return _build("search", index=index or None, body=_dict(body), **params)
+
+
+def field_caps(
+    index: str | Sequence[str],
+    fields: Sequence[str],
+    runtime_mappings: Mapping[str, Any] | None = None,
+) -> Call:
+    """`GET|POST /{index}/_field_caps`: which of `fields` are mapped, with what capabilities.
+
+    Missing indices are skipped (`ignore_unavailable`) so one answer covers a whole index set;
+    `runtime_mappings` (a datafeed's) are sent in the body, as the datafeed's search would.
+    """
+    return _build(
+        "field_caps",
+        index=index,
+        fields=list(fields),
+        ignore_unavailable=True,
+        allow_no_indices=True,
+        runtime_mappings=dict(runtime_mappings) if runtime_mappings else None,
+    )
+
+
+def resolve_index(name: str | Sequence[str]) -> Call:
+    """`GET /_resolve/index/{name}`: the indices, aliases and data streams an expression names."""
+    return _build(
+        "indices.resolve_index", name=name, ignore_unavailable=True, allow_no_indices=True
+    )
+
+
+def count(index: str | Sequence[str]) -> Call:
+    """`GET /{index}/_count`: how many documents an index holds (404 when it does not exist)."""
+    return _build("count", index=index)
 
 
 def delete_index(index: str) -> Call:
@@ -568,7 +600,7 @@ class CallClass(StrEnum):
 
 _TRANSITION = re.compile(r"/_(open|close|start|stop)$")
 _READ_POST = re.compile(
-    r"(/_search|/_stats|/_preview|/_explain|/_validate(/detector)?|/_estimate_model_memory"
+    r"(/_search|/_count|/_field_caps|/_stats|/_preview|/_explain|/_validate(/detector)?|/_estimate_model_memory"
     r"|/results/[a-z_]+(/[^/]+)?|/model_snapshots(/[^/]+)?)$"
 )
 _CREATE_ML = re.compile(

@@ -2304,6 +2304,30 @@ class IndicesNamespace(Namespace[R]):
         """
         return self._call('indices.refresh', locals())
 
+    def resolve_index(
+        self,
+        *,
+        name: Ids,
+        allow_no_indices: bool | None = None,
+        expand_wildcards: Ids | None = None,
+        ignore_unavailable: bool | None = None,
+        error_trace: bool | None = None,
+        filter_path: Ids | None = None,
+        human: bool | None = None,
+        pretty: bool | None = None,
+    ) -> R:
+        """Resolve index names, aliases, data streams and patterns (plan's live checks).
+
+        `GET /_resolve/index/{name}`
+
+        Args:
+            name: `name`.
+            allow_no_indices: `allow_no_indices`.
+            expand_wildcards: `expand_wildcards`.
+            ignore_unavailable: `ignore_unavailable`.
+        """
+        return self._call('indices.resolve_index', locals())
+
 
 class LicenseNamespace(Namespace[R]):
     """`client.license`: the licence API."""
@@ -2507,6 +2531,46 @@ class RootMethods(Namespace[R]):
             wait_for_active_shards: `wait_for_active_shards`.
         """
         return self._call('delete', locals())
+
+    def field_caps(
+        self,
+        *,
+        index: Ids | None = None,
+        allow_no_indices: bool | None = None,
+        expand_wildcards: Ids | None = None,
+        fields: Ids | None = None,
+        filters: str | None = None,
+        ignore_unavailable: bool | None = None,
+        include_empty_fields: bool | None = None,
+        include_unmapped: bool | None = None,
+        index_filter: Body | None = None,
+        runtime_mappings: Body | None = None,
+        types: Ids | None = None,
+        error_trace: bool | None = None,
+        filter_path: Ids | None = None,
+        human: bool | None = None,
+        pretty: bool | None = None,
+        body: Any = None,
+    ) -> R:
+        """Get the capabilities of fields across indices (plan's live checks).
+
+        `POST|GET /{index}/_field_caps`; `POST|GET /_field_caps`
+
+        Args:
+            index: `index`.
+            allow_no_indices: `allow_no_indices`.
+            expand_wildcards: `expand_wildcards`.
+            fields: `fields`.
+            filters: `filters`.
+            ignore_unavailable: `ignore_unavailable`.
+            include_empty_fields: `include_empty_fields`.
+            include_unmapped: `include_unmapped`.
+            index_filter: `index_filter`.
+            runtime_mappings: `runtime_mappings`.
+            types: `types`.
+            body: the raw request body, merged with the named body fields.
+        """
+        return self._call('field_caps', locals())
 
     def get(
         self,

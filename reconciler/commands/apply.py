@@ -73,6 +73,7 @@ from reconciler.commands.common import (
     read_live,
     report_errors,
     resolve_scope,
+    run_live_checks,
     scope_option,
     selection_options,
 )
@@ -567,6 +568,13 @@ def apply(**options: Any) -> None:
                 recover_failed=saved.inputs.recover_failed,
                 allow_prune_all=saved.inputs.allow_prune_all,
             )
+            # The checks the saved plan recorded are made again on what will be executed: the
+            # cluster may have changed since (an index deleted, a limit lowered).
+            recorded = saved.plan.live_checks
+            if recorded is not None and recorded.enabled:
+                plan = run_live_checks(plan, saved.inputs.desired, live, info, client, options)
+                for warning in plan.warnings:
+                    echo_err(f"Warning: {warning}")
             _apply_loaded(plan, client, info, options, fresh=False)
         finally:
             client.close()

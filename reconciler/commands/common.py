@@ -28,7 +28,7 @@ import click
 import jinja2.meta
 import jinja2.sandbox
 
-from reconciler import registry
+from reconciler import live_checks, registry
 from reconciler.client import (
     MLSYNC_POLICY,
     ClientError,
@@ -47,7 +47,7 @@ from reconciler.errors import ManifestError, MlsyncError, UsageError
 from reconciler.manifest import ManifestSet, load_manifests
 from reconciler.manifest.environment import RESERVED_VARIABLES
 from reconciler.manifest.loader import find_manifest_files
-from reconciler.model import LiveState, Plan
+from reconciler.model import LiveState, Plan, Resource
 from reconciler.plan import PlanOptions, make_plan
 from reconciler.snapshots import with_bodies
 from reconciler.targets import expand_targets, parse_targets
@@ -142,6 +142,15 @@ def selection_options(verb: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
                 is_flag=True,
                 help="Force-close (DFA: force-stop) failed jobs and start them again. Without it "
                 "a failed job is left alone and the plan says why it failed.",
+            ),
+            click.option(
+                "--live-checks/--no-live-checks",
+                "live_checks",
+                default=True,
+                show_default=True,
+                help="Ask the cluster (read-only) whether it would refuse or fail to start what "
+                "the plan creates or changes: indices, field mappings, job validation, memory "
+                "limits and estimates, DFA sources and destinations.",
             ),
             click.option(
                 "--target",
@@ -463,11 +472,26 @@ def compute_plan(
             ),
         )
         plan = with_bodies(plan, manifests.resources, live.resources)
+        plan = run_live_checks(plan, manifests.resources, live, info, client, options)
     except BaseException:
         undo()
         client.close()
         raise
     return PlanContext(plan=plan, client=client, manifests=manifests, live=live, info=info)
+
+
+def run_live_checks(
+    plan: Plan,
+    desired: Sequence[Resource],
+    live: LiveState,
+    info: ClusterInfo,
+    client: MLClient,
+    options: Mapping[str, Any],
+) -> Plan:
+    """The plan with its live checks made, or recorded as skipped with --no-live-checks."""
+    if not options.get("live_checks", True):
+        return live_checks.skipped(plan)
+    return live_checks.check(plan, desired, live, info, client)
 
 
 def report_errors(func: Callable[P, R]) -> Callable[P, R]:

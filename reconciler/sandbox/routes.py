@@ -16,6 +16,7 @@ from reconciler.sandbox import (
     datafeeds,
     dfa,
     documents,
+    field_caps,
     filters_calendars,
     forecasts,
     index_admin,
@@ -383,12 +384,17 @@ ROUTES: list[Route] = [
     ),
     *_r("DELETE", f"{TM}/{{model_id}}/model_aliases/{{model_alias}}", cluster.delete_model_alias),
     *_r("POST", f"{TM}/{{model_id}}/deployment/cache/_clear", cluster.clear_deployment_cache),
-    # the rest of the trained model API, memory stats, snapshot upgrades, post data, bulk and
-    # mappings: each module lists its own routes
+    # the rest of the trained model API, memory stats, snapshot upgrades, post data, bulk,
+    # mappings, index administration, cluster settings, field capabilities and index
+    # resolution: each module lists its own routes
     *[
         r
         for m, t, h, p in (
-            trained_models.ROUTES + ml_extras.ROUTES + index_admin.ROUTES + cluster_settings.ROUTES
+            trained_models.ROUTES
+            + ml_extras.ROUTES
+            + index_admin.ROUTES
+            + cluster_settings.ROUTES
+            + field_caps.ROUTES
         )
         for r in _r(m, t, h, *p)
     ],

@@ -15,6 +15,7 @@ from reconciler.cli import main
 from reconciler.client import MLClient, api
 from reconciler.commands import apply as apply_module
 from reconciler.lock import acquire_lock, read_lock
+from reconciler.model import Call
 from reconciler.sandbox import Sandbox
 
 JOB = """
@@ -75,10 +76,12 @@ class Env:
         return len(json.loads(out.read_text())["plan"]["steps"])
 
     def mutations(self) -> list[str]:
+        """The requests that may change something (the plan's live checks are read-only)."""
         return [
             f"{e['method']} {e['path']}"
             for e in request_log(self.sandbox)
-            if e["method"] not in ("GET", "HEAD")
+            if api.classify(Call(method=e["method"], path=e["path"].split("?")[0]))
+            is not api.CallClass.READ
         ]
 
 

@@ -20,6 +20,8 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from reconciler.cli import main
+from reconciler.client import api
+from reconciler.model import Call
 from reconciler.sandbox import Sandbox
 
 MAIN = "from reconciler.cli import main; main()"
@@ -73,7 +75,14 @@ def spawn_apply(state: Path, manifests: Path, *extra: str) -> subprocess.Popen[s
 
 def ml_mutations(sandbox: Sandbox) -> int:
     answer = sandbox.handle("GET", "/_sandbox/requests", {}, b"").json()
-    return sum(1 for e in answer["log"] if e["method"] != "GET" and e["path"].startswith("/_ml/"))
+    # Writes only: the plan's live checks POST to read-only endpoints (`_validate`, `_preview`).
+    return sum(
+        1
+        for e in answer["log"]
+        if e["path"].startswith("/_ml/")
+        and api.classify(Call(method=e["method"], path=e["path"].split("?")[0]))
+        is not api.CallClass.READ
+    )
 
 
 def new_state(path: Path, **settings: float) -> Sandbox:

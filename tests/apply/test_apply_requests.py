@@ -7,6 +7,7 @@ preflight (3), the cluster lock (create + delete) and one read of the live state
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -77,6 +78,11 @@ def per_resource(lines: list[str]) -> dict[str, Counter[str]]:
     return out
 
 
+LIVE_CHECK = re.compile(
+    r"/(_validate|_estimate_model_memory|_preview|_field_caps)$|^GET /_resolve/index/"
+)
+
+
 def lines_of(sandbox: Sandbox) -> list[str]:
     return [f"{e['method']} {e['path']}" for e in request_log(sandbox)]
 
@@ -120,6 +126,12 @@ def test_cli_apply_sends_two_requests_per_resource_plus_a_constant(tmp_path: Pat
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     lines = lines_of(sandbox)
+    # The plan's live checks: per new job `_validate`, `_estimate_model_memory` and a preview
+    # of its datafeed; one index resolution and one field-capabilities call for the one index
+    # pattern all the datafeeds share.
+    checks = [line for line in lines if LIVE_CHECK.search(line.split("?")[0])]
+    assert len(checks) == 3 * JOBS + 2
+    lines = [line for line in lines if line not in checks]
     assert per_resource(lines) == expected_per_resource(JOBS)
     # The lock is taken before the one read, so there is no second (stale-check) read.
     assert len(claims(lines)) == 2 * JOBS

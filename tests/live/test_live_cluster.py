@@ -58,6 +58,19 @@ def test_examples_converge_on_a_real_cluster(
             "amount_deviation_from_avg": 0.4,
         },
     )
+    # The anomaly job's datafeed reads transactions-*: without a matching index a real cluster
+    # refuses to start it, and the plan's live checks say so before anything is written.
+    client.index(
+        index="transactions-2024.01",
+        id="1",
+        document={
+            "@timestamp": 1_704_067_200_000,
+            "amount": 12.5,
+            "user_id": "u1",
+            "merchant_category": "grocery",
+            "status": "completed",
+        },
+    )
     client.close()
     try:
         code, out = run("apply", "manifests", "--url", live_url, "--auto-approve")

@@ -76,7 +76,10 @@ def test_saved_plan_holds_steps_and_fingerprint(workdir: Path) -> None:
         "start",
     ]
     assert len(saved.live_fingerprint) == 64
-    assert saved.request_count == 12
+    # 12 to read the cluster, 5 live checks: `_validate` and `_estimate_model_memory` of the
+    # job, resolution and field capabilities of tx-*, then the datafeed's preview.
+    assert saved.request_count == 12 + 5
+    assert saved.live_checks is not None and saved.live_checks.requests == 5
 
 
 def test_json_format_is_versioned_and_counts_requests(workdir: Path) -> None:
@@ -84,7 +87,7 @@ def test_json_format_is_versioned_and_counts_requests(workdir: Path) -> None:
     document = json.loads(out)
     assert code == 0
     assert document["format_version"] == "1"
-    assert document["request_count"] == 12
+    assert document["request_count"] == 12 + 5  # the read, and the live checks
     assert [c["address"] for c in document["resource_changes"]] == [
         "Filter/safe",
         "AnomalyDetectionJob/tx",
