@@ -33,18 +33,21 @@ def test_examples_converge_on_a_real_cluster(
     shutil.copytree(EXAMPLES, tmp_path / "manifests")
     client = MLClient(hosts=[live_url])
     # The DFA jobs need their source indices; a real cluster has the data, this one gets a doc.
-    client.index(
-        index="customer_data",
-        id="1",
-        document={
-            "account_age_days": 40,
-            "churned": False,
-            "monthly_spend": 10.0,
-            "support_tickets": 1,
-            "login_frequency": 3.5,
-            "feature_usage_score": 0.7,
-        },
-    )
+    # A classification needs at least two classes of its dependent variable in the source, or
+    # Elasticsearch refuses the start (and the plan's live checks say so first).
+    for doc_id, churned in (("1", False), ("2", True)):
+        client.index(
+            index="customer_data",
+            id=doc_id,
+            document={
+                "account_age_days": 40,
+                "churned": churned,
+                "monthly_spend": 10.0,
+                "support_tickets": 1,
+                "login_frequency": 3.5,
+                "feature_usage_score": 0.7,
+            },
+        )
     client.index(
         index="transactions",
         id="1",
@@ -82,6 +85,13 @@ def test_examples_converge_on_a_real_cluster(
         (tmp_path / "empty").mkdir()
         (tmp_path / "empty" / "none.yaml").write_text("")
         code, out = run(
-            "apply", "empty", "--url", live_url, "--auto-approve", "--prune", "--allow-destroy"
+            "apply",
+            "empty",
+            "--url",
+            live_url,
+            "--auto-approve",
+            "--prune",
+            "--allow-destroy",
+            "--allow-prune-all",
         )
         assert code == 0, out
