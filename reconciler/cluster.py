@@ -32,9 +32,11 @@ from reconciler import ownership
 from reconciler.answers import Json, items_of, page_count, unexpected
 from reconciler.client import api
 from reconciler.client.response import Page
+from reconciler.gc_pause import paused_gc
 from reconciler.model import Call, ClusterSummary, Kind, LiveState, Ref, Resource, State
 from reconciler.normalize import ServerDefaults, canonical_event, event_key
-from reconciler.plan import fingerprint, resource_fingerprint
+from reconciler.plan import resource_fingerprint
+from reconciler.plan.fingerprint import combined_fingerprint
 from reconciler.units import model_memory_limit_mb, parse_byte_size
 
 #: Largest page Elasticsearch serves: `from + size` must stay within 10 000 (§3, §8).
@@ -106,6 +108,7 @@ def _read_pages(
     return out
 
 
+@paused_gc()
 def read_cluster(client: ClientLike, info: ClusterInfoLike | None = None) -> LiveState:
     """Read every job, datafeed, DFA, filter and calendar with their run states.
 
@@ -214,7 +217,7 @@ def read_cluster(client: ClientLike, info: ClusterInfoLike | None = None) -> Liv
         cluster=summary,
         job_model_memory_limit_mb=defaults.job_model_memory_limit_mb,
         dfa_model_memory_limit_bytes=defaults.dfa_model_memory_limit_bytes,
-        fingerprint=fingerprint(state.values(), defaults),
+        fingerprint=combined_fingerprint(prints),
         fingerprints=prints,
         request_count=client.request_count - before,
     )

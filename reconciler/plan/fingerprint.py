@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
-from reconciler.model import LiveState, Plan, Resource
+from reconciler.model import LiveState, Plan, Ref, Resource
 from reconciler.normalize import ServerDefaults, canonical
 from reconciler.plan.rules import run_state
 
@@ -30,9 +30,14 @@ def resource_fingerprint(res: Resource, defaults: ServerDefaults) -> str:
 
 def fingerprint(resources: Iterable[Resource], defaults: ServerDefaults) -> str:
     """sha256 over every live resource's fingerprint."""
+    return combined_fingerprint({res.ref: resource_fingerprint(res, defaults) for res in resources})
+
+
+def combined_fingerprint(prints: Mapping[Ref, str]) -> str:
+    """`fingerprint` from the resources' fingerprints already computed (no canonical form again)."""
     digest = hashlib.sha256()
-    for res in sorted(resources, key=lambda r: r.ref.sort_key):
-        digest.update(resource_fingerprint(res, defaults).encode())
+    for ref in sorted(prints, key=lambda r: r.sort_key):
+        digest.update(prints[ref].encode())
         digest.update(b"\n")
     return digest.hexdigest()
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from reconciler import __version__
+from reconciler.gc_pause import paused_gc
 from reconciler.model import LiveState, Plan, Resource
 from reconciler.plan.cascade import cascade
 from reconciler.plan.changes import changes, unmanaged
@@ -21,6 +22,7 @@ from reconciler.plan.order import build_steps
 from reconciler.plan.targets import apply_targets
 
 
+@paused_gc()
 def make_plan(
     desired: Sequence[Resource],
     live: LiveState,

@@ -150,9 +150,10 @@ class Collection(MutableMapping[str, Any]):
 
     # --- rows ------------------------------------------------------------------------------
 
-    def _fetch(self, key: str) -> Any:
-        if key in self._cache:
-            return self._cache[key]
+    def _text(self, key: str) -> str | None:
+        """The row's JSON as stored (None: no row), read once per transaction."""
+        if key in self._loaded:
+            return self._loaded[key]
         text: str | None = None
         if not self._cleared:
             row = self._conn.execute(
@@ -160,9 +161,31 @@ class Collection(MutableMapping[str, Any]):
             ).fetchone()
             text = None if row is None else row[0]
         self._loaded[key] = text
+        return text
+
+    def _fetch(self, key: str) -> Any:
+        if key in self._cache:
+            return self._cache[key]
+        text = self._text(key)
         value = _MISSING if text is None else json.loads(text)
         self._cache[key] = value
         return value
+
+    def fresh(self, key: str) -> Any:
+        """A private copy of the value (KeyError when absent), not tracked for write-back.
+
+        While the object is as loaded, the copy is a new parse of the stored JSON: the cheapest
+        deep copy there is, and what the overlay hands to handlers.
+        """
+        if key in self._exposed:  # assigned or handed out mutable: the cache is the truth
+            value = self._fetch(key)
+            if value is _MISSING:
+                raise KeyError(key)
+            return json.loads(_dumps(value))
+        text = self._text(key)
+        if text is None:
+            raise KeyError(key)
+        return json.loads(text)
 
     def peek(self, key: str) -> Any:
         """The value for reading only (KeyError when absent)."""
