@@ -34,7 +34,7 @@ from reconciler.client import api
 from reconciler.client.response import Page
 from reconciler.gc_pause import paused_gc
 from reconciler.model import Call, ClusterSummary, Kind, LiveState, Ref, Resource, State
-from reconciler.normalize import ServerDefaults, canonical_event, event_key
+from reconciler.normalize import ServerDefaults, canonical, canonical_event, event_key
 from reconciler.plan import resource_fingerprint
 from reconciler.plan.fingerprint import combined_fingerprint
 from reconciler.units import model_memory_limit_mb, parse_byte_size
@@ -205,7 +205,10 @@ def read_cluster(client: ClientLike, info: ClusterInfoLike | None = None) -> Liv
         )
 
     defaults = server_defaults(info)
-    prints = _fingerprints(state, defaults)
+    canon = _canonical(state, defaults)
+    prints = {
+        ref: resource_fingerprint(state[ref], defaults, c) for ref, (_, _, c) in canon.items()
+    }
     summary = ClusterSummary(
         name=info.cluster_name if info else "",
         uuid=info.cluster_uuid if info else "",
@@ -219,6 +222,7 @@ def read_cluster(client: ClientLike, info: ClusterInfoLike | None = None) -> Liv
         dfa_model_memory_limit_bytes=defaults.dfa_model_memory_limit_bytes,
         fingerprint=combined_fingerprint(prints),
         fingerprints=prints,
+        canonical=canon,
         request_count=client.request_count - before,
     )
 
@@ -233,16 +237,20 @@ _SOURCE_PATH = {
 }
 
 
-def _fingerprints(state: State, defaults: ServerDefaults) -> dict[Ref, str]:
-    """Each resource's fingerprint; a body the canonical form cannot read is an answer error.
+def _canonical(
+    state: State, defaults: ServerDefaults
+) -> dict[Ref, tuple[Json, ServerDefaults, Json]]:
+    """Each resource's canonical body, with the body and defaults it was computed from.
 
-    The shapes in `answers` cover every field mlsync reads; this is the backstop for a value
-    inside a free-form part (a query, an aggregation) that the canonical form still walks.
+    It makes the fingerprint, and the planner reuses it. A body the canonical form cannot read
+    is an answer error: the shapes in `answers` cover every field mlsync reads, and this is the
+    backstop for a value inside a free-form part (a query, an aggregation) that the canonical
+    form still walks.
     """
     out = {}
     for ref, res in state.items():
         try:
-            out[ref] = resource_fingerprint(res, defaults)
+            out[ref] = (res.body, defaults, canonical(ref.kind, res.body, defaults))
         except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
             raise unexpected(_SOURCE_PATH[ref.kind], f"{ref}: {exc}") from None
     return out

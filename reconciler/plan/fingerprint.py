@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from reconciler.model import LiveState, Plan, Ref, Resource
 from reconciler.normalize import ServerDefaults, canonical
@@ -17,14 +18,16 @@ from reconciler.plan.rules import run_state
 ABSENT = "absent"
 
 
-def resource_fingerprint(res: Resource, defaults: ServerDefaults) -> str:
-    """sha256 of one live resource's canonical body, run state and ownership."""
-    record = [
-        str(res.ref),
-        canonical(res.ref.kind, res.body, defaults),
-        run_state(res.ref.kind, res.state),
-        res.owned,
-    ]
+def resource_fingerprint(
+    res: Resource, defaults: ServerDefaults, canon: dict[str, Any] | None = None
+) -> str:
+    """sha256 of one live resource's canonical body, run state and ownership.
+
+    `canon`: the canonical body if the caller computed it already (`canonical(kind, body)`).
+    """
+    if canon is None:
+        canon = canonical(res.ref.kind, res.body, defaults)
+    record = [str(res.ref), canon, run_state(res.ref.kind, res.state), res.owned]
     return hashlib.sha256(json.dumps(record, sort_keys=True, default=str).encode()).hexdigest()
 
 

@@ -3,6 +3,7 @@ stages, and each live resource's canonical form is computed once for its fingerp
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import importlib
 from pathlib import Path
@@ -112,9 +113,9 @@ def test_the_live_fingerprint_is_computed_once_per_resource(
     calls: list[str] = []
     original = fingerprint_module.resource_fingerprint
 
-    def counting(res: Any, defaults: Any) -> str:
+    def counting(res: Any, *args: Any) -> str:
         calls.append(str(res.ref))
-        return original(res, defaults)
+        return original(res, *args)
 
     monkeypatch.setattr("reconciler.cluster.resource_fingerprint", counting)
     monkeypatch.setattr(fingerprint_module, "resource_fingerprint", counting)
@@ -124,3 +125,43 @@ def test_the_live_fingerprint_is_computed_once_per_resource(
     # ... and the whole-state fingerprint is the same as computing it from the resources
     monkeypatch.setattr(fingerprint_module, "resource_fingerprint", original)
     assert live.fingerprint == fingerprint(live.resources.values(), server_defaults(info))
+
+
+def test_the_planner_reuses_the_reads_canonical_form_and_plans_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = seeded(3)
+    live = read_cluster(client, client.preflight())
+    (tmp_path / "jobs.yaml").write_text(
+        "".join(
+            f"---\nkind: AnomalyDetectionJob\nid: j{i}\nspec:\n  analysis_config:\n"
+            f"    bucket_span: {span}\n    detectors: [{{function: count}}]\n"
+            "  data_description: {time_field: '@timestamp'}\n"
+            f"datafeed: {{id: f{i}, spec: {{indices: [logs]}}}}\n"
+            for i, span in enumerate(["15m", "900s", "30m"])
+        )
+    )
+    manifests = load_manifests([tmp_path])
+    context = importlib.import_module("reconciler.plan.context")
+    computed: list[str] = []
+    original = context.canonical
+
+    def counting(kind: Any, body: Any, defaults: Any = None) -> Any:
+        computed.append(kind.value)
+        return original(kind, body, defaults)
+
+    monkeypatch.setattr(context, "canonical", counting)
+    reused = make_plan(manifests.resources, live)
+    assert computed == []  # every live side came from the read
+    # 15m and 900s are the live 15m; 30m replaces j2 (and so its datafeed)
+    actions = sorted(c.action.value for c in reused.changes)
+    assert actions == ["no-op"] * 4 + ["replace"] * 2
+    # Without the read's canonical forms (or with another body) it is computed, same plan.
+    fresh = make_plan(manifests.resources, dataclasses.replace(live, canonical={}))
+    assert len(computed) == 6
+    assert fresh.model_dump() == reused.model_dump()
+    # The copy handed to the planner is its own (it drops the computed fields the manifest
+    # leaves out, e.g. detector_description): the read's value is unchanged.
+    for ref, (body, defaults, canon) in live.canonical.items():
+        assert canon == original(ref.kind, body, defaults)
+        assert "detector_description" in str(canon) or ref.kind.value != "AnomalyDetectionJob"
