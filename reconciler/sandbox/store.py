@@ -56,6 +56,13 @@ VALUES: dict[str, Any] = {"format": STATE_FORMAT, "settings": {}, "faults": [], 
 
 IndexKeys = Callable[[Any], list[str]]
 
+#: Point reads of one collection in one transaction before the store considers reading all of
+#: its rows in one query instead (`Collection._text`), and how much larger than the reads done
+#: so far the collection may be for that. A request that reads every job (GET `_all`, stats)
+#: also looks up each one's task, results and forecasts, mostly absent: one query answers all.
+BULK_AFTER = 64
+BULK_RATIO = 4
+
 
 def _task_pending(task: Any) -> list[str]:
     """Tasks a later request may have to move on (transitions.py): all but the resting states."""
@@ -147,6 +154,9 @@ class Collection(MutableMapping[str, Any]):
         self._exposed: set[str] = set()  # ids handed out mutable or assigned
         self._assigned: set[str] = set()  # ids assigned or deleted in this transaction
         self._cleared = False
+        self._complete = False  # every stored row is in `_loaded` (absent ids have no row)
+        self._point_reads = 0
+        self._next_bulk_check = BULK_AFTER
 
     # --- rows ------------------------------------------------------------------------------
 
@@ -155,6 +165,12 @@ class Collection(MutableMapping[str, Any]):
         if key in self._loaded:
             return self._loaded[key]
         text: str | None = None
+        self._point_reads += 1
+        if self._point_reads >= self._next_bulk_check:
+            self._next_bulk_check *= 2
+            self._load_all_if_small()
+        if self._complete:  # every stored row is in `_loaded`: absent means no row
+            return self._loaded.setdefault(key, None)
         if not self._cleared:
             row = self._conn.execute(
                 "SELECT value FROM objects WHERE coll = ? AND id = ?", (self.name, key)
@@ -162,6 +178,26 @@ class Collection(MutableMapping[str, Any]):
             text = None if row is None else row[0]
         self._loaded[key] = text
         return text
+
+    def _load_all_if_small(self) -> None:
+        """Read every row in one query if there are at most `BULK_RATIO` x the point reads so far.
+
+        The request then costs at most a constant factor more than what it read already, and
+        each further read, hit or miss, needs no query. (The count is a scan of the collection's
+        index entries inside SQLite, done once per doubling of the point reads.)
+        """
+        if self._cleared or self._complete:
+            return
+        stored = self._conn.execute(
+            "SELECT count(*) FROM objects WHERE coll = ?", (self.name,)
+        ).fetchone()[0]
+        if stored > BULK_RATIO * self._point_reads:
+            return
+        for key, text in self._conn.execute(
+            "SELECT id, value FROM objects WHERE coll = ?", (self.name,)
+        ):
+            self._loaded.setdefault(key, text)
+        self._complete = True
 
     def _fetch(self, key: str) -> Any:
         if key in self._cache:
