@@ -21,13 +21,13 @@ ABSENT = "absent"
 def resource_fingerprint(
     res: Resource, defaults: ServerDefaults, canon: dict[str, Any] | None = None
 ) -> str:
-    """sha256 of one live resource's canonical body, run state and ownership.
+    """sha256 of one live resource's canonical body, run state, ownership and owner.
 
     `canon`: the canonical body if the caller computed it already (`canonical(kind, body)`).
     """
     if canon is None:
         canon = canonical(res.ref.kind, res.body, defaults)
-    record = [str(res.ref), canon, run_state(res.ref.kind, res.state), res.owned]
+    record = [str(res.ref), canon, run_state(res.ref.kind, res.state), res.owned, res.owner]
     return hashlib.sha256(json.dumps(record, sort_keys=True, default=str).encode()).hexdigest()
 
 
