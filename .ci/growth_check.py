@@ -28,10 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 #: name -> command (run from the repository root). The quick modes use 250/500/1000 jobs,
 #: so the last size is 4x the first. Adding a benchmark is one line.
 BENCHMARKS: dict[str, list[str]] = {
-    # Not yet enforced: pure no-op planning still grows about x2.4 per doubling at 250-2,000
-    # jobs (x6.2 for x4 here), though the whole no-op plan stays within x4.5; run
-    # `benchmarks/plan_growth.py` to see it. Put this line back once planning is linear.
-    # "plan (in process)": ["benchmarks/plan_growth.py", "--quick"],
+    "plan (in process)": ["benchmarks/plan_growth.py", "--quick"],
     "sandbox per request": ["benchmarks/sandbox_requests.py", "--quick"],
     "apply (in process)": [
         "benchmarks/apply_growth.py",

@@ -125,6 +125,7 @@ def growth(args: argparse.Namespace) -> None:
                     ]
                     best = min(measured, key=lambda r: r["s"])
                     row = {"jobs": n, "s": best["s"], "requests": best["requests"]}
+                    row["cpu_s"] = min(r["cpu_s"] for r in measured)
                     if args.quick:
                         # CI checks the growth of CPU time (see `inprocess`), never wall time.
                         row = {"jobs": n, "clock": "cpu", "s": min(r["cpu_s"] for r in measured)}
@@ -140,11 +141,14 @@ def report(bench: str, latency: float, rows: list[dict[str, Any]], quick: bool) 
             emit({"bench": bench, "latency_ms": latency * 1000, "size": row["jobs"], **row})
         return
     print(f"\n{bench}, {latency * 1000:.0f} ms latency, concurrency {DEFAULT_CONCURRENCY}")
-    print(f"{'jobs':>6} {'resources':>9} {'requests':>8} {'seconds':>8} {'growth':>7}")
-    for row, ratio in zip(rows, ratios(rows), strict=True):
+    print(f"{'jobs':>6} {'resources':>9} {'requests':>8} {'seconds':>8} {'growth':>7}   cpu")
+    timed = all("cpu_s" in row for row in rows)
+    cpu_ratios = ratios(rows, "cpu_s") if timed else [""] * len(rows)
+    for row, ratio, cpu_ratio in zip(rows, ratios(rows), cpu_ratios, strict=True):
+        cpu = f"{row['cpu_s']:>8.2f} s {cpu_ratio:>7}" if "cpu_s" in row else ""
         print(
             f"{row['jobs']:>6} {2 * row['jobs']:>9} {row['requests']:>8} {row['s']:>8.2f} "
-            f"{ratio:>7}"
+            f"{ratio:>7}  {cpu}"
         )
 
 

@@ -38,9 +38,11 @@ from reconciler import ownership, registry
 from reconciler.answers import Json, items_of, page_count, unexpected
 from reconciler.client import api
 from reconciler.client.response import Page
+from reconciler.gc_pause import paused_gc
 from reconciler.model import Call, ClusterSummary, Kind, LiveState, Ref, Resource, State
-from reconciler.normalize import ServerDefaults, canonical_event, event_key
-from reconciler.plan import fingerprint, resource_fingerprint
+from reconciler.normalize import ServerDefaults, canonical, canonical_event, event_key
+from reconciler.plan import resource_fingerprint
+from reconciler.plan.fingerprint import combined_fingerprint
 from reconciler.units import model_memory_limit_mb, parse_byte_size
 
 #: Largest page Elasticsearch serves: `from + size` must stay within 10 000 (§3, §8).
@@ -112,6 +114,7 @@ def _read_pages(
     return out
 
 
+@paused_gc()
 def read_cluster(client: ClientLike, info: ClusterInfoLike | None = None) -> LiveState:
     """Read every job, datafeed, DFA, filter and calendar with their run states.
 
@@ -219,7 +222,10 @@ def read_cluster(client: ClientLike, info: ClusterInfoLike | None = None) -> Liv
         state[ref] = state[ref].model_copy(update={"owner": owners[ref]})
 
     defaults = server_defaults(info)
-    prints = _fingerprints(state, defaults)
+    canon = _canonical(state, defaults)
+    prints = {
+        ref: resource_fingerprint(state[ref], defaults, c) for ref, (_, _, c) in canon.items()
+    }
     summary = ClusterSummary(
         name=info.cluster_name if info else "",
         uuid=info.cluster_uuid if info else "",
@@ -231,8 +237,9 @@ def read_cluster(client: ClientLike, info: ClusterInfoLike | None = None) -> Liv
         cluster=summary,
         job_model_memory_limit_mb=defaults.job_model_memory_limit_mb,
         dfa_model_memory_limit_bytes=defaults.dfa_model_memory_limit_bytes,
-        fingerprint=fingerprint(state.values(), defaults),
+        fingerprint=combined_fingerprint(prints),
         fingerprints=prints,
+        canonical=canon,
         request_count=client.request_count - before,
         owners=owners,
     )
@@ -248,16 +255,20 @@ _SOURCE_PATH = {
 }
 
 
-def _fingerprints(state: State, defaults: ServerDefaults) -> dict[Ref, str]:
-    """Each resource's fingerprint; a body the canonical form cannot read is an answer error.
+def _canonical(
+    state: State, defaults: ServerDefaults
+) -> dict[Ref, tuple[Json, ServerDefaults, Json]]:
+    """Each resource's canonical body, with the body and defaults it was computed from.
 
-    The shapes in `answers` cover every field mlsync reads; this is the backstop for a value
-    inside a free-form part (a query, an aggregation) that the canonical form still walks.
+    It makes the fingerprint, and the planner reuses it. A body the canonical form cannot read
+    is an answer error: the shapes in `answers` cover every field mlsync reads, and this is the
+    backstop for a value inside a free-form part (a query, an aggregation) that the canonical
+    form still walks.
     """
     out = {}
     for ref, res in state.items():
         try:
-            out[ref] = resource_fingerprint(res, defaults)
+            out[ref] = (res.body, defaults, canonical(ref.kind, res.body, defaults))
         except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
             raise unexpected(_SOURCE_PATH[ref.kind], f"{ref}: {exc}") from None
     return out

@@ -333,6 +333,10 @@ class LiveState:
     fingerprint: str = ""
     #: The same per resource.
     fingerprints: dict[Ref, str] = field(default_factory=dict)
+    #: Per resource, the canonical body computed for its fingerprint, with the body and the
+    #: server defaults it was computed from: the planner reuses it while both are unchanged
+    #: (`reconciler.plan.context.Context.live_canonical`). Read-only: copy before changing.
+    canonical: dict[Ref, tuple[dict[str, Any], Any, dict[str, Any]]] = field(default_factory=dict)
     #: HTTP requests made to read it.
     request_count: int = 0
     #: The ownership registry: resource -> owning scope, members that no longer exist included.

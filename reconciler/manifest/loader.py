@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from reconciler.errors import Diagnostic, ManifestError
+from reconciler.gc_pause import paused_gc
 from reconciler.manifest.checks_common import check_body_id, check_id, non_finite_paths
 from reconciler.manifest.checks_datafeed import check_datafeed, check_run_window
 from reconciler.manifest.checks_job import check_job
@@ -103,6 +104,7 @@ def find_manifest_files(
     return unique, diagnostics
 
 
+@paused_gc()
 def load_manifests(
     paths: Sequence[str | os.PathLike[str]],
     *,

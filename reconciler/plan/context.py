@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from reconciler.model import Action, FieldChange, Kind, LiveState, Ref, Resource, State
-from reconciler.normalize import ServerDefaults
+from reconciler.normalize import ServerDefaults, canonical, copy_body
 from reconciler.plan.indexes import Indexes
 from reconciler.plan.inputs import Body, PlanOptions, ReferenceLike
 from reconciler.plan.rules import RUNNING, datafeed_job
@@ -106,6 +106,18 @@ class Context:
         self.ownership = Ownership(scope=options.scope, owners={**owners, **live.owners})
         #: Members of the scope with no resource on the cluster and none declared.
         self.stale_members: list[Ref] = []
+
+    def live_canonical(self, live: Resource) -> Body:
+        """The canonical form of a live resource's body, the caller's own copy.
+
+        Reading the cluster computed it already, for the fingerprint (`LiveState.canonical`):
+        copying it costs a fraction of computing it again. Computed anew when the body or the
+        defaults are not the ones it was computed from.
+        """
+        known = self.live_state.canonical.get(live.ref)
+        if known is not None and known[0] is live.body and known[1] == self.defaults:
+            return copy_body(known[2])
+        return canonical(live.ref.kind, live.body, self.defaults)
 
     def datafeeds_of(self, job_id: str) -> list[Ref]:
         """The datafeeds in this plan that feed `job_id` now or will, in plan order."""

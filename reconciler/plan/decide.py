@@ -136,7 +136,7 @@ def decide(ctx: Context, ref: Ref, desired: Resource | None, live: Resource | No
         d.want_state = d.live_state if d.live_state != "failed" else None
         if rules.keep_state is not None:
             d.want_state = rules.keep_state(ctx, desired, d.want_state)
-    live_canon = canonical(ref.kind, live.body, ctx.defaults)
+    live_canon = ctx.live_canonical(live)
     # Read before `live_canon` loses its unset computed fields (the unsettable ones are among
     # them); warned only if the resource is updated (below).
     unsettable = [

@@ -8,32 +8,39 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
-from reconciler.model import LiveState, Plan, Resource
+from reconciler.model import LiveState, Plan, Ref, Resource
 from reconciler.normalize import ServerDefaults, canonical
 from reconciler.plan.rules import run_state
 
 ABSENT = "absent"
 
 
-def resource_fingerprint(res: Resource, defaults: ServerDefaults) -> str:
-    """sha256 of one live resource's canonical body, run state and ownership."""
-    record = [
-        str(res.ref),
-        canonical(res.ref.kind, res.body, defaults),
-        run_state(res.ref.kind, res.state),
-        res.owned,
-        res.owner,
-    ]
+def resource_fingerprint(
+    res: Resource, defaults: ServerDefaults, canon: dict[str, Any] | None = None
+) -> str:
+    """sha256 of one live resource's canonical body, run state, ownership and owner.
+
+    `canon`: the canonical body if the caller computed it already (`canonical(kind, body)`).
+    """
+    if canon is None:
+        canon = canonical(res.ref.kind, res.body, defaults)
+    record = [str(res.ref), canon, run_state(res.ref.kind, res.state), res.owned, res.owner]
     return hashlib.sha256(json.dumps(record, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def fingerprint(resources: Iterable[Resource], defaults: ServerDefaults) -> str:
     """sha256 over every live resource's fingerprint."""
+    return combined_fingerprint({res.ref: resource_fingerprint(res, defaults) for res in resources})
+
+
+def combined_fingerprint(prints: Mapping[Ref, str]) -> str:
+    """`fingerprint` from the resources' fingerprints already computed (no canonical form again)."""
     digest = hashlib.sha256()
-    for res in sorted(resources, key=lambda r: r.ref.sort_key):
-        digest.update(resource_fingerprint(res, defaults).encode())
+    for ref in sorted(prints, key=lambda r: r.sort_key):
+        digest.update(prints[ref].encode())
         digest.update(b"\n")
     return digest.hexdigest()
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from reconciler import __version__
 from reconciler.errors import PlanError
+from reconciler.gc_pause import paused_gc
 from reconciler.model import Action, LiveState, Plan, Resource
 from reconciler.plan.cascade import cascade
 from reconciler.plan.changes import changes, other_scopes, unmanaged
@@ -34,6 +35,7 @@ def _refuse_pruning_everything(ctx: Context, desired_count: int) -> None:
         raise PlanError(refusal)
 
 
+@paused_gc()
 def make_plan(
     desired: Sequence[Resource],
     live: LiveState,

@@ -56,6 +56,13 @@ VALUES: dict[str, Any] = {"format": STATE_FORMAT, "settings": {}, "faults": [], 
 
 IndexKeys = Callable[[Any], list[str]]
 
+#: Point reads of one collection in one transaction before the store considers reading all of
+#: its rows in one query instead (`Collection._text`), and how much larger than the reads done
+#: so far the collection may be for that. A request that reads every job (GET `_all`, stats)
+#: also looks up each one's task, results and forecasts, mostly absent: one query answers all.
+BULK_AFTER = 64
+BULK_RATIO = 4
+
 
 def _task_pending(task: Any) -> list[str]:
     """Tasks a later request may have to move on (transitions.py): all but the resting states."""
@@ -165,22 +172,74 @@ class Collection(MutableMapping[str, Any]):
         self._exposed: set[str] = set()  # ids handed out mutable or assigned
         self._assigned: set[str] = set()  # ids assigned or deleted in this transaction
         self._cleared = False
+        self._complete = False  # every stored row is in `_loaded` (absent ids have no row)
+        self._point_reads = 0
+        self._next_bulk_check = BULK_AFTER
 
     # --- rows ------------------------------------------------------------------------------
 
-    def _fetch(self, key: str) -> Any:
-        if key in self._cache:
-            return self._cache[key]
+    def _text(self, key: str) -> str | None:
+        """The row's JSON as stored (None: no row), read once per transaction."""
+        if key in self._loaded:
+            return self._loaded[key]
         text: str | None = None
+        self._point_reads += 1
+        if self._point_reads >= self._next_bulk_check:
+            self._next_bulk_check *= 2
+            self._load_all_if_small()
+        if self._complete:  # every stored row is in `_loaded`: absent means no row
+            return self._loaded.setdefault(key, None)
         if not self._cleared:
             row = self._conn.execute(
                 "SELECT value FROM objects WHERE coll = ? AND id = ?", (self.name, key)
             ).fetchone()
             text = None if row is None else row[0]
         self._loaded[key] = text
+        return text
+
+    def _load_all_if_small(self) -> None:
+        """Read every row in one query if there are at most `BULK_RATIO` x the point reads so far.
+
+        The request then costs at most a constant factor more than what it read already, and
+        each further read, hit or miss, needs no query. (The count is a scan of the collection's
+        index entries inside SQLite, done once per doubling of the point reads.)
+        """
+        if self._cleared or self._complete:
+            return
+        stored = self._conn.execute(
+            "SELECT count(*) FROM objects WHERE coll = ?", (self.name,)
+        ).fetchone()[0]
+        if stored > BULK_RATIO * self._point_reads:
+            return
+        for key, text in self._conn.execute(
+            "SELECT id, value FROM objects WHERE coll = ?", (self.name,)
+        ):
+            self._loaded.setdefault(key, text)
+        self._complete = True
+
+    def _fetch(self, key: str) -> Any:
+        if key in self._cache:
+            return self._cache[key]
+        text = self._text(key)
         value = _MISSING if text is None else json.loads(text)
         self._cache[key] = value
         return value
+
+    def fresh(self, key: str) -> Any:
+        """A private copy of the value (KeyError when absent), not tracked for write-back.
+
+        While the object is as loaded, the copy is a new parse of the stored JSON: the cheapest
+        deep copy there is, and what the overlay hands to handlers.
+        """
+        if key in self._exposed:  # assigned or handed out mutable: the cache is the truth
+            value = self._fetch(key)
+            if value is _MISSING:
+                raise KeyError(key)
+            return json.loads(_dumps(value))
+        text = self._text(key)
+        if text is None:
+            raise KeyError(key)
+        return json.loads(text)
 
     def peek(self, key: str) -> Any:
         """The value for reading only (KeyError when absent)."""
