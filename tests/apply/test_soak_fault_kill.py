@@ -83,6 +83,8 @@ FAULT_PATHS = [
     "^/_ml/data_frame/",
     "_update$",
     "^/_ml/",
+    # The ownership registry: claims, restore records and their removal (and its search).
+    "^/mlsync-registry",
 ]
 
 
