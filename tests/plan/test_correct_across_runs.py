@@ -248,6 +248,23 @@ def test_a_recorded_job_that_left_the_manifests_takes_its_record_along(client: M
     assert found["hits"]["hits"] == []
 
 
+def test_a_record_left_before_the_delete_is_cleared_when_the_replace_is_given_up(
+    client: MLClient,
+) -> None:
+    assert not converge(client, [job()]).has_changes
+    client.perform(api.put_calendar("maint", {"job_ids": ["j"]}))
+    plan = plan_for(client, [_replaced()])
+    upto = next(s.index for s in plan.steps if s.op == "record-restore")
+    cut = plan.model_copy(update={"steps": tuple(s for s in plan.steps if s.index <= upto)})
+    assert apply_plan(cut, client, **FAST).ok
+    # The manifest goes back to v1: nothing to replace, the job is still in maint.
+    again = plan_for(client, [job()])
+    assert [(s.ref.id, s.op) for s in again.steps] == [("j", "clear-restore")]
+    assert not converge(client, [job()]).has_changes
+    assert "restore_calendars" not in _member_document(client, "j")
+    assert client.perform(api.get_calendars("maint")).body["calendars"][0]["job_ids"] == ["j"]
+
+
 # ----------------------------------------------------------------------------- DFA replace
 
 
