@@ -217,7 +217,8 @@ def read_cluster(client: ClientLike, info: ClusterInfoLike | None = None) -> Liv
             ref=ref, body={**body, "events": own_events}, facts={"event_ids": event_ids}
         )
 
-    owners = registry.parse_registry(client.perform(registry.search_call()).body).owners
+    found = registry.parse_registry(client.perform(registry.search_call()).body)
+    owners = found.owners
     for ref in owners.keys() & state.keys():
         state[ref] = state[ref].model_copy(update={"owner": owners[ref]})
 
@@ -242,6 +243,7 @@ def read_cluster(client: ClientLike, info: ClusterInfoLike | None = None) -> Liv
         canonical=canon,
         request_count=client.request_count - before,
         owners=owners,
+        restores=found.restores,
     )
 
 

@@ -341,3 +341,6 @@ class LiveState:
     request_count: int = 0
     #: The ownership registry: resource -> owning scope, members that no longer exist included.
     owners: dict[Ref, str] = field(default_factory=dict)
+    #: Restore records in the registry: job -> the calendars it must rejoin (the job may be
+    #: gone: it is recorded before a replace deletes it).
+    restores: dict[Ref, list[str]] = field(default_factory=dict)

@@ -1,7 +1,8 @@
 """The ownership registry: which scope owns which resource, kept on the cluster.
 
 Input: the answer of the registry search (read by `reconciler.cluster`), resources and scope
-names. Output: a `Registry` value and the `Call`s that add or remove a member. Pure, no I/O.
+names. Output: a `Registry` value and the `Call`s that add, rewrite or remove a member. Pure,
+no I/O.
 
 A scope's member set is what prune may delete, like the parent object of kubectl's ApplySet.
 It lives in the index `mlsync-registry`, beside the lock index, as one small document per
@@ -14,6 +15,14 @@ on the same resource. The scope's member set is the documents whose `scope` is i
 Order of writes (see the planner): a member is added before the resource is created or adopted,
 and removed after it was deleted, so a crash in between leaves at worst a member without a
 resource (which the next plan removes), never a resource that a scope would prune unplanned.
+
+A job's document also carries, while a replace is under way, the calendars the job must
+rejoin (`restore_calendars`). Elasticsearch removes a deleted job from every calendar (§1.7),
+so a replace deletes memberships that no manifest may declare (a calendar made by hand). The
+list is written before the old job's delete and removed once the new job is back in every
+calendar: whatever dies in between (a kill, a 500), the next plan reads it from the cluster and
+puts the job back. It lives here, not on the job, because the job does not exist between its
+delete and its re-create.
 
 Writes use `refresh=true`: searches are near-real-time in Elasticsearch, and the next plan's
 single search must see every claim made before it.
@@ -30,6 +39,8 @@ from reconciler.errors import MlsyncError
 from reconciler.model import Call, Kind, Ref
 
 REGISTRY_INDEX = "mlsync-registry"
+#: A job's pending calendar memberships in its member document (see above).
+RESTORE_FIELD = "restore_calendars"
 #: The scope of a `--scope`-less run without `--env`, and the one the old global marker
 #: (`managed_by: mlsync` without a registry entry) migrates into.
 DEFAULT_SCOPE = "default"
@@ -64,6 +75,8 @@ class Registry:
     """Who owns what: resource -> scope name (resources nobody registered are absent)."""
 
     owners: dict[Ref, str] = field(default_factory=dict)
+    #: Jobs with a pending restore record: job -> the calendars it must rejoin.
+    restores: dict[Ref, list[str]] = field(default_factory=dict)
 
     def members(self, scope: str) -> set[Ref]:
         """The resources `scope` owns."""
@@ -91,6 +104,7 @@ def parse_registry(answer: Any) -> Registry:
             "(mlsync destroy --scope NAME)"
         )
     owners: dict[Ref, str] = {}
+    restores: dict[Ref, list[str]] = {}
     problems: list[str] = []
     for hit in hits:
         source = hit.get("_source") if isinstance(hit, dict) else None
@@ -102,17 +116,32 @@ def parse_registry(answer: Any) -> Registry:
             scope = source.get("scope")
             if not isinstance(scope, str) or not scope or entry_id(ref) != doc_id:
                 raise ValueError("bad scope or id")
+            record = _restore_record(ref, source.get(RESTORE_FIELD))
         except ValueError:
             problems.append(str(doc_id))
             continue
         owners[ref] = scope
+        if record:
+            restores[ref] = record
     if problems:
         raise RegistryError(
             f"the ownership registry {REGISTRY_INDEX} holds documents mlsync did not write: "
             f"{', '.join(sorted(problems)[:5])}; delete them from {REGISTRY_INDEX} (each must "
-            "be {kind, id, scope} with the id <Kind>:<id>)"
+            "be {kind, id, scope} with the id <Kind>:<id>; a job's may add restore_calendars, "
+            "a list of calendar ids)"
         )
-    return Registry(owners=owners)
+    return Registry(owners=owners, restores=restores)
+
+
+def _restore_record(ref: Ref, value: Any) -> list[str]:
+    """A document's restore record: absent, or a job's list of calendar ids."""
+    if value is None:
+        return []
+    if ref.kind is not Kind.JOB or not isinstance(value, list):
+        raise ValueError("bad restore record")
+    if not all(isinstance(c, str) and c for c in value):
+        raise ValueError("bad restore record")
+    return sorted(set(value))
 
 
 def _refreshed(call: Call) -> Call:
@@ -128,3 +157,14 @@ def add_member_call(ref: Ref, scope: str) -> Call:
 def remove_member_call(ref: Ref) -> Call:
     """Remove `ref` from its scope's member set (after it was deleted)."""
     return _refreshed(api.delete_document(REGISTRY_INDEX, entry_id(ref)))
+
+
+def member_call(ref: Ref, scope: str, restore_calendars: list[str] | None = None) -> Call:
+    """Write `ref`'s member document whole: with a restore record, or (None, empty) without.
+
+    A plain index, not a claim: it is written only for a job this scope owns and replaces.
+    """
+    body: dict[str, Any] = {"kind": ref.kind.value, "id": ref.id, "scope": scope}
+    if restore_calendars:
+        body[RESTORE_FIELD] = sorted(restore_calendars)
+    return _refreshed(api.index_document(REGISTRY_INDEX, entry_id(ref), body))

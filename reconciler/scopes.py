@@ -22,7 +22,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from reconciler.model import Call, Ref, Resource, SourceLocation
-from reconciler.registry import DEFAULT_SCOPE, add_member_call, remove_member_call
+from reconciler.registry import DEFAULT_SCOPE, add_member_call, member_call, remove_member_call
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,8 @@ class Ownership:
 
     scope: str = DEFAULT_SCOPE
     owners: dict[Ref, str] = field(default_factory=dict)
+    #: Restore records: job -> the calendars it must rejoin (`reconciler.registry`).
+    restores: dict[Ref, list[str]] = field(default_factory=dict)
 
     def owner(self, ref: Ref) -> str | None:
         """The scope the registry names for `ref`, if any."""
@@ -77,6 +79,14 @@ class Ownership:
     def add_call(self, ref: Ref) -> Call:
         """Add `ref` to this scope's member set (before creating or adopting it)."""
         return add_member_call(ref, self.scope)
+
+    def recorded_calendars(self, ref: Ref) -> list[str]:
+        """The calendars the registry records that job `ref` must rejoin (empty: none)."""
+        return self.restores.get(ref, [])
+
+    def record_call(self, ref: Ref, calendars: list[str]) -> Call:
+        """Write `ref`'s member document with `calendars` as its restore record (empty: none)."""
+        return member_call(ref, self.scope, calendars)
 
     @staticmethod
     def remove_call(ref: Ref) -> Call:

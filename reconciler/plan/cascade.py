@@ -3,9 +3,9 @@
 Input: a `Context` with every resource decided. Output: the same decisions, amended: a job
 replaced or deleted takes its datafeed with it (Elasticsearch deletes a job's datafeed,
 es-ml-api.md §1.7) and leaves its calendars, which it rejoins (from the live calendars, or
-from the restore record a recreated job keeps until then); a failed job's force-close stops
-its datafeed, which is started again; reasons say so. Per-kind effects are two tables,
-`CASCADES` and `FORCE_STOP_CASCADES`. Pure, no I/O.
+from the restore record the registry keeps from before its delete until then); a failed
+job's force-close stops its datafeed, which is started again; reasons say so. Per-kind
+effects are two tables, `CASCADES` and `FORCE_STOP_CASCADES`. Pure, no I/O.
 """
 
 from __future__ import annotations
@@ -109,10 +109,16 @@ def _explain_restore(ctx: Context, cref: Ref, job_ids: list[str]) -> None:
         if jd.action is Action.REPLACE:
             jd.reasons.append(
                 f"deleting it removes it from calendar {cref.id}; it is added back after the "
-                "job is recreated (recorded in its custom_settings until then)"
+                "job is recreated (recorded in the ownership registry until then)"
             )
         else:
             readd.append(job_id)
+            if jd.action is Action.CREATE:
+                jd.reasons.append(
+                    f"an earlier apply deleted it to recreate it and stopped before the "
+                    f"create: it is created and put back in calendar {cref.id} (as recorded "
+                    "in the ownership registry)"
+                )
     cd = ctx.decisions.get(cref)
     if not readd or cd is None or cd.live is None:
         return
@@ -123,8 +129,8 @@ def _explain_restore(ctx: Context, cref: Ref, job_ids: list[str]) -> None:
     cd.action = Action.UPDATE
     for job_id in readd:
         cd.reasons.append(
-            f"an earlier apply recreated job {job_id} but did not put it back in this calendar "
-            "(as recorded on the job); it is added back now"
+            f"an earlier apply replaced job {job_id} but did not put it back in this calendar "
+            "(as recorded on the cluster); it is added back now"
         )
 
 
@@ -132,26 +138,26 @@ def memberships_to_restore(ctx: Context) -> dict[Ref, list[str]]:
     """Calendars a job must be put back in, and those jobs, re-derived from the cluster.
 
     Two sources, both durable on the cluster: the live calendars that list a job this plan
-    replaces (ES removes a deleted job from every calendar, §1.7), and the restore record a
-    recreated job carries in its own `custom_settings` until every membership is back (an
-    earlier apply failed or died before the re-add). Calendars created, replaced or deleted by
-    this plan are skipped (their own steps set their jobs); a declared calendar keeps only the
-    jobs it still lists, and re-adds a recorded job through its own update. In the live
-    state's calendar order.
+    replaces (ES removes a deleted job from every calendar, §1.7), and the restore record kept
+    in the job's registry document from before its delete until every membership is back (an
+    earlier apply failed or died between the delete and the re-add; `recorded_calendars`).
+    Calendars created, replaced or deleted by this plan are skipped (their own steps set their
+    jobs); a declared calendar keeps only the jobs it still lists, and re-adds a recorded job
+    through its own update. In the live state's calendar order.
     """
     index = ctx.index
     replaced: dict[Ref, set[str]] = {}
     pending: dict[Ref, set[str]] = {}
     for jref, jd in ctx.decisions.items():
-        if jref.kind is not Kind.JOB or jd.live is None or jd.action is Action.DELETE:
+        if jref.kind is not Kind.JOB or jd.action is Action.DELETE:
             continue
         if jd.action is Action.REPLACE:
             for cref in index.live_calendars_by_job.get(jref.id, ()):
                 replaced.setdefault(cref, set()).add(jref.id)
-        for calendar_id in ownership.pending_calendars(jd.live.body):
+        for calendar_id in recorded_calendars(ctx, jd):
             cref = Ref(kind=Kind.CALENDAR, id=calendar_id)
             # A live calendar that does not list it (the job's few calendars, not the
-            # calendar's many jobs).
+            # calendar's many jobs; a job still to create is in none).
             listed = index.live_calendars_by_job.get(jref.id, ())
             if cref in index.live_calendar_order and cref not in listed:
                 pending.setdefault(cref, set()).add(jref.id)
@@ -170,6 +176,17 @@ def memberships_to_restore(ctx: Context) -> dict[Ref, list[str]]:
     return out
 
 
+def recorded_calendars(ctx: Context, jd: Decision) -> list[str]:
+    """The calendars the cluster records that a job must rejoin.
+
+    The registry's record, written before a replace deletes the job (so it outlives the
+    delete), and the record that earlier mlsync versions kept in the new job's own
+    `custom_settings`.
+    """
+    legacy = ownership.pending_calendars(jd.live.body) if jd.live is not None else []
+    return sorted({*ctx.ownership.recorded_calendars(jd.ref), *legacy})
+
+
 def _records(restores: dict[Ref, list[str]]) -> dict[str, list[str]]:
     """Per job: the calendars it is put back in (the inverse of `restores`)."""
     out: dict[str, list[str]] = {}
@@ -180,5 +197,5 @@ def _records(restores: dict[Ref, list[str]]) -> dict[str, list[str]]:
 
 
 def restore_record(ctx: Context, job_id: str) -> list[str]:
-    """The calendars a recreated job records in its `custom_settings` until they are back."""
+    """The calendars a replaced job records in the registry until it is back in them."""
     return ctx.restore_records.get(job_id, [])

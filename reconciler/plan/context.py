@@ -103,7 +103,9 @@ class Context:
         # Over the whole states: targeting only drops resources (see reconciler.plan.indexes).
         self.index = Indexes.build(self.desired, self.live)
         owners = {r: res.owner for r, res in live.resources.items() if res.owner is not None}
-        self.ownership = Ownership(scope=options.scope, owners={**owners, **live.owners})
+        self.ownership = Ownership(
+            scope=options.scope, owners={**owners, **live.owners}, restores=live.restores
+        )
         #: Members of the scope with no resource on the cluster and none declared.
         self.stale_members: list[Ref] = []
 

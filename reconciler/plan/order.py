@@ -17,6 +17,7 @@ from reconciler import ownership
 from reconciler.client import api
 from reconciler.model import Action, Call, Kind, Ref, Step
 from reconciler.plan.bodies import settings_after
+from reconciler.plan.cascade import restore_record
 from reconciler.plan.collector import StepList, first
 from reconciler.plan.context import Context, Decision
 from reconciler.plan.rules import RUN_STATES
@@ -36,8 +37,8 @@ class KindSteps:
     delete: Callable[[str], Call]
     #: What a delete waits for.
     delete_after: Callable[[StepList, Context, Ref], Deps] = _no_deps
-    #: Add the steps that must run before its delete (None: none).
-    delete_first: Callable[[StepList, Decision], None] | None = None
+    #: Add the steps that must run before its delete or replace (None: none).
+    delete_first: Callable[[StepList, Context, Decision], None] | None = None
     #: Bring it down (datafeed stop, job close, DFA stop); `stop_op` names the step.
     stop: Callable[[str], Call] | None = None
     stop_op: str = "stop"
@@ -86,7 +87,26 @@ def _feed_stops_for_job(ctx: Context, d: Decision) -> bool:
     )
 
 
-def _delete_dest_index(s: StepList, d: Decision) -> None:
+def _record_restores(s: StepList, ctx: Context, d: Decision) -> None:
+    """Before a replaced job's delete, record in the registry the calendars it must rejoin.
+
+    Elasticsearch removes a deleted job from every calendar (§1.7). Written before the delete,
+    the record outlives it: if apply dies or a step fails anywhere up to the re-adds, the next
+    plan reads it from the cluster and puts the job back (`cascade.memberships_to_restore`).
+    """
+    calendars = restore_record(ctx, d.ref.id) if d.action is Action.REPLACE else []
+    if calendars:
+        s.add(
+            d.ref,
+            "record-restore",
+            ctx.ownership.record_call(d.ref, calendars),
+            phase="record-restore",
+            description=f"record in the ownership registry that job {d.ref.id} must rejoin "
+            f"calendar{'s' if len(calendars) > 1 else ''} {', '.join(calendars)}",
+        )
+
+
+def _delete_dest_index(s: StepList, ctx: Context, d: Decision) -> None:
     """A DFA replace that ran empties its destination index (`Decision.dest_to_empty`).
 
     The new job's first start needs it empty. Before the job's own delete: if apply dies in
@@ -123,6 +143,7 @@ STEPS: dict[Kind, KindSteps] = {
     Kind.JOB: KindSteps(
         delete=lambda i: api.delete_job(i, delete_user_annotations=False),
         delete_after=_job_feeds_delete,
+        delete_first=_record_restores,
         stop=api.close_job,
         stop_op="close",
         stop_after=_job_feeds_stop,
@@ -230,7 +251,7 @@ def build_steps(ctx: Context) -> tuple[Step, ...]:
                 if d.action not in (Action.DELETE, Action.REPLACE):
                     continue
                 if rules.delete_first is not None:
-                    rules.delete_first(s, d)
+                    rules.delete_first(s, ctx, d)
                 after = rules.delete_after(s, ctx, d.ref)
                 call = rules.delete(d.ref.id)
                 s.add(d.ref, "delete", call, phase="delete", after=after, destructive=True)
@@ -303,15 +324,28 @@ def _clear_restore_records(
 ) -> None:
     """Once every membership of a recreated job is back, its restore record goes.
 
-    The record was written with the new job (a replace in this plan) or left by an earlier
-    apply; a failed re-add skips this step, so the next plan still finds the record.
+    The record was written before the job's delete (a replace in this plan) or left by an
+    earlier apply; a failed re-add skips this step, so the next plan still finds the record.
+    It is the job's registry document, or, left by mlsync versions before the registry kept
+    it, a key of the job's own `custom_settings` (only on a job that exists).
     """
     for d in jobs:
         ref = d.ref
-        if d.action is Action.DELETE or d.live is None:
+        if d.action is Action.DELETE:
             continue
-        recorded = bool(ownership.pending_calendars(d.live.body))
-        if not recorded and not (d.action is Action.REPLACE and ref.id in readds):
+        after = readds.get(ref.id, [])
+        written = d.action is Action.REPLACE and bool(restore_record(ctx, ref.id))
+        if written or ctx.ownership.recorded_calendars(ref):
+            s.add(
+                ref,
+                "clear-restore",
+                ctx.ownership.record_call(ref, []),
+                phase="record",
+                after=after,
+                description=f"remove job {ref.id}'s calendar restore record from the "
+                "ownership registry",
+            )
+        if d.live is None or not ownership.pending_calendars(d.live.body):
             continue
         s.add(
             ref,
@@ -320,6 +354,6 @@ def _clear_restore_records(
                 ref.id, {"custom_settings": settings_after(d, record=[], scope=ctx.options.scope)}
             ),
             phase="record",
-            after=readds.get(ref.id, []),
+            after=after,
             description=f"remove the calendar restore record from job {ref.id}",
         )

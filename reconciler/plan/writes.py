@@ -19,10 +19,8 @@ from reconciler.plan.bodies import (
     DATAFEED_RESETS,
     filter_update_body,
     job_update_body,
-    settings_after,
     top_level_update,
 )
-from reconciler.plan.cascade import restore_record
 from reconciler.plan.collector import StepList
 from reconciler.plan.context import Context, Decision
 from reconciler.plan.inputs import Body
@@ -84,13 +82,9 @@ def _create_calendar(ctx: Context, d: Decision) -> list[tuple[str, Call]]:
 
 
 def _create_job(ctx: Context, d: Decision) -> list[tuple[str, Call]]:
-    scope = ctx.options.scope
-    body = ownership.with_marker(Kind.JOB, _raw(d), scope)
-    # A replaced job records the calendars it must rejoin, kept on the cluster until the
-    # memberships are back (cascade), so a failed re-add or a kill is seen by the next plan.
-    record = restore_record(ctx, d.ref.id) if d.action is Action.REPLACE else []
-    if record:
-        body["custom_settings"] = settings_after(d, record=record, scope=scope)
+    # The calendars a replaced job must rejoin are recorded in the registry before its delete
+    # (order.STEPS: the job's delete_first), not on the job: it does not exist in between.
+    body = ownership.with_marker(Kind.JOB, _raw(d), ctx.options.scope)
     return [("create", api.put_job(d.ref.id, body))]
 
 

@@ -21,8 +21,8 @@ from __future__ import annotations
 import json
 import os
 import random
-import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -83,6 +83,8 @@ FAULT_PATHS = [
     "^/_ml/data_frame/",
     "_update$",
     "^/_ml/",
+    # The ownership registry: claims, restore records and their removal (and its search).
+    "^/mlsync-registry",
 ]
 
 
@@ -119,6 +121,20 @@ def write_manifests(root: Path, version: int) -> Path:
     return folder
 
 
+def copy_state(source: Path, target: Path) -> None:
+    """A consistent copy of a sandbox state database (SQLite in WAL mode).
+
+    A file copy misses what is still in the write-ahead log (`-wal` beside the file): the
+    backup API copies the committed state whole.
+    """
+    src, dst = sqlite3.connect(source), sqlite3.connect(target)
+    try:
+        src.backup(dst)
+    finally:
+        src.close()
+        dst.close()
+
+
 def cli(state: Path, *args: str) -> tuple[int, str]:
     result = CliRunner().invoke(main, [*args, "--sandbox", "--sandbox-state", str(state)])
     return result.exit_code, result.output
@@ -137,7 +153,9 @@ def ml_mutations(sandbox: Sandbox) -> int:
 
 
 def spawn_apply(state: Path, manifests: Path) -> subprocess.Popen[str]:
+    # --recover-failed: the job that failed on its own is force-closed and opened again.
     argv = [sys.executable, "-c", MAIN, "apply", str(manifests), "--auto-approve", "--prune"]
+    argv += ["--recover-failed"]
     argv += ["--allow-destroy", "--sandbox", "--sandbox-state", str(state)]
     argv += ["--poll-interval", "0.01", "--lock-ttl", "1", "--wait-timeout", "5"]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLSYNC_", "ELASTICSEARCH_"))}
@@ -191,7 +209,7 @@ def test_random_faults_and_kills_then_one_clean_apply_converge(tmp_path: Path) -
     failures: list[str] = []
     for trial in range(trials):
         state = tmp_path / f"trial{trial}.json"
-        shutil.copy(base, state)
+        copy_state(base, state)
         sb = Sandbox(state_file=state)
         admin(sb, "POST", "/_sandbox/requests/_reset")
         if rng.random() < 0.35:  # the job fails on its own while its datafeed is started
@@ -225,12 +243,14 @@ def test_random_faults_and_kills_then_one_clean_apply_converge(tmp_path: Path) -
         admin(sb, "PUT", "/_sandbox/faults", [])
         code, out = cli(
             state,
-            *("apply", str(v2), "--auto-approve", "--prune", "--allow-destroy"),
+            *("apply", str(v2), "--auto-approve", "--prune", "--allow-destroy", "--recover-failed"),
             *("--lock-timeout", "10", "--poll-interval", "0.01", "--wait-timeout", "10"),
         )
         try:
             assert code == 0, f"clean apply failed:\n{out}"
-            code, out = cli(state, "plan", str(v2), "--prune", "--detailed-exitcode")
+            code, out = cli(
+                state, "plan", str(v2), "--prune", "--recover-failed", "--detailed-exitcode"
+            )
             assert code == 0, f"not converged:\n{out}"
             check_desired_state(sb)
         except AssertionError as exc:

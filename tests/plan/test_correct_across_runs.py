@@ -153,15 +153,9 @@ def _replaced() -> Resource:
     [
         "500",
         "killed",
-        pytest.param(
-            "killed-before-create",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="known gap: killed between the old job's delete and the new job's "
-                "create, the record (kept on the new job) is not written yet; closing it "
-                "needs a record that survives the delete (a registry document)",
-            ),
-        ),
+        # Killed between the old job's delete and the new job's create: only a record that
+        # outlives the delete (the registry's, written before it) says where j belonged.
+        "killed-before-create",
     ],
 )
 def test_a_replaced_jobs_undeclared_calendar_membership_survives_a_failed_re_add(
@@ -192,6 +186,83 @@ def test_a_replaced_jobs_undeclared_calendar_membership_survives_a_failed_re_add
     assert not converge(client, [_replaced()]).has_changes
     calendar = client.perform(api.get_calendars("maint")).body["calendars"][0]
     assert calendar["job_ids"] == ["j"]
+
+
+def _member_document(client: MLClient, job_id: str) -> dict[str, Any]:
+    call = api.get_document("mlsync-registry", f"AnomalyDetectionJob:{job_id}")
+    source: dict[str, Any] = client.perform(call).body["_source"]
+    return source
+
+
+def test_the_restore_record_is_written_before_the_delete_and_removed_after_the_re_add(
+    client: MLClient,
+) -> None:
+    assert not converge(client, [job()]).has_changes
+    client.perform(api.put_calendar("maint", {"job_ids": ["j"]}))  # by hand, in no manifest
+    plan = plan_for(client, [_replaced()])
+    steps = {(s.ref.kind, s.op): s for s in plan.steps}
+    record, delete = steps[(Kind.JOB, "record-restore")], steps[(Kind.JOB, "delete")]
+    readd, clear = steps[(Kind.CALENDAR, "add-jobs")], steps[(Kind.JOB, "clear-restore")]
+    assert record.index in delete.depends_on  # the delete waits for the record
+    assert readd.index in clear.depends_on  # the record goes only once the job is back
+    assert (record.call.method, record.call.path) == (
+        "PUT",
+        "/mlsync-registry/_doc/AnomalyDetectionJob%3Aj",
+    )
+    assert "ownership registry" in render_text(plan)
+    # Cut right after the delete: the record is on the cluster although the job is gone.
+    cut = plan.model_copy(update={"steps": tuple(s for s in plan.steps if s.index <= delete.index)})
+    assert apply_plan(cut, client, **FAST).ok
+    assert _member_document(client, "j") == {
+        "kind": "AnomalyDetectionJob",
+        "id": "j",
+        "scope": "default",
+        "restore_calendars": ["maint"],
+    }
+    again = plan_for(client, [_replaced()])
+    [created] = [c for c in again.changes if c.ref.kind is Kind.JOB]
+    assert created.action is Action.CREATE
+    assert any("put back in calendar maint" in r for r in created.reasons)
+    assert not [s for s in again.steps if s.op == "add-member"]  # still the scope's member
+    assert not converge(client, [_replaced()]).has_changes
+    assert _member_document(client, "j") == {
+        "kind": "AnomalyDetectionJob",
+        "id": "j",
+        "scope": "default",
+    }
+    assert client.perform(api.get_calendars("maint")).body["calendars"][0]["job_ids"] == ["j"]
+
+
+def test_a_recorded_job_that_left_the_manifests_takes_its_record_along(client: MLClient) -> None:
+    # Killed after the delete; then the job is removed from the manifests: nothing to restore,
+    # and the member document (with its record) is removed as a member without resource.
+    assert not converge(client, [job()]).has_changes
+    client.perform(api.put_calendar("maint", {"job_ids": ["j"]}))
+    plan = plan_for(client, [_replaced()])
+    upto = next(s.index for s in plan.steps if s.op == "delete" and s.ref.kind is Kind.JOB)
+    cut = plan.model_copy(update={"steps": tuple(s for s in plan.steps if s.index <= upto)})
+    assert apply_plan(cut, client, **FAST).ok
+    after = converge(client, [])
+    assert not after.has_changes
+    found = client.perform(api.search("mlsync-registry", {"query": {"match_all": {}}})).body
+    assert found["hits"]["hits"] == []
+
+
+def test_a_record_left_before_the_delete_is_cleared_when_the_replace_is_given_up(
+    client: MLClient,
+) -> None:
+    assert not converge(client, [job()]).has_changes
+    client.perform(api.put_calendar("maint", {"job_ids": ["j"]}))
+    plan = plan_for(client, [_replaced()])
+    upto = next(s.index for s in plan.steps if s.op == "record-restore")
+    cut = plan.model_copy(update={"steps": tuple(s for s in plan.steps if s.index <= upto)})
+    assert apply_plan(cut, client, **FAST).ok
+    # The manifest goes back to v1: nothing to replace, the job is still in maint.
+    again = plan_for(client, [job()])
+    assert [(s.ref.id, s.op) for s in again.steps] == [("j", "clear-restore")]
+    assert not converge(client, [job()]).has_changes
+    assert "restore_calendars" not in _member_document(client, "j")
+    assert client.perform(api.get_calendars("maint")).body["calendars"][0]["job_ids"] == ["j"]
 
 
 # ----------------------------------------------------------------------------- DFA replace

@@ -77,3 +77,21 @@ def test_bad_scope_names_are_refused(name: str) -> None:
 @pytest.mark.parametrize("name", ["default", "dev", "team-a.prod_2"])
 def test_good_scope_names(name: str) -> None:
     assert registry.check_scope(name) == name
+
+
+def test_a_jobs_restore_record_is_read_and_a_bad_one_is_an_error(client: MLClient) -> None:
+    client.perform(registry.member_call(JOB, "dev", ["maint", "holidays"]))
+    found = registry.parse_registry(client.perform(registry.search_call()).body)
+    assert found.owners == {JOB: "dev"}
+    assert found.restores == {JOB: ["holidays", "maint"]}
+    # Written again without a record: the member stays, the record is gone.
+    client.perform(registry.member_call(JOB, "dev", []))
+    found = registry.parse_registry(client.perform(registry.search_call()).body)
+    assert (found.owners, found.restores) == ({JOB: "dev"}, {})
+    # Only a job has one, and it is a list of calendar ids.
+    for ref, record in ((FILTER, ["maint"]), (JOB, "maint"), (JOB, [3])):
+        body = {"kind": ref.kind.value, "id": ref.id, "scope": "dev", "restore_calendars": record}
+        client.perform(api.index_document(registry.REGISTRY_INDEX, registry.entry_id(ref), body))
+        with pytest.raises(registry.RegistryError, match=registry.entry_id(ref)):
+            registry.parse_registry(client.perform(registry.search_call()).body)
+        client.perform(registry.remove_member_call(ref))
