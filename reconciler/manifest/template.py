@@ -45,6 +45,8 @@ class TemplateProblem:
 
     path: Path
     message: str
+    #: The value names a variable that is not defined (the environment file may be at fault).
+    undefined: bool = False
 
 
 class _UserFacingError(Exception):
@@ -184,7 +186,7 @@ class TemplateRenderer:
                 )
             )
         except jinja2.UndefinedError as exc:
-            problems.append(TemplateProblem(path, _undefined_message(exc)))
+            problems.append(TemplateProblem(path, _undefined_message(exc), undefined=True))
         except jinja2.TemplateSyntaxError as exc:
             problems.append(TemplateProblem(path, f"template syntax error: {exc.message}"))
         except _UserFacingError as exc:
