@@ -161,7 +161,7 @@ def load_manifests(
     cross_problems, references = cross_check(run.declarations)
     run.diagnostics.extend(cross_problems)
     if run.diagnostics:
-        raise ManifestError(run.diagnostics)
+        raise ManifestError(_shortened(d) for d in run.diagnostics)
     digest = hashlib.sha256(
         json.dumps(run.rendered, sort_keys=True, separators=(",", ":"), default=str).encode()
     ).hexdigest()
@@ -172,6 +172,22 @@ def load_manifests(
         digest=digest,
         environment=env,
     )
+
+
+#: Longest message shown: messages quote the value they are about (an id, a field name),
+#: and a value can be up to MAX_SCALAR_CHARS long.
+MAX_MESSAGE_CHARS = 2_000
+
+
+def _shortened(diagnostic: Diagnostic) -> Diagnostic:
+    """`diagnostic` with the middle of an over-long message left out (its end says what to do)."""
+    message = diagnostic.message
+    if len(message) <= MAX_MESSAGE_CHARS:
+        return diagnostic
+    half = MAX_MESSAGE_CHARS // 2
+    cut = len(message) - 2 * half
+    shown = f"{message[:half]}...({cut} characters left out)...{message[-half:]}"
+    return diagnostic.model_copy(update={"message": shown})
 
 
 #: Largest manifest file read (a larger one is refused before it is read into memory).
@@ -234,7 +250,7 @@ def _load_document(doc: Document, renderer: TemplateRenderer, run: _Run) -> None
     problems = [
         Problem(p.path, p.message)
         for p in template_problems
-        if run.variables_known or not p.undefined
+        if not p.repeated and (run.variables_known or not p.undefined)
     ]
     problems += [Problem(path, NOT_FINITE) for path in non_finite_paths(data)]
     # A value that failed (template error, NaN/inf) is reported once and then treated as
