@@ -260,15 +260,13 @@ def _query(query: Any, path: Path, walk: _Walk) -> None:
     for name in names[:1]:
         shape = QUERY_TYPES.get(name)
         if shape is None:
-            close = suggest(name, tuple(QUERY_TYPES))
-            walk.add(
+            _unknown(
+                walk,
                 (*path, name),
                 f"unknown query [{name}]",
-                f"did you mean '{close}'?"
-                if close
-                else "use a query type Elasticsearch knows, such as bool, term, terms, match, "
+                suggest(name, tuple(QUERY_TYPES)),
+                "use a query type Elasticsearch knows, such as bool, term, terms, match, "
                 "range or exists",
-                at_key=True,
             )
             continue
         _body(name, shape, query[name], (*path, name), walk)
@@ -327,13 +325,18 @@ def _clause(name: str, key: str, clause: Clause, value: Any, path: Path, walk: _
             _query(item, (*path, position), walk)
 
 
+def _unknown(walk: _Walk, path: Path, reason: str, close: str | None, otherwise: str) -> None:
+    """A name the parser does not know, at its key, with the closest known one if any."""
+    walk.add(path, reason, f"did you mean '{close}'?" if close else otherwise, at_key=True)
+
+
 def _unsupported(name: str, key: str, allowed: frozenset[str], path: Path, walk: _Walk) -> None:
-    close = suggest(key, tuple(allowed))
-    walk.add(
+    _unknown(
+        walk,
         path,
         f"[{name}] query does not support [{key}]",
-        f"did you mean '{close}'?" if close else f"{name} takes: {', '.join(sorted(allowed))}",
-        at_key=True,
+        suggest(key, tuple(allowed)),
+        f"{name} takes: {', '.join(sorted(allowed))}",
     )
 
 
@@ -455,15 +458,12 @@ def _aggregation(agg_name: str, body: dict[str, Any], path: Path, walk: _Walk) -
     for agg_type in types[:1]:
         settings = body[agg_type]
         if agg_type not in AGGREGATION_TYPES:
-            close = suggest(agg_type, tuple(AGGREGATION_TYPES))
-            walk.add(
+            _unknown(
+                walk,
                 (*path, agg_type),
                 f"Unknown aggregation type [{agg_type}]",
-                f"did you mean '{close}'?"
-                if close
-                else "use an aggregation type Elasticsearch knows, such as date_histogram, "
-                "max or terms",
-                at_key=True,
+                suggest(agg_type, tuple(AGGREGATION_TYPES)),
+                "use an aggregation type Elasticsearch knows, such as date_histogram, max or terms",
             )
         elif not isinstance(settings, dict):
             walk.add(
