@@ -205,6 +205,8 @@ class _Walk:
 
     prefix: str
     problems: list[Problem] = field(default_factory=list)
+    #: How many query objects enclose the one being checked.
+    depth: int = 0
 
     def add(self, path: Path, reason: str, hint: str, *, at_key: bool = False) -> None:
         self.problems.append(Problem(path, f"{self.prefix}: {reason}; {hint}", at_key=at_key))
@@ -233,7 +235,28 @@ def check_aggregations(tree: Any, path: Path) -> list[Problem]:
     return walk.problems
 
 
+#: `indices.query.bool.max_nested_depth`, a node setting (SearchModule: default 30): the
+#: parser refuses a query nested deeper (AbstractQueryBuilder.parseInnerQueryBuilder).
+MAX_NESTED_DEPTH = 30
+
+
 def _query(query: Any, path: Path, walk: _Walk) -> None:
+    if walk.depth >= MAX_NESTED_DEPTH:
+        walk.add(
+            path,
+            "The nested depth of the query exceeds the maximum nested depth for queries set in "
+            f"[indices.query.bool.max_nested_depth] ({MAX_NESTED_DEPTH} by default)",
+            "flatten the query (one bool can hold many clauses)",
+        )
+        return
+    walk.depth += 1
+    try:
+        _one_query(query, path, walk)
+    finally:
+        walk.depth -= 1
+
+
+def _one_query(query: Any, path: Path, walk: _Walk) -> None:
     if not isinstance(query, dict):
         walk.add(
             path,

@@ -305,3 +305,14 @@ def test_dfa_source_query_is_checked(tmp_path: Path) -> None:
         f"{tmp_path}/dfa.yaml:6:42: Data Frame Analytics config query is not parsable: "
         "[range] query does not support [above]"
     )
+
+
+def test_a_query_nested_deeper_than_elasticsearch_parses_is_refused_once() -> None:
+    query: dict[str, Any] = {"match_all": {}}
+    for _ in range(30):
+        query = {"bool": {"must": [query]}}
+    problems = check_query(query, BASE, PREFIX)
+    assert len(problems) == 1
+    assert len(problems[0].path) == len(BASE) + 30 * 3  # at the 31st query object
+    assert "exceeds the maximum nested depth for queries" in problems[0].message
+    assert check_query(query["bool"]["must"][0], BASE, PREFIX) == []  # 30 levels parse
