@@ -302,7 +302,9 @@ def _partial_checks(
     mapping that holds it) is not reported: it would be a guess. The declarations are returned
     for the cross-file checks (duplicate ids, datafeed -> job, ...); nothing is planned.
     """
-    rejected = {p.path for p in schema if not _is_missing(p)}
+    # A list with a rejected (or unrendered) item is left out whole: without the item it
+    # would be a different list (`indices: [a, <bad>]` is not `indices: [a]`).
+    rejected = _whole_lists({p.path for p in schema if not _is_missing(p)} | hidden)
     unknown = {p.path for p in schema if p.at_key}
     stripped = data
     for _ in range(_PARTIAL_ROUNDS):
@@ -319,7 +321,8 @@ def _partial_checks(
             again = problems_from_validation(stripped, exc)
             # An object missing a required field is left out as a whole, unless it is the
             # document or its spec: then too little is left to check.
-            grown = {p.path for p in again if not _is_missing(p) or len(p.path) > 1} - rejected
+            grown = {p.path for p in again if not _is_missing(p) or len(p.path) > 1}
+            grown = _whole_lists(grown) - rejected
             if not grown:
                 return [], []
             rejected |= grown
@@ -343,6 +346,10 @@ def _partial_checks(
                 seen.add((problem.path, problem.message))
                 found.append(problem)
     return found, declarations
+
+
+def _whole_lists(paths: set[Path]) -> set[Path]:
+    return {path[:-1] if path and isinstance(path[-1], int) else path for path in paths}
 
 
 def _is_missing(problem: Problem) -> bool:

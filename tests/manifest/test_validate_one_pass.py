@@ -168,3 +168,23 @@ def test_a_wrong_typed_id_gets_the_body_checks_and_no_stand_in(manifests: Path) 
     assert "mlsync-unrendered-id" not in text
     assert "duplicate" not in text
     assert sum("expected a string" in line for line in lines) == 3, lines
+
+
+def test_a_bad_list_item_is_one_problem_and_the_rest_is_still_checked(manifests: Path) -> None:
+    (manifests / "environments").mkdir()
+    (manifests / "environments" / "prod.yaml").write_text("x: [\n")
+    (manifests / "ml.yaml").write_text(
+        "kind: Datafeed\nid: feed\nspec:\n  job_id: payments\n"
+        '  indices: ["{{ index }}", other]\n  max_empty_searches: -1\n'
+        "---\nkind: Datafeed\nid: feed2\nspec:\n  job_id: payments2\n"
+        "  indices: [5, other]\n  scroll_size: -4\n"
+    )
+    lines = _validate(manifests, "--env", "prod")
+    ml = f"{manifests}/ml.yaml"
+    assert [line.removeprefix(ml) for line in lines if line.startswith(ml)] == [
+        ":6:23: Invalid max_empty_searches value '-1' in datafeed configuration",
+        # The item's own problem only: not also "expected a string, got a list" for the
+        # list (the other member of `str | list[str]`), nor "indices cannot be empty".
+        ":12:13: spec.indices[0]: expected a string, got the number 5",
+        ":13:16: Invalid scroll_size value '-4' in datafeed configuration",
+    ], lines
