@@ -39,6 +39,47 @@ class _Shape(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
+# ----------------------------------------------------------------------------- datafeeds
+
+
+class _Chunking(_Shape):
+    mode: StrictStr
+    time_span: Text = None
+
+
+class _DelayedDataCheck(_Shape):
+    enabled: StrictBool
+    check_window: Text = None
+
+
+class _Datafeed(_Shape):
+    datafeed_id: StrictStr
+    job_id: StrictStr
+    indices: list[StrictStr]
+    query: Json | None = None
+    query_delay: Text = None
+    frequency: Text = None
+    scroll_size: StrictInt | None = None
+    chunking_config: _Chunking | None = None
+    delayed_data_check_config: _DelayedDataCheck | None = None
+    aggregations: Json | None = None
+    aggs: Json | None = None
+    script_fields: Json | None = None
+    runtime_mappings: Json | None = None
+    indices_options: Json | None = None
+    max_empty_searches: StrictInt | None = None
+
+
+class _TimingStats(_Shape):
+    search_count: StrictInt | None = None
+
+
+class _DatafeedStats(_Shape):
+    datafeed_id: StrictStr
+    state: StrictStr
+    timing_stats: _TimingStats | None = None
+
+
 # ----------------------------------------------------------------------------- jobs
 
 
@@ -109,7 +150,8 @@ class _Job(_Shape):
     model_snapshot_retention_days: StrictInt | None = None
     daily_model_snapshot_retention_after_days: StrictInt | None = None
     allow_lazy_open: StrictBool | None = None
-    datafeed_config: Json | None = None
+    #: The job's datafeed, embedded by GET jobs (the same object GET datafeeds returns).
+    datafeed_config: _Datafeed | None = None
 
 
 class _ModelSizeStats(_Shape):
@@ -120,47 +162,6 @@ class _JobStats(_Shape):
     job_id: StrictStr
     state: StrictStr
     model_size_stats: _ModelSizeStats | None = None
-
-
-# ----------------------------------------------------------------------------- datafeeds
-
-
-class _Chunking(_Shape):
-    mode: StrictStr
-    time_span: Text = None
-
-
-class _DelayedDataCheck(_Shape):
-    enabled: StrictBool
-    check_window: Text = None
-
-
-class _Datafeed(_Shape):
-    datafeed_id: StrictStr
-    job_id: StrictStr
-    indices: list[StrictStr]
-    query: Json | None = None
-    query_delay: Text = None
-    frequency: Text = None
-    scroll_size: StrictInt | None = None
-    chunking_config: _Chunking | None = None
-    delayed_data_check_config: _DelayedDataCheck | None = None
-    aggregations: Json | None = None
-    aggs: Json | None = None
-    script_fields: Json | None = None
-    runtime_mappings: Json | None = None
-    indices_options: Json | None = None
-    max_empty_searches: StrictInt | None = None
-
-
-class _TimingStats(_Shape):
-    search_count: StrictInt | None = None
-
-
-class _DatafeedStats(_Shape):
-    datafeed_id: StrictStr
-    state: StrictStr
-    timing_stats: _TimingStats | None = None
 
 
 # ----------------------------------------------------------------------------- DFA

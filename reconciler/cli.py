@@ -18,6 +18,8 @@ import click
 
 from reconciler import __version__
 from reconciler.commands import apply as apply_cmd
+from reconciler.commands import destroy as destroy_cmd
+from reconciler.commands import export as export_cmd
 from reconciler.commands import plan as plan_cmd
 from reconciler.commands import sandbox as sandbox_cmd
 from reconciler.commands import schema as schema_cmd
@@ -72,6 +74,8 @@ main.add_command(plan_cmd.plan)
 main.add_command(show_cmd.show)
 main.add_command(apply_cmd.apply)
 main.add_command(apply_cmd.force_unlock)
+main.add_command(export_cmd.export)
+main.add_command(destroy_cmd.destroy)
 main.add_command(sandbox_cmd.sandbox)
 main.add_command(schema_cmd.schema)
 

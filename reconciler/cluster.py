@@ -5,17 +5,23 @@ same `Resource` type as the manifests, plus the cluster's defaults and a fingerp
 Does I/O through the client only.
 
 Nine bulk reads, whatever the number of resources (anchors.md §5 item 10; the Terraform
-provider makes one to four GETs per resource):
+provider makes one to four GETs per resource), so a plan with the preflight's three makes 12:
 
-  GET /_ml/anomaly_detectors                             jobs (not paged; ES returns up to 10 000)
+  GET /_ml/anomaly_detectors                             jobs, each with its datafeed embedded
   GET /_ml/anomaly_detectors/_stats                      job states, model sizes
-  GET /_ml/datafeeds                                     datafeeds
   GET /_ml/datafeeds/_stats                              datafeed states
   GET /_ml/data_frame/analytics?exclude_generated=true   DFA (paged; one page of 10 000)
   GET /_ml/data_frame/analytics/_stats                   DFA states and progress (paged)
   GET /_ml/filters                                       filters (paged)
   GET /_ml/calendars                                     calendars (paged)
   GET /_ml/calendars/_all/events                         every scheduled event (paged)
+  GET /mlsync-registry*/_search                          ownership registry (reconciler.registry)
+
+Datafeeds come from the jobs' answer: since 7.11 Elasticsearch returns a job's datafeed inside
+it as `datafeed_config` (TransportGetJobsAction; es-ml-api.md §1.1), the same object GET
+datafeeds returns. A datafeed the stats list but no job carries (a version or a proxy that does
+not embed them, or one created between the two reads) makes the reader fall back to
+`GET /_ml/datafeeds`, one request more.
 
 `exclude_generated=true` is Elasticsearch's own "configuration for export" mode (es-ml-api.md
 §1.1, §2.3, §3.5): it drops generated fields so what is read is what a manifest would say. Jobs and
@@ -28,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from reconciler import ownership
+from reconciler import ownership, registry
 from reconciler.answers import Json, items_of, page_count, unexpected
 from reconciler.client import api
 from reconciler.client.response import Page
@@ -123,8 +129,12 @@ def read_cluster(client: ClientLike, info: ClusterInfoLike | None = None) -> Liv
     # Jobs are read in full (not `exclude_generated`): that mode also strips Kibana's
     # `custom_settings.created_by`, which an update must re-send because `_update` replaces
     # `custom_settings` whole. The generated fields are dropped by the canonical form.
+    embedded: dict[str, Json] = {}
     for body in _read(client, api.get_jobs("_all"), "jobs"):
         ref = Ref(kind=Kind.JOB, id=body["job_id"])
+        if isinstance(body.get("datafeed_config"), dict):
+            feed = body["datafeed_config"]
+            embedded[feed["datafeed_id"]] = feed
         stats = job_stats.get(ref.id, {})
         state[ref] = Resource(
             ref=ref,
@@ -141,9 +151,12 @@ def read_cluster(client: ClientLike, info: ClusterInfoLike | None = None) -> Liv
         s["datafeed_id"]: s
         for s in _read(client, api.get_datafeed_stats("_all"), "datafeeds", stats=True)
     }
-    # In full as well: `exclude_generated` drops a `query_delay` equal to the job-id default and
-    # an `auto` chunking_config (§2.3), which a manifest may legitimately spell out.
-    for body in _read(client, api.get_datafeeds("_all"), "datafeeds"):
+    # In full as well (the embedded form is): `exclude_generated` drops a `query_delay` equal to
+    # the job-id default and an `auto` chunking_config (§2.3), which a manifest may spell out.
+    feeds = list(embedded.values())
+    if feed_stats.keys() - embedded.keys():
+        feeds = _read(client, api.get_datafeeds("_all"), "datafeeds")
+    for body in feeds:
         ref = Ref(kind=Kind.DATAFEED, id=body["datafeed_id"])
         job = state.get(Ref(kind=Kind.JOB, id=str(body.get("job_id"))))
         stats = feed_stats.get(ref.id, {})
@@ -201,6 +214,10 @@ def read_cluster(client: ClientLike, info: ClusterInfoLike | None = None) -> Liv
             ref=ref, body={**body, "events": own_events}, facts={"event_ids": event_ids}
         )
 
+    owners = registry.parse_registry(client.perform(registry.search_call()).body).owners
+    for ref in owners.keys() & state.keys():
+        state[ref] = state[ref].model_copy(update={"owner": owners[ref]})
+
     defaults = server_defaults(info)
     prints = _fingerprints(state, defaults)
     summary = ClusterSummary(
@@ -217,6 +234,7 @@ def read_cluster(client: ClientLike, info: ClusterInfoLike | None = None) -> Liv
         fingerprint=fingerprint(state.values(), defaults),
         fingerprints=prints,
         request_count=client.request_count - before,
+        owners=owners,
     )
 
 

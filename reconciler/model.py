@@ -116,8 +116,10 @@ class Resource(BaseModel):
     state: str | None = None
     #: Desired side only: where the resource was declared.
     source: SourceLocation | None = None
-    #: Live side: the resource carries mlsync's ownership marker.
+    #: Live side: the resource carries mlsync's ownership marker (jobs, DFA; a datafeed: its job).
     owned: bool = False
+    #: Live side: the scope whose member it is in the ownership registry (None: no scope's).
+    owner: str | None = None
     #: Live side: Elastic-managed (`custom_settings.managed: true`); never modified.
     elastic_managed: bool = False
     #: Live side, extra facts the planner may need (e.g. job `model_bytes`, datafeed `end`).
@@ -145,6 +147,8 @@ class Action(StrEnum):
     #: Delete and recreate: an immutable field changed. Destroys data for jobs and DFA.
     REPLACE = "replace"
     DELETE = "delete"
+    #: A hand-made resource that matches its manifest joins the scope (registry entry, marker).
+    ADOPT = "adopt"
     #: Run state only.
     OPEN = "open"
     CLOSE = "close"
@@ -262,6 +266,8 @@ class Plan(BaseModel):
     format_version: str = "1"
     mlsync_version: str = ""
     environment: str | None = None
+    #: The ownership scope the plan was made for: its lock, its registry members.
+    scope: str = "default"
     cluster: ClusterSummary = ClusterSummary()
     #: sha256 of the rendered manifests the plan was computed from.
     manifest_digest: str = ""
@@ -276,6 +282,8 @@ class Plan(BaseModel):
     steps: tuple[Step, ...] = ()
     #: Live resources not in the manifests that mlsync does not own or was not asked to prune.
     unmanaged: tuple[Ref, ...] = ()
+    #: Live resources another scope owns (address -> scope): shown, never touched.
+    other_scopes: dict[str, str] = {}
     warnings: tuple[str, ...] = ()
     prune: bool = False
     targets: tuple[str, ...] = ()
@@ -309,3 +317,5 @@ class LiveState:
     fingerprints: dict[Ref, str] = field(default_factory=dict)
     #: HTTP requests made to read it.
     request_count: int = 0
+    #: The ownership registry: resource -> owning scope, members that no longer exist included.
+    owners: dict[Ref, str] = field(default_factory=dict)

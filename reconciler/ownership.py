@@ -1,4 +1,4 @@
-"""Ownership markers: which live resources mlsync created and may therefore prune.
+"""Ownership markers: the marks mlsync leaves on the resources it owns, where ES has a place.
 
 Input: resource bodies. Output: booleans and marked bodies. Pure, no I/O.
 
@@ -7,8 +7,10 @@ Elasticsearch has free-form metadata on two kinds only, so that is where the mar
   object, replaced whole by `_update`, so every update re-sends the marker);
 - data frame analytics: `_meta.managed_by: mlsync` (§3.1: echoed verbatim; immutable after create);
 - a datafeed follows its job.
-Filters and calendars have no metadata field: mlsync never prunes them (they are reported as
-unmanaged when no manifest declares them).
+Beside `managed_by`, the owning scope is recorded as `mlsync_scope`. Filters and calendars have no
+metadata field. Which scope owns a resource is decided by the registry (`reconciler.registry`),
+for every kind; a marker without a registry entry is the mark of mlsync versions before scopes,
+owned by the default scope.
 
 Elastic-managed jobs (`custom_settings.managed: true`, e.g. created by Kibana modules or
 Security) are never modified, whatever the manifests say (ARCHITECTURE.md, safety rules).
@@ -22,12 +24,13 @@ from reconciler.model import Kind
 
 MARKER_KEY = "managed_by"
 MARKER_VALUE = "mlsync"
+SCOPE_KEY = "mlsync_scope"
 #: A replaced job's calendar memberships still to restore, kept in the new job's own
 #: `custom_settings` until they are restored: the next plan re-derives them from the cluster
 #: if the re-add failed or the process died (ES removes a deleted job from every calendar).
 RESTORE_KEY = "mlsync_restore_calendars"
 #: Keys of mlsync's own bookkeeping in a metadata object (never part of a manifest's body).
-OWN_KEYS = frozenset({MARKER_KEY, RESTORE_KEY})
+OWN_KEYS = frozenset({MARKER_KEY, SCOPE_KEY, RESTORE_KEY})
 
 #: Where each kind keeps its free-form metadata object.
 METADATA_FIELD: dict[Kind, str] = {Kind.JOB: "custom_settings", Kind.DFA: "_meta"}
@@ -50,13 +53,15 @@ def is_elastic_managed(kind: Kind, body: dict[str, Any]) -> bool:
     return isinstance(settings, dict) and settings.get("managed") is True
 
 
-def with_marker(kind: Kind, body: dict[str, Any]) -> dict[str, Any]:
-    """Return a copy of `body` with the ownership marker added (kinds without metadata: as is)."""
+def with_marker(kind: Kind, body: dict[str, Any], scope: str | None = None) -> dict[str, Any]:
+    """Return a copy of `body` with the ownership marker (and scope) added; other kinds as is."""
     field = METADATA_FIELD.get(kind)
     if field is None:
         return dict(body)
     meta = dict(body.get(field) or {})
     meta[MARKER_KEY] = MARKER_VALUE
+    if scope is not None:
+        meta[SCOPE_KEY] = scope
     return {**body, field: meta}
 
 

@@ -39,13 +39,26 @@ class PlanInputs(BaseModel):
 
     desired: tuple[Resource, ...] = ()
     references: tuple[Reference, ...] = ()
+    #: Planner options the plan itself does not record (its scope, prune and targets it
+    #: does): without them apply would derive another plan and refuse the file.
+    recover_failed: bool = False
+    allow_prune_all: bool = False
 
 
 def inputs_document(
-    desired: Sequence[Resource] = (), references: Sequence[Reference] = ()
+    desired: Sequence[Resource] = (),
+    references: Sequence[Reference] = (),
+    *,
+    recover_failed: bool = False,
+    allow_prune_all: bool = False,
 ) -> dict[str, Any]:
     """The `inputs` member of the plan document (`--format json` and saved files alike)."""
-    inputs = PlanInputs(desired=tuple(desired), references=tuple(references))
+    inputs = PlanInputs(
+        desired=tuple(desired),
+        references=tuple(references),
+        recover_failed=recover_failed,
+        allow_prune_all=allow_prune_all,
+    )
     result: dict[str, Any] = inputs.model_dump(mode="json")
     return result
 
@@ -65,6 +78,8 @@ def save_plan(
     *,
     desired: Sequence[Resource] = (),
     references: Sequence[Reference] = (),
+    recover_failed: bool = False,
+    allow_prune_all: bool = False,
     redact: Redactor | None = None,
 ) -> None:
     """Write `plan` and its inputs to `path` atomically (temp file + rename).
@@ -73,7 +88,12 @@ def save_plan(
     or a server message may hold one); the file is written only in redacted form.
     """
     target = Path(path)
-    document = plan_document(plan, inputs_document(desired, references))
+    document = plan_document(
+        plan,
+        inputs_document(
+            desired, references, recover_failed=recover_failed, allow_prune_all=allow_prune_all
+        ),
+    )
     if redact:
         document = redact.value(document)
     target.parent.mkdir(parents=True, exist_ok=True)

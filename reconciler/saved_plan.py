@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from reconciler.errors import PlanError, StalePlanError
+from reconciler import registry
+from reconciler.errors import MlsyncError, PlanError, StalePlanError
 from reconciler.model import LiveState, Plan, Ref, Resource, Step
 from reconciler.plan import PlanOptions, ReferenceLike, make_plan, stale_resources
 from reconciler.snapshots import with_bodies
@@ -30,8 +31,14 @@ def rederive(
     live: LiveState,
     *,
     source: str,
+    recover_failed: bool = False,
+    allow_prune_all: bool = False,
 ) -> Plan:
     """The plan computed again from the file's inputs; refused unless the file holds exactly it.
+
+    The options are the plan's own (scope, prune, targets) and the ones recorded beside the
+    inputs (`recover_failed`, `allow_prune_all`), so the claim and removal steps of the
+    scope's registry are derived again like every other step.
 
     Raises:
         StalePlanError: the plan was made against another cluster, or its resources changed.
@@ -53,6 +60,10 @@ def rederive(
         targets = tuple(Ref.parse(t) for t in plan.targets)
     except ValueError as exc:
         raise _refused(source, f"its targets are not valid ({exc})") from None
+    try:
+        registry.check_scope(plan.scope)  # it names registry documents and the lock
+    except MlsyncError as exc:
+        raise _refused(source, f"its scope is not valid ({exc})") from None
     again = make_plan(
         desired,
         live,
@@ -62,6 +73,9 @@ def rederive(
             targets=targets,
             environment=plan.environment,
             manifest_digest=plan.manifest_digest,
+            recover_failed=recover_failed,
+            scope=plan.scope,
+            allow_prune_all=allow_prune_all,
         ),
     )
     again = with_bodies(again, desired, live.resources)

@@ -72,6 +72,8 @@ from reconciler.commands.common import (
     open_client,
     read_live,
     report_errors,
+    resolve_scope,
+    scope_option,
     selection_options,
 )
 from reconciler.errors import ApplyError, LockError, StalePlanError, UsageError
@@ -305,6 +307,7 @@ def _check_flags(options: dict[str, Any]) -> None:
             ("--var", options.get("variables")),
             ("--allow-env", options.get("allow_env")),
             ("--prune", options.get("prune")),
+            ("--allow-prune-all", options.get("allow_prune_all")),
             ("--target", options.get("target")),
             ("--recover-failed", options.get("recover_failed")),
         )
@@ -341,10 +344,31 @@ def _stale_check(plan: Plan, client: MLClient, info: ClusterInfo, *, saved: bool
         )
 
 
-def _take_lock(client: MLClient, options: dict[str, Any]) -> ClusterLock:
+def lock_name(options: dict[str, Any], plan: Plan | None = None) -> str:
+    """The lock is the scope's: applies in one scope run one at a time (`--lock-scope` is gone).
+
+    Two scopes may run at once; they never act on the same resource, because each resource is
+    claimed in the ownership registry by exactly one scope (see `reconciler.registry`).
+    """
+    scope = resolve_scope(options) if plan is None else plan.scope
+    if plan is not None and options.get("scope") not in (None, plan.scope):
+        raise UsageError(
+            f"the saved plan was made for scope '{plan.scope}', not '{options['scope']}'; "
+            f"apply it with --scope {plan.scope} (or make a new plan for that scope)"
+        )
+    legacy = options.get("lock_scope")
+    if legacy not in (None, DEFAULT_SCOPE, scope):
+        raise UsageError(
+            f"--lock-scope {legacy!r}: the lock now belongs to the ownership scope; pass "
+            f"--scope {legacy} instead (it names the lock and the resources it owns)"
+        )
+    return scope
+
+
+def _take_lock(client: MLClient, options: dict[str, Any], plan: Plan | None = None) -> ClusterLock:
     lock = acquire_lock(
         client,
-        scope=options["lock_scope"],
+        scope=lock_name(options, plan),
         ttl=options["lock_ttl"],
         timeout=options["lock_timeout"],
         retry_interval=min(1.0, max(0.05, options["lock_ttl"] / 10)),
@@ -369,7 +393,8 @@ def _execute(
         "wait_timeout": options["wait_timeout"],
         "poll_interval": options["poll_interval"],
     }
-    lock = held or _take_lock(client, options)
+    saved = plan if options["plan_file"] is not None else None
+    lock = held or _take_lock(client, options, saved)
     with lock:
         if held is None:
             _stale_check(plan, client, info, saved=options["plan_file"] is not None)
@@ -503,10 +528,12 @@ def _valid_scope(param: click.Parameter, value: str) -> str:
 @click.option(
     "--lock-scope",
     default=DEFAULT_SCOPE,
-    show_default=True,
+    metavar="NAME",
     callback=lambda ctx, param, value: _valid_scope(param, value),
-    help="Name of the lock (separate teams may use separate scopes).",
+    help="Replaced by --scope: the lock belongs to the ownership scope (if given, it must "
+    "name the same scope).",
 )
+@scope_option
 @connection_options
 @report_errors
 def apply(**options: Any) -> None:
@@ -537,6 +564,8 @@ def apply(**options: Any) -> None:
                 saved.inputs.references,
                 live,
                 source=str(options["plan_file"]),
+                recover_failed=saved.inputs.recover_failed,
+                allow_prune_all=saved.inputs.allow_prune_all,
             )
             _apply_loaded(plan, client, info, options, fresh=False)
         finally:
@@ -593,13 +622,7 @@ def _apply_loaded(
 
 @click.command("force-unlock")
 @click.argument("lock_id")
-@click.option(
-    "--scope",
-    default=DEFAULT_SCOPE,
-    show_default=True,
-    callback=lambda ctx, param, value: _valid_scope(param, value),
-    help="Name of the lock to remove.",
-)
+@scope_option
 @click.option("--force", is_flag=True, help="Do not ask for confirmation.")
 @connection_options
 @report_errors
@@ -610,17 +633,18 @@ def force_unlock(**options: Any) -> None:
     that is still running lets two applies interleave.
     """
     lock_id = options["lock_id"]
+    scope = resolve_scope(options)
     if not options["force"]:
         if not _stdin_is_tty():
             raise UsageError("force-unlock needs confirmation: pass --force (no terminal)")
         click.confirm(
-            f"Remove the cluster lock '{options['scope']}' with ID {lock_id}?",
+            f"Remove the cluster lock '{scope}' with ID {lock_id}?",
             abort=True,
             err=True,
         )
     client = open_client(options)
     try:
-        removed = cluster_lock.force_unlock(client, lock_id, scope=options["scope"])
+        removed = cluster_lock.force_unlock(client, lock_id, scope=scope)
     finally:
         client.close()
-    click.echo(f"Removed the cluster lock '{options['scope']}' held by {removed.describe()}.")
+    click.echo(f"Removed the cluster lock '{scope}' held by {removed.describe()}.")

@@ -28,6 +28,7 @@ import click
 import jinja2.meta
 import jinja2.sandbox
 
+from reconciler import registry
 from reconciler.client import (
     MLSYNC_POLICY,
     ClientError,
@@ -118,7 +119,10 @@ def manifest_options(func: Callable[P, R]) -> Callable[P, R]:
 
 
 def selection_options(verb: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
-    """--prune, --recover-failed and --target, shared by plan and apply (`verb`: "Plan"/"Apply")."""
+    """--prune, --allow-prune-all, --recover-failed and --target, shared by plan and apply.
+
+    `verb` ("Plan" or "Apply") starts the --target help.
+    """
 
     def decorate(func: Callable[P, R]) -> Callable[P, R]:
         options = [
@@ -126,6 +130,12 @@ def selection_options(verb: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
                 "--prune",
                 is_flag=True,
                 help="Delete owned resources that are not in the manifests.",
+            ),
+            click.option(
+                "--allow-prune-all",
+                is_flag=True,
+                help="Allow a --prune that deletes every member of the scope, or that comes "
+                "from manifests declaring nothing (otherwise refused).",
             ),
             click.option(
                 "--recover-failed",
@@ -179,6 +189,29 @@ def connection_options(func: Callable[P, R]) -> Callable[P, R]:
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def scope_option(func: Callable[P, R]) -> Callable[P, R]:
+    """`--scope NAME` (env MLSYNC_SCOPE): whose resources this run owns, prunes and locks."""
+    return click.option(
+        "--scope",
+        "scope",
+        envvar="MLSYNC_SCOPE",
+        metavar="NAME",
+        help="Ownership scope (env MLSYNC_SCOPE; default: the --env name, else 'default'). "
+        "A scope prunes only its own members and never touches another scope's.",
+    )(func)
+
+
+def resolve_scope(options: dict[str, Any]) -> str:
+    """The scope of this run: --scope / MLSYNC_SCOPE, else the --env name, else `default`."""
+    name = options.get("scope")
+    if name is None:  # an empty --scope '' is refused below, never the default scope
+        name = options.get("env") or registry.DEFAULT_SCOPE
+    try:
+        return registry.check_scope(str(name))
+    except MlsyncError as exc:
+        raise UsageError(f"--scope: {exc}") from None
 
 
 def parse_variables(pairs: Sequence[str]) -> dict[str, str]:
@@ -387,13 +420,27 @@ def _nothing() -> None:
     return None
 
 
-def compute_plan(options: dict[str, Any], before_read: BeforeRead | None = None) -> PlanContext:
-    """Load manifests, read the cluster (calling `before_read` first), and build the plan."""
-    manifests = load(
-        options.get("paths") or (),
-        options.get("env"),
-        options.get("variables") or (),
-        options.get("allow_env") or (),
+#: What `mlsync destroy` plans against: no resources at all.
+NO_MANIFESTS = ManifestSet(resources=(), references=(), files=(), digest="")
+
+
+def compute_plan(
+    options: dict[str, Any], before_read: BeforeRead | None = None, *, destroy: bool = False
+) -> PlanContext:
+    """Load manifests (none for `destroy`), read the cluster, and build the plan.
+
+    `before_read` runs before the read (apply takes its lock there).
+    """
+    scope = resolve_scope(options)
+    manifests = (
+        NO_MANIFESTS
+        if destroy
+        else load(
+            options.get("paths") or (),
+            options.get("env"),
+            options.get("variables") or (),
+            options.get("allow_env") or (),
+        )
     )
     targets = parse_targets(options.get("target") or ())
     client = open_client(options)
@@ -411,6 +458,8 @@ def compute_plan(options: dict[str, Any], before_read: BeforeRead | None = None)
                 environment=manifests.environment,
                 manifest_digest=manifests.digest,
                 recover_failed=bool(options.get("recover_failed")),
+                scope=scope,
+                allow_prune_all=destroy or bool(options.get("allow_prune_all")),
             ),
         )
         plan = with_bodies(plan, manifests.resources, live.resources)

@@ -21,6 +21,7 @@ from reconciler.commands.common import (
     echo_plan,
     manifest_options,
     report_errors,
+    scope_option,
     selection_options,
 )
 from reconciler.planfile import inputs_document, save_plan
@@ -61,6 +62,7 @@ def write_github_outputs(plan: Any) -> None:
     help="Exit 0 when there are no changes, 2 when there are, 1 on errors.",
 )
 @selection_options("Plan")
+@scope_option
 @connection_options
 @report_errors
 def plan(**options: Any) -> None:
@@ -69,10 +71,14 @@ def plan(**options: Any) -> None:
     try:
         result = context.plan
         desired, references = context.manifests.resources, context.manifests.references
+        recorded = {
+            "recover_failed": bool(options.get("recover_failed")),
+            "allow_prune_all": bool(options.get("allow_prune_all")),
+        }
         if options["fmt"] == "text":
             echo_plan(render(result, "text"))
         else:
-            inputs = inputs_document(desired, references)
+            inputs = inputs_document(desired, references, **recorded)
             click.echo(render(result, options["fmt"], inputs), nl=False)
         if options.get("out"):
             save_plan(
@@ -80,6 +86,7 @@ def plan(**options: Any) -> None:
                 options["out"],
                 desired=desired,
                 references=references,
+                **recorded,
                 redact=redacting.redactor(),
             )
             out = options["out"]

@@ -114,6 +114,7 @@ def non_finite_paths(data: Any, path: Path = ()) -> list[Path]:
 _RESERVED_KEYS = {
     "managed": "it marks Elastic-managed jobs, which mlsync never modifies",
     "managed_by": "it is mlsync's ownership marker, added by mlsync itself",
+    "mlsync_scope": "it records the owning scope, added by mlsync itself (use --scope)",
     "mlsync_restore_calendars": "mlsync keeps calendar memberships it must restore there",
 }
 

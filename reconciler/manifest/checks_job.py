@@ -99,7 +99,7 @@ def check_job(manifest: JobManifest) -> list[Problem]:
     problems += check_reserved_metadata(
         spec.custom_settings,
         ("spec", "custom_settings"),
-        ("managed", "managed_by", "mlsync_restore_calendars"),
+        ("managed", "managed_by", "mlsync_scope", "mlsync_restore_calendars"),
     )
     problems += _check_analysis_config(spec.analysis_config, spec, ("spec", "analysis_config"))
     problems += _check_data_description(spec)

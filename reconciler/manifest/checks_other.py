@@ -108,7 +108,8 @@ def check_dfa(manifest: DataFrameAnalyticsManifest) -> list[Problem]:
         problems.append(
             Problem(("spec", "max_num_threads"), "[max_num_threads] must be a positive integer")
         )
-    problems += check_reserved_metadata(spec.meta, ("spec", "_meta"), ("managed_by",))
+    reserved = ("managed_by", "mlsync_scope")
+    problems += check_reserved_metadata(spec.meta, ("spec", "_meta"), reserved)
     problems += _check_analyzed_fields(manifest)
     return problems
 

@@ -15,7 +15,7 @@ from reconciler.plan.inputs import Body
 DATAFEED_RESETS: Body = {"max_empty_searches": -1, "runtime_mappings": {}, "script_fields": {}}
 
 
-def job_update_body(d: Decision) -> Body:
+def job_update_body(d: Decision, scope: str | None = None) -> Body:
     """Build the `_update` body of a job from the fields that changed (§1.6)."""
     assert d.desired is not None
     raw = d.desired.body
@@ -50,21 +50,24 @@ def job_update_body(d: Decision) -> Body:
             body[top] = raw.get(top, canon.get(top))
     if detectors:
         body["detectors"] = [detectors[i] for i in sorted(detectors)]
-    if d.adopt or any(f.path.startswith("custom_settings") for f in d.fields):
-        body["custom_settings"] = settings_after(d)
+    if d.mark or any(f.path.startswith("custom_settings") for f in d.fields):
+        body["custom_settings"] = settings_after(d, scope=scope)
     return body
 
 
-def settings_after(d: Decision, record: list[str] | None = None) -> Body:
+def settings_after(
+    d: Decision, record: list[str] | None = None, *, scope: str | None = None
+) -> Body:
     """A job's whole `custom_settings` for an `_update` or a create (replaced whole, §1.6).
 
     The manifest's settings with the ownership marker; Kibana's `created_by` kept (it says
-    which wizard made the job; not compared); and the calendar restore record: `record` when
-    given (empty: none), else the live one, kept until its re-adds are done.
+    which wizard made the job; not compared); the ownership scope when given; and the calendar
+    restore record: `record` when given (empty: none), else the live one, kept until its
+    re-adds are done.
     """
     live_body = d.live.body if d.live else {}
     raw = d.desired.body if d.desired else ownership.without_marker(Kind.JOB, live_body)
-    settings = dict(ownership.with_marker(Kind.JOB, raw)["custom_settings"])
+    settings = dict(ownership.with_marker(Kind.JOB, raw, scope)["custom_settings"])
     live_settings = live_body.get("custom_settings") or {}
     if "created_by" in live_settings and "created_by" not in settings:
         settings["created_by"] = live_settings["created_by"]

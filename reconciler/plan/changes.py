@@ -26,6 +26,7 @@ RISK: dict[Action, Risk] = {
     Action.STOP: Risk.RESTART,
     Action.REPLACE: Risk.DESTRUCTIVE,
     Action.DELETE: Risk.DESTRUCTIVE,
+    Action.ADOPT: Risk.SAFE,
 }
 
 
@@ -73,7 +74,7 @@ def _change(d: Decision, state_after: str | None) -> Change:
     if action in (Action.REPLACE, Action.DELETE) and destroyed is not None:
         destroys = destroyed(d)
     fields = list(d.fields)
-    if d.adopt:
+    if d.mark:
         fields.append(
             FieldChange(
                 path=f"custom_settings.{ownership.MARKER_KEY}",
@@ -98,13 +99,26 @@ def _change(d: Decision, state_after: str | None) -> Change:
 
 
 def unmanaged(ctx: Context) -> tuple[Ref, ...]:
-    """Live resources no manifest declares and the plan leaves alone, in plan order."""
+    """Live resources no manifest declares, no other scope owns, and the plan leaves alone."""
     return tuple(
         sorted(
-            (r for r, d in ctx.decisions.items() if d.desired is None and d.action is Action.NOOP),
+            (
+                r
+                for r, d in ctx.decisions.items()
+                if d.desired is None and d.action is Action.NOOP and not ctx.ownership.foreign(r)
+            ),
             key=lambda r: r.sort_key,
         )
     )
+
+
+def other_scopes(ctx: Context) -> dict[str, str]:
+    """Live resources in the plan that another scope owns: address -> that scope."""
+    return {
+        str(ref): owner
+        for ref in sorted(ctx.decisions, key=lambda r: r.sort_key)
+        if (owner := ctx.ownership.foreign(ref)) is not None
+    }
 
 
 def _dfa_destroys(d: Decision) -> str:

@@ -43,6 +43,9 @@ def check(ctx: Context) -> None:
                 f"{res.source or ref}: {ref} is managed by Elastic (custom_settings.managed: "
                 f"true); mlsync never modifies it — remove it from the manifests"
             )
+        foreign = ctx.ownership.foreign_problem(ref, res.source)
+        if foreign:
+            problems.append(foreign)
         kind_check = CHECKS[ref.kind]
         if kind_check is not None:
             problems += kind_check(ctx, ref, res)
@@ -74,7 +77,8 @@ def _check_datafeed(ctx: Context, ref: Ref, res: Resource) -> list[str]:
             f"opened` to job {job_id}"
         )
     prune = ctx.options.prune
-    if job is None and live_job is not None and prune and prunable(live_job, ctx.live):
+    own = ctx.ownership
+    if job is None and live_job is not None and prune and prunable(live_job, ctx.live, own):
         problems.append(
             f"{where}: {ref} feeds job {job_id}, which --prune would delete because no "
             "manifest declares it; declare the job or remove the datafeed"
@@ -83,13 +87,13 @@ def _check_datafeed(ctx: Context, ref: Ref, res: Resource) -> list[str]:
         if (
             other_ref != ref
             and other_ref not in ctx.desired
-            and not (prune and prunable(ctx.live[other_ref], ctx.live))
+            and not (prune and prunable(ctx.live[other_ref], ctx.live, own))
         ):
             # One datafeed per job (es-ml-api.md §2.5): the PUT would be a 409.
             problems.append(
                 f"{where}: job {job_id} already has datafeed {other_ref.id} on the cluster; "
                 "a job has one datafeed: declare that one instead, or remove it (mlsync "
-                "apply --prune removes it when mlsync owns it)"
+                "apply --prune removes it when this scope owns it)"
             )
     return problems
 

@@ -14,6 +14,7 @@ from reconciler.normalize import ServerDefaults
 from reconciler.plan.indexes import Indexes
 from reconciler.plan.inputs import Body, PlanOptions, ReferenceLike
 from reconciler.plan.rules import RUNNING, datafeed_job
+from reconciler.scopes import Ownership
 
 
 @dataclass
@@ -28,7 +29,10 @@ class Decision:
     reasons: list[str] = field(default_factory=list)
     live_state: str | None = None
     want_state: str | None = None
+    #: Joins this run's scope: an add-member step goes before its other steps.
     adopt: bool = False
+    #: A job that gets the ownership marker in `custom_settings` (an update step).
+    mark: bool = False
     #: The live run state already satisfies the desired one.
     state_ok: bool = True
     desired_canon: Body = field(default_factory=dict)
@@ -98,6 +102,10 @@ class Context:
         self.restore_records: dict[str, list[str]] = {}
         # Over the whole states: targeting only drops resources (see reconciler.plan.indexes).
         self.index = Indexes.build(self.desired, self.live)
+        owners = {r: res.owner for r, res in live.resources.items() if res.owner is not None}
+        self.ownership = Ownership(scope=options.scope, owners={**owners, **live.owners})
+        #: Members of the scope with no resource on the cluster and none declared.
+        self.stale_members: list[Ref] = []
 
     def datafeeds_of(self, job_id: str) -> list[Ref]:
         """The datafeeds in this plan that feed `job_id` now or will, in plan order."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
 
 from reconciler.diff import diff_bodies, dotted
 from reconciler.model import Action, FieldChange, Kind, Ref, Resource
@@ -34,9 +33,10 @@ class KindDecide:
 
     #: Fields `_update` cannot unset: leaving one out keeps the live value (warned).
     unsettable: tuple[str, ...] = ()
-    #: A live resource without mlsync's marker: "adopt" (the marker can be added in place),
-    #: "warn" (it cannot: stays unowned), or None (the kind carries no marker).
-    unowned: Literal["adopt", "warn"] | None = None
+    #: An adopted resource without mlsync's marker gets it by an update (jobs'
+    #: `custom_settings`); DFA `_meta` cannot be updated and the other kinds have no place
+    #: for one: their ownership is the registry entry alone.
+    marks_in_place: bool = False
     #: Adjust the run state left to the live one (the manifest says nothing).
     keep_state: Callable[[Context, Resource, str | None], str | None] | None = None
     #: Is "stopped" on the cluster what "started" asked for (it ran and stopped itself)?
@@ -76,7 +76,7 @@ def _job_left_failed(ctx: Context, feed: Resource) -> bool:
     return (
         job is not None
         and job.live_state == "failed"
-        and job.action is Action.NOOP
+        and job.action in (Action.NOOP, Action.ADOPT)
         and not ctx.options.recover_failed
     )
 
@@ -94,11 +94,13 @@ def _job_update(ctx: Context, d: Decision) -> None:
 DECIDE: dict[Kind, KindDecide] = {
     Kind.FILTER: KindDecide(),
     Kind.CALENDAR: KindDecide(),
-    Kind.JOB: KindDecide(unsettable=UNSETTABLE_JOB_FIELDS, unowned="adopt", on_update=_job_update),
+    Kind.JOB: KindDecide(
+        unsettable=UNSETTABLE_JOB_FIELDS, marks_in_place=True, on_update=_job_update
+    ),
     Kind.DATAFEED: KindDecide(
         keep_state=_datafeed_keep_state, stopped_is_done=_lookback_done, held=_job_left_failed
     ),
-    Kind.DFA: KindDecide(unowned="warn", stopped_is_done=_dfa_done),
+    Kind.DFA: KindDecide(stopped_is_done=_dfa_done),
 }
 
 
@@ -114,9 +116,11 @@ def decide(ctx: Context, ref: Ref, desired: Resource | None, live: Resource | No
     d.live_state = run_state(ref.kind, live.state) if live else None
     if desired is None:
         assert live is not None
-        if ctx.options.prune and prunable(live, ctx.live):
+        if ctx.options.prune and prunable(live, ctx.live, ctx.ownership):
             d.action = Action.DELETE
-            d.reasons.append("not in the manifests (--prune) and owned by mlsync")
+            d.reasons.append(
+                f"not in the manifests (--prune) and a member of scope '{ctx.options.scope}'"
+            )
         return d
     rules = DECIDE[ref.kind]
     d.want_state = desired.state
@@ -125,6 +129,8 @@ def decide(ctx: Context, ref: Ref, desired: Resource | None, live: Resource | No
     d.desired_canon = canonical(ref.kind, desired.body, ctx.defaults)
     if live is None:
         d.action = Action.CREATE
+        # Claimed before it is created (a member left by an interrupted apply stays one).
+        d.adopt = not ctx.ownership.registered(ref)
         return d
     if d.want_state is None:
         d.want_state = d.live_state if d.live_state != "failed" else None
@@ -152,18 +158,7 @@ def decide(ctx: Context, ref: Ref, desired: Resource | None, live: Resource | No
                 needs_restart=klass is FieldClass.RESTART,
             )
         )
-    if rules.unowned is not None and not live.owned:
-        if rules.unowned == "adopt":
-            d.adopt = True
-            d.reasons.append(
-                "exists on the cluster without mlsync's ownership marker: adopted in place "
-                "(custom_settings.managed_by: mlsync is added)"
-            )
-        else:
-            ctx.warnings.append(
-                f"{ref} exists without mlsync's ownership marker; _meta cannot be updated, "
-                f"so it stays unowned and is never pruned"
-            )
+    _decide_adoption(ctx, d, live)
     d.state_ok = _state_satisfied(d)
     _decide_action(ctx, d)
     if d.action in (Action.UPDATE, Action.RESTART_UPDATE):
@@ -196,7 +191,7 @@ def _failed(ctx: Context, d: Decision) -> None:
     if d.action in (Action.DELETE, Action.REPLACE):
         d.reasons.append(f"it has failed {why}: it is {verb} first")
         return
-    if ctx.options.recover_failed and d.action is Action.NOOP:
+    if ctx.options.recover_failed and d.action in (Action.NOOP, Action.ADOPT):
         ctx.warnings.append(
             f"{d.ref} has failed {why}; its manifest sets no `state:`, so --recover-failed "
             "leaves it failed (declare the state it should run in)"
@@ -214,9 +209,23 @@ def _failed(ctx: Context, d: Decision) -> None:
         f"then recover it with --recover-failed (it is {verb} and "
         f"{_up(d.ref)} again)"
     )
-    d.action, d.want_state, d.state_ok = Action.NOOP, None, True
+    # Still adopted when it is a newcomer: joining the scope does not touch the failed job.
+    d.action = Action.ADOPT if d.adopt else Action.NOOP
+    d.want_state, d.state_ok = None, True
     d.fields.clear()
-    d.reasons.clear()
+    d.reasons[:] = [r for r in d.reasons if d.adopt and r.startswith("made outside mlsync")]
+
+
+def _decide_adoption(ctx: Context, d: Decision, live: Resource) -> None:
+    """A declared resource this scope does not own yet joins it (other scopes' were refused)."""
+    scope = ctx.options.scope
+    if ctx.ownership.is_member(live):
+        # Registered, or marked by mlsync before scopes: the default scope's already.
+        return
+    d.adopt = True
+    d.mark = DECIDE[d.ref.kind].marks_in_place and not live.owned
+    where = " (custom_settings.managed_by: mlsync is added)" if d.mark else ""
+    d.reasons.append(f"made outside mlsync: adopted into scope '{scope}'{where}")
 
 
 def _decide_action(ctx: Context, d: Decision) -> None:
@@ -228,7 +237,7 @@ def _decide_action(ctx: Context, d: Decision) -> None:
         d.action = Action.REPLACE
         d.reasons.append(f"{', '.join(replace)} cannot be updated in place")
         return
-    if d.fields or d.adopt:
+    if d.fields:
         if restart and d.running_now:
             d.action = Action.RESTART_UPDATE
             d.reasons.append(f"{', '.join(restart)} can only change while it is {_down(ref)}")
@@ -240,6 +249,8 @@ def _decide_action(ctx: Context, d: Decision) -> None:
         return
     if not d.state_ok:
         d.action = state_action(ref.kind, d.want_state)
+    elif d.adopt:
+        d.action = Action.ADOPT
 
 
 def _job_runs(ctx: Context, feed: Resource) -> bool:

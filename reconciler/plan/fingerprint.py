@@ -24,6 +24,7 @@ def resource_fingerprint(res: Resource, defaults: ServerDefaults) -> str:
         canonical(res.ref.kind, res.body, defaults),
         run_state(res.ref.kind, res.state),
         res.owned,
+        res.owner,
     ]
     return hashlib.sha256(json.dumps(record, sort_keys=True, default=str).encode()).hexdigest()
 

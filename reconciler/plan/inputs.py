@@ -41,3 +41,7 @@ class PlanOptions:
     #: Force-close / force-stop failed jobs and DFA and start them again. Off by default: a
     #: job fails for a reason (memory, a bad mapping) that restarting it on every merge hides.
     recover_failed: bool = False
+    #: The ownership scope: its members are what prune may delete (see reconciler.scopes).
+    scope: str = "default"
+    #: The explicit yes for a prune that deletes every member, or from an empty manifest set.
+    allow_prune_all: bool = False

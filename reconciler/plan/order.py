@@ -186,6 +186,19 @@ def build_steps(ctx: Context) -> tuple[Step, ...]:
     for ref, d in ctx.decisions.items():
         by_kind[ref.kind].append(d)
 
+    # Phase 0: claim what this plan creates or adopts, before any other step touches it, so
+    # of two scopes racing for one resource only the one whose claim landed goes on.
+    for ref, d in ctx.decisions.items():
+        if d.adopt:
+            s.add(
+                ref,
+                "add-member",
+                ctx.ownership.add_call(ref),
+                phase="member",
+                description=f"add {ref} to the members of scope {ctx.options.scope} (fails, "
+                "and its other steps are skipped, when another scope has claimed it)",
+            )
+
     stopped: set[Ref] = set()
     # Phase 1: stop datafeeds, then close jobs and stop DFA (children first).
     for kind in STOP_ORDER:
@@ -221,6 +234,10 @@ def build_steps(ctx: Context) -> tuple[Step, ...]:
                 after = rules.delete_after(s, ctx, d.ref)
                 call = rules.delete(d.ref.id)
                 s.add(d.ref, "delete", call, phase="delete", after=after, destructive=True)
+                if d.action is Action.DELETE and ctx.ownership.registered(d.ref):
+                    # Only once it is gone: a crash in between leaves a member without resource.
+                    remove = ctx.ownership.remove_call(d.ref)
+                    s.add(d.ref, "remove-member", remove, phase="forget")
 
     # Phase 2: deletes, children first; the delete half of a replace is destructive too.
     delete(DELETE_ORDER)
@@ -245,10 +262,15 @@ def build_steps(ctx: Context) -> tuple[Step, ...]:
         )
         for job_id in job_ids:
             readds.setdefault(job_id, []).append(index)
-    _clear_restore_records(s, by_kind[Kind.JOB], readds)
+    _clear_restore_records(s, ctx, by_kind[Kind.JOB], readds)
 
     # Filters go last among the deletes: jobs must stop using them first.
     delete(LATE_DELETE_ORDER)
+
+    # Members whose resource is gone (an apply interrupted after the claim, or a delete made
+    # by hand) leave the member set.
+    for ref in ctx.stale_members:
+        s.add(ref, "remove-member", ctx.ownership.remove_call(ref), phase="forget")
 
     # Phase 4: open jobs, then start datafeeds and DFA.
     for kind in START_ORDER:
@@ -276,7 +298,9 @@ def build_steps(ctx: Context) -> tuple[Step, ...]:
     return tuple(s.steps)
 
 
-def _clear_restore_records(s: StepList, jobs: list[Decision], readds: dict[str, list[int]]) -> None:
+def _clear_restore_records(
+    s: StepList, ctx: Context, jobs: list[Decision], readds: dict[str, list[int]]
+) -> None:
     """Once every membership of a recreated job is back, its restore record goes.
 
     The record was written with the new job (a replace in this plan) or left by an earlier
@@ -292,7 +316,9 @@ def _clear_restore_records(s: StepList, jobs: list[Decision], readds: dict[str, 
         s.add(
             ref,
             "clear-restore-record",
-            api.update_job(ref.id, {"custom_settings": settings_after(d, record=[])}),
+            api.update_job(
+                ref.id, {"custom_settings": settings_after(d, record=[], scope=ctx.options.scope)}
+            ),
             phase="record",
             after=readds.get(ref.id, []),
             description=f"remove the calendar restore record from job {ref.id}",

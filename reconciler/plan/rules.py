@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from reconciler.model import Action, Kind, Ref, Resource, State
+from reconciler.scopes import Ownership
 
 RUNNING = frozenset({"opened", "started"})
 
@@ -84,11 +85,16 @@ def datafeed_job(res: Resource | None) -> str | None:
     return job if isinstance(job, str) else None
 
 
-def prunable(live: Resource, live_state: State) -> bool:
-    """May --prune delete this live resource? Owned, not Elastic's; a datafeed by its job."""
+def prunable(live: Resource, live_state: State, own: Ownership) -> bool:
+    """May --prune delete this live resource? A member of the scope, not Elastic's.
+
+    A datafeed that no registry entry names follows its job.
+    """
     if live.elastic_managed:
         return False
-    if live.ref.kind is Kind.DATAFEED:
+    if own.is_member(live):
+        return True
+    if live.ref.kind is Kind.DATAFEED and own.owner(live.ref) is None:
         job = live_state.get(Ref(kind=Kind.JOB, id=datafeed_job(live) or ""))
-        return job is not None and job.owned and not job.elastic_managed
-    return live.owned
+        return job is not None and own.is_member(job) and not job.elastic_managed
+    return False

@@ -28,7 +28,7 @@ from reconciler.plan.context import Context, Decision
 from reconciler.plan.inputs import Body
 
 Deps = list[int | None]
-Updater = Callable[[StepList, Decision, Deps, set[str]], None]
+Updater = Callable[[StepList, Context, Decision, Deps, set[str]], None]
 
 
 @dataclass(frozen=True)
@@ -84,20 +84,21 @@ def _create_calendar(ctx: Context, d: Decision) -> list[tuple[str, Call]]:
 
 
 def _create_job(ctx: Context, d: Decision) -> list[tuple[str, Call]]:
-    body = ownership.with_marker(Kind.JOB, _raw(d))
+    scope = ctx.options.scope
+    body = ownership.with_marker(Kind.JOB, _raw(d), scope)
     # A replaced job records the calendars it must rejoin, kept on the cluster until the
     # memberships are back (cascade), so a failed re-add or a kill is seen by the next plan.
     record = restore_record(ctx, d.ref.id) if d.action is Action.REPLACE else []
     if record:
-        body["custom_settings"] = settings_after(d, record=record)
+        body["custom_settings"] = settings_after(d, record=record, scope=scope)
     return [("create", api.put_job(d.ref.id, body))]
 
 
-def _one_update(call: Callable[[Decision], Call]) -> Updater:
+def _one_update(call: Callable[[Context, Decision], Call]) -> Updater:
     """An update that is one `_update` call, after the resource's dependencies."""
 
-    def update(s: StepList, d: Decision, after: Deps, gone: set[str]) -> None:
-        s.add(d.ref, "update", call(d), phase="apply", after=after)
+    def update(s: StepList, ctx: Context, d: Decision, after: Deps, gone: set[str]) -> None:
+        s.add(d.ref, "update", call(ctx, d), phase="apply", after=after)
 
     return update
 
@@ -107,21 +108,25 @@ WRITES: dict[Kind, KindWrites] = {
     Kind.FILTER: KindWrites(
         after=_no_deps,
         create=lambda ctx, d: [("create", api.put_filter(d.ref.id, _raw(d)))],
-        update=_one_update(lambda d: api.update_filter(d.ref.id, filter_update_body(d))),
+        update=_one_update(lambda ctx, d: api.update_filter(d.ref.id, filter_update_body(d))),
     ),
     Kind.CALENDAR: KindWrites(
-        after=_calendar_deps, create=_create_calendar, update=lambda *a: calendar_update(*a)
+        after=_calendar_deps,
+        create=_create_calendar,
+        update=lambda s, ctx, d, after, gone: calendar_update(s, d, after, gone),
     ),
     Kind.JOB: KindWrites(
         after=_job_deps,
         create=_create_job,
-        update=_one_update(lambda d: api.update_job(d.ref.id, job_update_body(d))),
+        update=_one_update(
+            lambda ctx, d: api.update_job(d.ref.id, job_update_body(d, ctx.options.scope))
+        ),
     ),
     Kind.DATAFEED: KindWrites(
         after=_datafeed_deps,
         create=lambda ctx, d: [("create", api.put_datafeed(d.ref.id, _raw(d)))],
         update=_one_update(
-            lambda d: api.update_datafeed(d.ref.id, top_level_update(d, DATAFEED_RESETS))
+            lambda ctx, d: api.update_datafeed(d.ref.id, top_level_update(d, DATAFEED_RESETS))
         ),
     ),
     Kind.DFA: KindWrites(
@@ -129,11 +134,13 @@ WRITES: dict[Kind, KindWrites] = {
         create=lambda ctx, d: [
             (
                 "create",
-                api.put_data_frame_analytics(d.ref.id, ownership.with_marker(Kind.DFA, _raw(d))),
+                api.put_data_frame_analytics(
+                    d.ref.id, ownership.with_marker(Kind.DFA, _raw(d), ctx.options.scope)
+                ),
             )
         ],
         update=_one_update(
-            lambda d: api.update_data_frame_analytics(d.ref.id, top_level_update(d))
+            lambda ctx, d: api.update_data_frame_analytics(d.ref.id, top_level_update(d))
         ),
     ),
 }
@@ -147,8 +154,9 @@ def create_or_update(s: StepList, ctx: Context, d: Decision, gone: set[str]) -> 
         after = writes.after(s, ctx, d)
         for n, (op, call) in enumerate(writes.create(ctx, d)):
             s.add(d.ref, op, call, phase="apply", after=after if n == 0 else ())
-    elif d.action in (Action.UPDATE, Action.RESTART_UPDATE):
-        writes.update(s, d, writes.after(s, ctx, d), gone)
+    elif d.action in (Action.UPDATE, Action.RESTART_UPDATE) or d.mark:
+        # `mark`: adopted with no field to change, the update sends the marker alone.
+        writes.update(s, ctx, d, writes.after(s, ctx, d), gone)
 
 
 def calendar_update(s: StepList, d: Decision, after: list[int | None], gone: set[str]) -> None:

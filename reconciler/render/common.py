@@ -19,6 +19,7 @@ SYMBOL = {
     Action.START: ">",
     Action.CLOSE: "<",
     Action.STOP: "<",
+    Action.ADOPT: "=",
     Action.NOOP: " ",
 }
 
@@ -40,6 +41,7 @@ def headline(change: Change) -> str:
         Action.CLOSE: "will be closed",
         Action.START: "will be started",
         Action.STOP: "will be stopped",
+        Action.ADOPT: "will be adopted (it matches its manifest; it joins the scope)",
         Action.NOOP: "is up to date",
     }[change.action]
 
@@ -76,4 +78,12 @@ def summary_line(plan: Plan) -> str:
     )
     if state:
         line += f"; {state} run-state change{'s' if state != 1 else ''}"
+    if counts[Action.ADOPT]:
+        line += f"; {counts[Action.ADOPT]} to adopt"
     return line + "."
+
+
+def other_scopes_line(plan: Plan) -> str:
+    """The resources of other scopes, each with its owner (never touched by this plan)."""
+    listed = ", ".join(f"{ref} (scope {scope})" for ref, scope in sorted(plan.other_scopes.items()))
+    return f"Owned by other scopes (never touched from scope {plan.scope}): {listed}"

@@ -12,7 +12,14 @@ said (Atlantis and tfcmt hit the same 65,536-character limit).
 from __future__ import annotations
 
 from reconciler.model import Change, Plan, Risk
-from reconciler.render.common import SYMBOL, headline, no_changes, summary_line, visible
+from reconciler.render.common import (
+    SYMBOL,
+    headline,
+    no_changes,
+    other_scopes_line,
+    summary_line,
+    visible,
+)
 from reconciler.render.lines import Line, body_lines
 
 #: GitHub's limit for one issue/PR comment body.
@@ -105,6 +112,8 @@ def render_markdown(plan: Plan, *, limit: int = GITHUB_COMMENT_LIMIT) -> str:
         tail.append(
             "Not managed by these manifests: " + ", ".join(f"`{r}`" for r in plan.unmanaged)
         )
+    if plan.other_scopes:
+        tail.append(other_scopes_line(plan))
     tail += [f"> [!WARNING]\n> {w}" for w in plan.warnings]
     tail.append(
         f"<sub>mlsync {plan.mlsync_version} · {plan.request_count} HTTP requests to read the "

@@ -10,7 +10,14 @@ line. Creates list every attribute; set-like lists show the items added and remo
 from __future__ import annotations
 
 from reconciler.model import Plan
-from reconciler.render.common import SYMBOL, headline, no_changes, summary_line, visible
+from reconciler.render.common import (
+    SYMBOL,
+    headline,
+    no_changes,
+    other_scopes_line,
+    summary_line,
+    visible,
+)
 from reconciler.render.lines import Line, body_lines
 
 
@@ -58,6 +65,8 @@ def render_text(plan: Plan) -> str:
             "Not managed by these manifests (left alone): "
             + ", ".join(str(r) for r in plan.unmanaged)
         )
+    if plan.other_scopes:
+        out.append(other_scopes_line(plan))
     out += [f"Warning: {warning}" for warning in plan.warnings]
     out.append(summary_line(plan))
     return "\n".join(out) + "\n"

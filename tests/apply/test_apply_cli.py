@@ -98,9 +98,10 @@ def test_auto_approve_applies_and_converges(env: Env) -> None:
     result = env.apply("--auto-approve")
     assert result.exit_code == 0, result.output
     lines = [line for line in result.stderr.splitlines() if line.startswith("[")]
-    assert len(lines) == 5  # create filter, job, datafeed; open job; start datafeed
-    assert all(re.match(r"\[\d/5\] done   \S+ \S+ \(\d+\.\ds\)$", line) for line in lines)
-    assert "Apply complete: 5 done, 0 failed, 0 skipped" in result.stdout
+    # Claim filter, job and datafeed for the scope; create them; open the job; start the feed.
+    assert len(lines) == 8
+    assert all(re.match(r"\[\d/8\] done   \S+ \S+ \(\d+\.\ds\)$", line) for line in lines)
+    assert "Apply complete: 8 done, 0 failed, 0 skipped" in result.stdout
     assert env.plan_steps() == 0
     assert read_lock(env.client) is None  # released
     again = env.apply("--auto-approve")
@@ -193,7 +194,8 @@ def test_a_failed_step_prints_the_table_and_exits_1_then_a_rerun_converges(env: 
     assert result.exit_code == 1
     assert re.search(r"failed +open +AnomalyDetectionJob/web", result.stdout)
     assert re.search(r"skipped +start +Datafeed/web-feed", result.stdout)
-    assert "Apply failed: 3 done, 1 failed, 1 skipped" in result.stdout
+    # The three registry claims and three creates are done.
+    assert "Apply failed: 6 done, 1 failed, 1 skipped" in result.stdout
     assert "re-run mlsync plan/apply to converge" in result.stderr
     assert read_lock(env.client) is None
     set_faults(env.sandbox, [])

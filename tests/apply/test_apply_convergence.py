@@ -148,7 +148,8 @@ def test_apply_then_plan_is_empty_and_apply_is_idempotent(
     client = new_client(sandbox)
     seed_live(client, live)
     wanted = desired_resources(desired)
-    options = PlanOptions(prune=prune)
+    # Convergence, not the empty-prune guard (tested in tests/registry): pruning all is allowed.
+    options = PlanOptions(prune=prune, allow_prune_all=True)
     foreign = client.perform(api.get_jobs("foreign")).body["jobs"][0]
 
     first = make_plan(wanted, live_state(client), options=options)
@@ -221,7 +222,8 @@ def test_convergence_with_failed_jobs_and_hand_made_calendars(
         admin(sandbox, "PUT", "/_sandbox/transitions", {"fail": {"jobs": broken}})
     wanted = desired_resources(desired)
     # Failed jobs are recovered only when asked (--recover-failed); without it they are left alone.
-    options = PlanOptions(prune=prune, recover_failed=True)
+    # Convergence, not the empty-prune guard (tested in tests/registry): pruning all is allowed.
+    options = PlanOptions(prune=prune, recover_failed=True, allow_prune_all=True)
 
     first = make_plan(wanted, live_state(client), options=options)
     result = apply_plan(first, client, poll_interval=0.01, wait_timeout=5)

@@ -145,7 +145,8 @@ def test_wider_worlds_converge(want: dict[str, Any], have: dict[str, Any], prune
     client = new_client(new_sandbox())
     seed(client, have)
     wanted = desired(want)
-    options = PlanOptions(prune=prune)
+    # Convergence, not the empty-prune guard (tested in tests/registry): pruning all is allowed.
+    options = PlanOptions(prune=prune, allow_prune_all=True)
     first = make_plan(wanted, live_state(client), options=options)
     result = apply_plan(first, client, poll_interval=0.01, wait_timeout=5)
     assert result.ok, [(o.step.description, o.message) for o in result.outcomes if o.message]

@@ -30,12 +30,12 @@ OVERHEAD = [
     "GET /_ml/anomaly_detectors/_all/_stats",
     "GET /_ml/anomaly_detectors/_all",
     "GET /_ml/datafeeds/_all/_stats",
-    "GET /_ml/datafeeds/_all",
     "GET /_ml/data_frame/analytics/_all/_stats",
     "GET /_ml/data_frame/analytics/_all",
     "GET /_ml/filters",
     "GET /_ml/calendars/_all/events",
     "GET /_ml/calendars",
+    "GET /mlsync-registry*/_search",
     "DELETE /mlsync-locks/_doc/default",
 ]
 
@@ -81,6 +81,11 @@ def lines_of(sandbox: Sandbox) -> list[str]:
     return [f"{e['method']} {e['path']}" for e in request_log(sandbox)]
 
 
+def claims(lines: list[str]) -> list[str]:
+    """The registry claims: one per created resource, before it is created."""
+    return [line for line in lines if line.startswith("PUT /mlsync-registry/_create/")]
+
+
 def expected_per_resource(jobs: int) -> dict[str, Counter[str]]:
     out = {f"job-{i}": Counter({"PUT": 1, "POST _open": 1}) for i in range(jobs)}
     out.update({f"feed-{i}": Counter({"PUT": 1, "POST _start": 1}) for i in range(jobs)})
@@ -96,7 +101,8 @@ def test_executor_sends_two_requests_per_opened_job_and_started_datafeed() -> No
     assert result.ok
     lines = lines_of(sandbox)
     assert per_resource(lines) == expected_per_resource(JOBS)
-    assert len(lines) == 4 * JOBS  # nothing else: no stats poll at all
+    assert len(claims(lines)) == 2 * JOBS
+    assert len(lines) == 6 * JOBS  # nothing else: no stats poll at all
 
 
 def test_cli_apply_sends_two_requests_per_resource_plus_a_constant(tmp_path: Path) -> None:
@@ -116,6 +122,7 @@ def test_cli_apply_sends_two_requests_per_resource_plus_a_constant(tmp_path: Pat
     lines = lines_of(sandbox)
     assert per_resource(lines) == expected_per_resource(JOBS)
     # The lock is taken before the one read, so there is no second (stale-check) read.
-    shared = [line for line in lines if not per_resource([line])]
+    assert len(claims(lines)) == 2 * JOBS
+    shared = [line for line in lines if not per_resource([line]) and line not in claims(lines)]
     assert shared == OVERHEAD
-    assert len(lines) == 4 * JOBS + len(OVERHEAD)
+    assert len(lines) == 6 * JOBS + len(OVERHEAD)

@@ -89,18 +89,26 @@ def assert_deps_point_backwards(p: Plan) -> None:
 def test_create_job_and_datafeed_open_and_start_in_order() -> None:
     p = plan([job(state="opened"), feed(state="started")], [])
     assert actions(p) == {"AnomalyDetectionJob/j": Action.CREATE, "Datafeed/f": Action.CREATE}
+    # Each resource is claimed for the scope in the registry before it is created.
     assert ops(p) == [
+        "add-member AnomalyDetectionJob/j",
+        "add-member Datafeed/f",
         "create AnomalyDetectionJob/j",
         "create Datafeed/f",
         "open AnomalyDetectionJob/j",
         "start Datafeed/f",
     ]
-    create_job = p.steps[0]
+    assert p.steps[0].call.path == "/mlsync-registry/_create/AnomalyDetectionJob%3Aj"
+    create_job = p.steps[2]
     assert create_job.call.method == "PUT" and create_job.call.path == "/_ml/anomaly_detectors/j"
-    assert create_job.call.body["custom_settings"] == {"managed_by": "mlsync"}
-    assert p.steps[1].depends_on == (0,)
+    assert create_job.call.body["custom_settings"] == {
+        "managed_by": "mlsync",
+        "mlsync_scope": "default",
+    }
+    assert create_job.depends_on == (0,)
     assert p.steps[3].depends_on == (1, 2)
-    assert p.steps[2].wait_for == "opened"
+    assert p.steps[5].depends_on == (3, 4)
+    assert p.steps[4].wait_for == "opened"
 
 
 def test_nothing_to_do() -> None:
@@ -283,7 +291,10 @@ def test_delete_needs_prune_and_ownership() -> None:
     live = [job_live(state="opened"), feed_live(state="started")]
     assert not plan([], live).has_changes
     assert plan([], live).unmanaged == (Ref(kind=Kind.JOB, id="j"), Ref(kind=Kind.DATAFEED, id="f"))
-    p = plan([], live, prune=True)
+    # Pruning everything from an empty manifest set needs its own flag.
+    with pytest.raises(PlanError, match="--allow-prune-all"):
+        plan([], live, prune=True)
+    p = plan([], live, prune=True, allow_prune_all=True)
     assert actions(p) == {"AnomalyDetectionJob/j": Action.DELETE, "Datafeed/f": Action.DELETE}
     assert ops(p) == [
         "stop Datafeed/f",
@@ -306,8 +317,11 @@ def test_elastic_managed_job_in_manifests_is_refused() -> None:
 
 def test_unowned_job_is_adopted_in_place() -> None:
     p = plan([job()], [job_live(owned=False)])
-    assert p.changes[0].action is Action.UPDATE
-    assert p.steps[0].call.body == {"custom_settings": {"managed_by": "mlsync"}}
+    assert p.changes[0].action is Action.ADOPT
+    assert [s.op for s in p.steps] == ["add-member", "update"]
+    assert p.steps[1].call.body == {
+        "custom_settings": {"managed_by": "mlsync", "mlsync_scope": "default"}
+    }
 
 
 def test_dfa_only_four_fields_update() -> None:
@@ -366,11 +380,16 @@ def test_filter_items_update_and_ordering_before_jobs() -> None:
         },
     }
     p = plan([Resource(ref=fref, body={"items": ["a", "c"]}), job(body)], [])
-    assert ops(p) == ["create Filter/safe", "create AnomalyDetectionJob/j"]
-    assert p.steps[1].depends_on == (0,)
+    assert ops(p) == [
+        "add-member Filter/safe",
+        "add-member AnomalyDetectionJob/j",
+        "create Filter/safe",
+        "create AnomalyDetectionJob/j",
+    ]
+    assert p.steps[3].depends_on == (1, 2)
     p = plan(
         [Resource(ref=fref, body={"items": ["a", "c"]})],
-        [Resource(ref=fref, body={"filter_id": "safe", "items": ["a", "b"]})],
+        [Resource(ref=fref, body={"filter_id": "safe", "items": ["a", "b"]}, owner="default")],
     )
     assert p.steps[0].call.path == "/_ml/filters/safe/_update"
     assert p.steps[0].call.body == {"add_items": ["c"], "remove_items": ["b"]}
@@ -389,6 +408,7 @@ def test_calendar_jobs_and_events_update_in_place() -> None:
         ref=cref,
         body={"calendar_id": "holidays", "job_ids": ["a"], "events": [ev_old]},
         facts={"event_ids": {event_key(canonical_event(ev_old)): "e1"}},
+        owner="default",
     )
     desired = Resource(
         ref=cref,

@@ -69,7 +69,12 @@ def test_saved_plan_holds_steps_and_fingerprint(workdir: Path) -> None:
     code, _, err = invoke("--sandbox", "--out", "plan.json")
     assert code == 0 and "Saved the plan to plan.json" in err
     saved = load_plan(workdir / "plan.json")
-    assert [s.op for s in saved.steps] == ["create", "create", "create", "open", "start"]
+    assert [s.op for s in saved.steps] == [
+        *["add-member"] * 3,
+        *["create"] * 3,
+        "open",
+        "start",
+    ]
     assert len(saved.live_fingerprint) == 64
     assert saved.request_count == 12
 
@@ -93,6 +98,7 @@ def test_json_format_is_versioned_and_counts_requests(workdir: Path) -> None:
         "restart-update": 0,
         "replace": 0,
         "delete": 0,
+        "adopt": 0,
         "open": 0,
         "close": 0,
         "start": 0,

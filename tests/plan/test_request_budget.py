@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from reconciler.client import MLClient
 from reconciler.cluster import read_cluster
 from reconciler.model import Call, Kind
@@ -72,3 +74,43 @@ def test_request_count_does_not_grow_with_resources() -> None:
         read_cluster(client, client.preflight())
         counts.append(client.request_count - before)
     assert counts[0] == counts[1]
+
+
+class _NotEmbedding:
+    """A client whose GET jobs answers carry no `datafeed_config` (an ES that does not embed)."""
+
+    def __init__(self, client: MLClient) -> None:
+        self.client = client
+
+    @property
+    def request_count(self) -> int:
+        return self.client.request_count
+
+    def perform(self, call: Call) -> Any:
+        answer = self.client.perform(call)
+        if call.path.startswith("/_ml/anomaly_detectors") and "_stats" not in call.path:
+            for job in answer.body["jobs"]:
+                job.pop("datafeed_config", None)
+        return answer
+
+
+def test_datafeeds_come_from_the_jobs_answer_and_are_read_again_when_not_embedded() -> None:
+    client = seeded_client(5, 1)
+    direct = read_cluster(client, client.preflight())
+    log = client.perform(Call(method="GET", path="/_sandbox/requests")).body["log"]
+    # GET jobs embeds each job's datafeed: no GET /_ml/datafeeds (its _stats only).
+    assert not [
+        e for e in log if e["path"].startswith("/_ml/datafeeds/_all") and "_stats" not in e["path"]
+    ]
+
+    fallback = _NotEmbedding(seeded_client(5, 1))
+    before = fallback.request_count
+    again = read_cluster(fallback, fallback.client.preflight())
+    # One request more, and the same datafeeds, bodies and states.
+    assert again.request_count == direct.request_count + 1
+    assert fallback.request_count - before == direct.request_count + 4  # + the preflight's 3
+    feeds = {r: res for r, res in direct.resources.items() if r.kind is Kind.DATAFEED}
+    assert len(feeds) == 5
+    for ref, res in feeds.items():
+        assert again.resources[ref].body == res.body
+        assert again.resources[ref].state == res.state

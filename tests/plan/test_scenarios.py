@@ -94,7 +94,12 @@ def test_scenario(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     # the steps from) included, and `mlsync show` renders it again exactly as plan did (the same
     # goldens).
     run_plan(state, "--out", str(work / "plan.saved"), *options)
-    assert stable((work / "plan.saved").read_text()) == (source / "plan.json").read_text()
+    saved = (work / "plan.saved").read_text()
+    assert stable(saved) == (source / "plan.json").read_text()
+    inputs = json.loads(saved)["inputs"]
+    assert set(inputs) == {"desired", "references", "recover_failed", "allow_prune_all"}
+    assert inputs["recover_failed"] == ("--recover-failed" in options)
+    assert inputs["allow_prune_all"] == ("--allow-prune-all" in options)
     for fmt, filename in FORMATS.items():
         shown = CliRunner().invoke(show_command, [str(work / "plan.saved"), "--format", fmt])
         assert shown.exit_code == 0, shown.output

@@ -145,9 +145,12 @@ def test_mutated_answers_never_crash_the_plan(
             "jobs[0].state: input should be a valid string (got null)",
         ),
         (
-            "/_ml/datafeeds/_all",
-            lambda b: b["datafeeds"][0].update(indices="logs-*"),
-            "datafeeds[0].indices: input should be a valid list (got a string)",
+            # Datafeeds are read from their jobs' answer (`datafeed_config`, embedded by ES).
+            "/_ml/anomaly_detectors/_all",
+            lambda b: next(j for j in b["jobs"] if "datafeed_config" in j)[
+                "datafeed_config"
+            ].update(indices="logs-*"),
+            "datafeed_config.indices: input should be a valid list (got a string)",
         ),
         (
             "/_ml/calendars",

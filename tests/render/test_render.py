@@ -183,6 +183,9 @@ def test_json_document_round_trips_through_a_saved_plan(tmp_path: Path) -> None:
     document = json.loads((tmp_path / "p.json").read_text())
     assert document == plan_document(plan, inputs)
     assert document["inputs"]["desired"][0]["ref"] == {"kind": "AnomalyDetectionJob", "id": "j"}
+    # The options a plan does not record itself are among the inputs (apply re-derives with them).
+    assert document["inputs"]["recover_failed"] is False
+    assert document["inputs"]["allow_prune_all"] is False
     [resource] = document["resource_changes"]
     assert resource["change"] == {
         "actions": ["delete", "create"],
