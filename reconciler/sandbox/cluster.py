@@ -10,8 +10,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from reconciler.sandbox.cluster_settings import max_model_memory_limit
 from reconciler.sandbox.context import CLUSTER_UUID, NODE_NAME, Ctx, Request
-from reconciler.sandbox.exceptions import EsError, not_found
+from reconciler.sandbox.exceptions import EsError, bad_request, not_found
 from reconciler.sandbox.job_config import DEFAULT_STOPWORDS, max_memory_mb
 from reconciler.sandbox.validation import check_fields, parse_bool, parse_duration
 
@@ -69,7 +70,7 @@ def _iso(ms: int) -> str:
 
 def ml_info(ctx: Ctx, req: Request) -> Json:
     """GET /_ml/info (es-ml-api.md §7; ml_info.yml)."""
-    max_mb = max_memory_mb(ctx.config.max_model_memory_limit)
+    max_mb = max_memory_mb(max_model_memory_limit(ctx))
     default_mml = "1gb" if max_mb is None or max_mb >= 1024 else f"{max_mb}mb"
     limits: Json = {}
     if max_mb is not None:
@@ -106,12 +107,27 @@ def set_upgrade_mode(ctx: Ctx, req: Request) -> Json:
 
 
 def delete_expired_data(ctx: Ctx, req: Request) -> Json:
-    """DELETE /_ml/_delete_expired_data[/{job_id}] — nothing expires in the sandbox."""
+    """DELETE /_ml/_delete_expired_data[/{job_id}] — runs the removers of expired_data.py.
+
+    `requests_per_second` (-1 or > 0) and `timeout` come from the query string or the body
+    (DeleteExpiredDataAction.Request); `job_id` takes ids, groups and wildcards.
+    """
+    from reconciler.sandbox import expired_data
+    from reconciler.sandbox.jobs import expand_jobs
+
     if req.value("timeout") is not None:
         parse_duration(req.value("timeout"), "timeout")
-    job_id = req.path_params.get("job_id")
-    if job_id not in (None, "_all", "*") and job_id not in ctx.state["jobs"]:
-        raise not_found(f"No known job with id '{job_id}'")
+    rate = req.value("requests_per_second")
+    if rate is not None:
+        value = float(rate)
+        if value != -1.0 and value <= 0.0:
+            raise EsError(
+                400,
+                "action_request_validation_exception",
+                "Validation Failed: 1: [requests_per_second] must either be -1 or greater than 0;",
+            )
+    ids = expand_jobs(ctx, req.path_params.get("job_id"), True)
+    expired_data.remove(ctx, ids)
     return {"deleted": True}
 
 
@@ -148,18 +164,59 @@ def _model(ctx: Ctx, model_id: str) -> Json:
 def delete_trained_model(ctx: Ctx, req: Request) -> Json:
     """DELETE /_ml/trained_models/{model_id}."""
     model = _model(ctx, req.path_params["model_id"])
+    if model.get("_sandbox_deployment") and not parse_bool(
+        req.params.get("force", "false"), "force"
+    ):
+        # TransportDeleteTrainedModelAction (force stops the deployment first)
+        raise EsError(
+            409,
+            "status_exception",
+            f"Cannot delete model [{model['model_id']}] as it is currently deployed",
+        )
     del ctx.state["trained_models"][model["model_id"]]
     return {"acknowledged": True}
 
 
 def put_model_alias(ctx: Ctx, req: Request) -> Json:
-    """PUT /_ml/trained_models/{model_id}/model_aliases/{model_alias}."""
+    """PUT /_ml/trained_models/{model_id}/model_aliases/{model_alias}.
+
+    TransportPutTrainedModelAliasAction: an alias in use moves only with `reassign=true`, to a
+    model of the same model type and inference config type; it cannot be a model id.
+    """
     model = _model(ctx, req.path_params["model_id"])
     alias = req.path_params["model_alias"]
-    for other in ctx.state["trained_models"].values():
-        if alias in other.get("aliases", []):
-            other["aliases"].remove(alias)
-    ctx.state["trained_models"][model["model_id"]]["aliases"].append(alias)
+    models: Json = ctx.state["trained_models"]
+    old = next((m for m in models.values() if alias in m.get("aliases", [])), None)
+    if old is not None and not parse_bool(req.params.get("reassign", "false"), "reassign"):
+        raise bad_request(
+            f"cannot assign model_alias [{alias}] to model_id [{model['model_id']}] as "
+            f"model_alias already refers to [{old['model_id']}]. Set parameter [reassign] to "
+            "[true] if model_alias should be reassigned."
+        )
+    if alias in models:
+        raise bad_request("model_alias cannot be the same as an existing trained model_id")
+    if old is not None:
+        new_kind = next(iter(model.get("inference_config") or {}), None)
+        old_kind = next(iter(old.get("inference_config") or {}), None)
+        if new_kind and old_kind and new_kind != old_kind:
+            raise bad_request(
+                f"cannot reassign model_alias [{alias}] to model [{model['model_id']}] with "
+                f"inference config type [{new_kind}] from model [{old['model_id']}] with type "
+                f"[{old_kind}]"
+            )
+        new_type = model.get("model_type") or "tree_ensemble"
+        old_type = old.get("model_type") or "tree_ensemble"
+        if new_type != old_type:
+            raise bad_request(
+                f"cannot reassign model_alias [{alias}] to model [{model['model_id']}] with type "
+                f"[{new_type}] from model [{old['model_id']}] with type [{old_type}]"
+            )
+        models[old["model_id"]] = {
+            **old,
+            "aliases": [a for a in old["aliases"] if a != alias],
+        }
+    target = models[model["model_id"]]
+    models[model["model_id"]] = {**target, "aliases": [*target.get("aliases", []), alias]}
     return {"acknowledged": True}
 
 

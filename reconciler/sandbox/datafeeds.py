@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from reconciler.sandbox import datafeed_config
+from reconciler.sandbox import cluster_settings, datafeed_config, results_index
 from reconciler.sandbox.context import NODE_ID, Ctx, Request, node_info, require_no_body_id
 from reconciler.sandbox.exceptions import (
     EsError,
@@ -101,10 +101,12 @@ def datafeed_stats(ctx: Ctx, req: Request) -> Json:
     for df_id in ids:
         df = ctx.state["datafeeds"][df_id]
         task = ctx.state["datafeed_tasks"].get(df_id)
-        buckets = len(ctx.state["results"].get(df["job_id"], {}).get("buckets", []))
+        buckets = len(results_index.results(ctx, df["job_id"], "buckets"))
         searches = int(ctx.state.get("datafeed_searches", {}).get(df_id, 0))
         entry: Json = {"datafeed_id": df_id, "state": datafeed_state(ctx, df_id)}
-        if task is not None:
+        if task is not None and cluster_settings.upgrade_mode_enabled(ctx):
+            entry["assignment_explanation"] = cluster_settings.AWAITING_UPGRADE
+        elif task is not None:
             entry["node"] = node_info()
             entry["assignment_explanation"] = ""
         timing: Json = {

@@ -301,7 +301,9 @@ def build_config(ctx: Ctx, body: Json, raw: str, dfa_id: str, *, check_source: b
 
 def _memory_limit(ctx: Ctx, value: Any) -> str:
     """DFA `model_memory_limit`: echoed as given, default 1gb capped to the max setting."""
-    max_setting = ctx.config.max_model_memory_limit
+    from reconciler.sandbox.cluster_settings import max_model_memory_limit
+
+    max_setting = max_model_memory_limit(ctx)
     max_bytes = (
         None if max_setting is None else parse_bytes(max_setting, "xpack.ml.max_model_memory_limit")
     )
@@ -531,7 +533,7 @@ def _check_starting_state(ctx: Ctx, dfa_id: str, config: Json) -> None:
         raise EsError(400, "status_exception", "Cannot start because the job has already finished")
     if progress and progress[0]["progress_percent"] == 0:
         dest = config["dest"]["index"]
-        if ctx.state["indices"].get(dest, {}).get("docs"):
+        if dest in ctx.state["indices"] and documents.doc_count(ctx, dest):
             raise EsError(400, "status_exception", f"dest index [{dest}] must be empty")
 
 

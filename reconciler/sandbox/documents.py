@@ -1,22 +1,29 @@
-"""Ordinary indices and documents: the minimal document, index and search APIs.
+"""Indices, aliases and documents: the index, document and search APIs the ML APIs rely on.
 
-Input: a `Ctx` and a routed `Request`. Output: Elasticsearch-shaped responses for index create /
-delete / exists, document create / get / delete with optimistic concurrency (`op_type=create`,
-`if_seq_no`/`if_primary_term`), and `_search` / `_count` with `match_all`, `term(s)`, `range`,
-`bool`, `exists`, `match` and `sort`. An apply lock needs exactly these; DFA sources and
-destinations live here too. No I/O.
+Input: a `Ctx` and a routed `Request`. Output: Elasticsearch-shaped responses for index create
+(with mappings, settings, aliases) / get / delete / exists, document create / get / delete with
+optimistic concurrency (`op_type=create`, `if_seq_no`/`if_primary_term`), and `_search` /
+`_count` with `match_all`, `term(s)`, `range`, `bool`, `exists`, `match`, `ids`, `prefix` and
+`sort`; aliases (filtered, write index) resolve wherever an index name is taken. Each document
+is one row of the `docs` collection (`<index>/<id>`, listed by index and by index + `job_id`),
+so the ML results of one job are found without reading the rest of a shared index. The pure
+helpers (`resolve_targets`, `search_docs`, `put_doc`, `flat_fields`, `field_types`) are what
+the ML modules call. No I/O.
 """
 
 from __future__ import annotations
 
+import base64
 import copy
 import fnmatch
+import hashlib
 import re
 import uuid
 from typing import Any
 
+from reconciler.sandbox import mapping
 from reconciler.sandbox.context import Ctx, Request
-from reconciler.sandbox.exceptions import EsError, index_not_found
+from reconciler.sandbox.exceptions import EsError, illegal_argument, index_not_found
 from reconciler.sandbox.validation import parse_date_param, parse_int
 
 Json = dict[str, Any]
@@ -56,46 +63,225 @@ def validate_index_name(name: str) -> None:
 
 
 def index_exists(ctx: Ctx, name: str) -> bool:
-    """Whether a concrete index exists (always, with `implicit_indices`)."""
-    return name in ctx.state["indices"] or ctx.config.implicit_indices
+    """Whether a concrete index or an alias exists (always, with `implicit_indices`)."""
+    return (
+        name in ctx.state["indices"] or name in ctx.state["aliases"] or ctx.config.implicit_indices
+    )
 
 
-def ensure_index(ctx: Ctx, name: str, mappings: Json | None = None) -> Json:
+def ensure_index(
+    ctx: Ctx, name: str, mappings: Json | None = None, settings: Json | None = None
+) -> Json:
     """Create an index record if needed (auto-create on first write)."""
     indices: Json = ctx.state["indices"]
     if name not in indices:
+        # a uuid derived from the name and creation time: reproducible states and answers
+        digest = hashlib.sha1(f"{name}@{ctx.now_ms}".encode()).digest()
         indices[name] = {
-            "uuid": uuid.uuid4().hex[:22],
-            "docs": {},
+            "uuid": base64.urlsafe_b64encode(digest).decode()[:22],
             "seq_no": -1,
             "mappings": mappings or {},
+            "settings": settings or {},
             "created": ctx.now_ms,
         }
     return dict(indices[name])
 
 
-def resolve_indices(
+def doc_key(index: str, doc_id: str) -> str:
+    """The `docs` row id of a document (index names cannot contain `/`)."""
+    return f"{index}/{doc_id}"
+
+
+def index_docs(ctx: Ctx, name: str) -> list[Json]:
+    """The documents of one concrete index, in write order (as an unsorted search on one shard).
+
+    Each is `{"_index", "_id", "_source", "_seq_no", "_primary_term", "_version"}`.
+    """
+    docs = ctx.state["docs"]
+    found = [docs[key] for key in docs.lookup("index", name)]
+    return sorted(found, key=lambda d: int(d["_seq_no"]))
+
+
+def doc_count(ctx: Ctx, name: str) -> int:
+    """How many documents a concrete index holds."""
+    return len(ctx.state["docs"].lookup("index", name))
+
+
+def job_docs(ctx: Ctx, index: str, job_id: str) -> list[Json]:
+    """The documents of `index` whose `job_id` is `job_id` (store index `job`), in write order."""
+    docs = ctx.state["docs"]
+    found = [docs[key] for key in docs.lookup("job", f"{index}/{job_id}")]
+    return sorted(found, key=lambda d: int(d["_seq_no"]))
+
+
+def _drop_docs(ctx: Ctx, keys: list[str]) -> None:
+    docs = ctx.state["docs"]
+    for key in keys:
+        del docs[key]
+
+
+def delete_docs(ctx: Ctx, docs: list[Json]) -> int:
+    """Delete the given documents (a delete-by-query's effect); returns how many."""
+    _drop_docs(ctx, [doc_key(d["_index"], d["_id"]) for d in docs])
+    return len(docs)
+
+
+def drop_index(ctx: Ctx, name: str) -> None:
+    """Delete a concrete index with its documents and its aliases."""
+    _drop_docs(ctx, ctx.state["docs"].lookup("index", name))
+    aliases = ctx.state["aliases"]
+    for alias in aliases.lookup("index", name):
+        remaining = {k: v for k, v in aliases[alias]["indices"].items() if k != name}
+        if remaining:
+            aliases[alias] = {"name": alias, "indices": remaining}
+        else:
+            del aliases[alias]
+    del ctx.state["indices"][name]
+
+
+# --- aliases ------------------------------------------------------------------------------------
+
+
+def alias_indices(ctx: Ctx, name: str) -> Json | None:
+    """`{index: alias properties}` of an alias, or None when `name` is no alias."""
+    alias = ctx.state["aliases"].get(name)
+    return None if alias is None else dict(alias["indices"])
+
+
+def index_aliases(ctx: Ctx, index: str) -> Json:
+    """`{alias: properties}` of one concrete index, as `GET <index>` shows them."""
+    aliases = ctx.state["aliases"]
+    return {a: aliases[a]["indices"][index] for a in aliases.lookup("index", index)}
+
+
+def put_alias(ctx: Ctx, index: str, alias: str, props: Json) -> None:
+    """Point `alias` at `index` with the given properties (`filter`, `is_write_index`, ...)."""
+    validate_index_name(alias)
+    if alias in ctx.state["indices"]:
+        # MetadataIndexAliasesService: an alias cannot take the name of an index
+        raise EsError(
+            400,
+            "invalid_alias_name_exception",
+            f"Invalid alias name [{alias}]: an index or data stream exists with the same name "
+            "as the alias",
+        )
+    aliases = ctx.state["aliases"]
+    current: Json = dict(aliases[alias]["indices"]) if alias in aliases else {}
+    current[index] = {k: v for k, v in props.items() if v is not None}
+    writers = [i for i, p in current.items() if p.get("is_write_index")]
+    if len(writers) > 1:
+        raise illegal_argument(
+            f"alias [{alias}] has more than one write index [{','.join(sorted(writers))}]"
+        )
+    aliases[alias] = {"name": alias, "indices": current}
+
+
+def remove_alias(ctx: Ctx, index: str, alias: str) -> bool:
+    """Remove `alias` from `index`; False when it did not point there."""
+    aliases = ctx.state["aliases"]
+    if alias not in aliases or index not in aliases[alias]["indices"]:
+        return False
+    remaining = {k: v for k, v in aliases[alias]["indices"].items() if k != index}
+    if remaining:
+        aliases[alias] = {"name": alias, "indices": remaining}
+    else:
+        del aliases[alias]
+    return True
+
+
+def write_index(ctx: Ctx, name: str) -> str:
+    """The concrete index a write to `name` goes to (an index, or an alias's write index).
+
+    IndexAbstraction.getWriteIndex: an alias with one index writes there; with several, the
+    one marked `is_write_index`, else the write is refused.
+    """
+    targets = alias_indices(ctx, name)
+    if targets is None:
+        return name
+    writers = [i for i, p in targets.items() if p.get("is_write_index")]
+    if (
+        not writers
+        and len(targets) == 1
+        and next(iter(targets.values())).get("is_write_index") is not False
+    ):
+        writers = list(targets)
+    if len(writers) != 1:
+        raise illegal_argument(
+            f"no write index is defined for alias [{name}]. The write index may be explicitly "
+            "disabled using is_write_index=false or the alias points to multiple indices "
+            "without one being designated as a write index"
+        )
+    return writers[0]
+
+
+def _visible(name: str, hidden: bool) -> bool:
+    """Whether `*` and `_all` expand to it: neither dot-prefixed nor hidden (ES 8 defaults)."""
+    return not name.startswith(".") and not hidden
+
+
+def resolve_targets(
     ctx: Ctx, expression: str | list[str], *, allow_missing: bool = False
-) -> list[str]:
-    """Concrete index names of an expression (comma list, wildcards, `_all`)."""
+) -> dict[str, list[Json] | None]:
+    """Concrete indices of an expression, each with the alias filters that apply to it.
+
+    `{index: None}` when the index is reached unfiltered (directly, or through an alias
+    without a filter); otherwise the list of alias filters, any of which selects a document
+    (IndexNameExpressionResolver.filteringAliases). Tokens: comma lists, wildcards over
+    indices and aliases, `_all`, aliases, `-` exclusions are not supported.
+    """
     tokens = expression if isinstance(expression, list) else expression.split(",")
-    names: list[str] = []
+    out: dict[str, list[Json] | None] = {}
+
+    def add(index: str, query: Json | None) -> None:
+        if index in out and out[index] is None:
+            return
+        if query is None:
+            out[index] = None
+        else:
+            existing = out.get(index) or []
+            out[index] = [*existing, query]
+
+    def add_alias(alias: str) -> None:
+        for index, props in (alias_indices(ctx, alias) or {}).items():
+            add(index, props.get("filter"))
+
     for token in (t.strip() for t in tokens):
         if not token:
             continue
-        if token in ("_all", "*"):
-            names += [n for n in ctx.state["indices"] if not n.startswith(".")]
-        elif "*" in token:
-            names += [n for n in ctx.state["indices"] if fnmatch.fnmatchcase(n, token)]
+        if token in ("_all", "*") or "*" in token:
+            pattern = "*" if token == "_all" else token
+            explicit_dot = pattern.startswith(".")
+            for name, record in ctx.state["indices"].items():
+                hidden = bool((record.get("settings") or {}).get("index", {}).get("hidden"))
+                if fnmatch.fnmatchcase(name, pattern) and (explicit_dot or _visible(name, hidden)):
+                    add(name, None)
+            aliases = ctx.state["aliases"]
+            # hidden and dot aliases (every ML job has two) are read only for a dot pattern
+            names = list(aliases) if explicit_dot else aliases.lookup("visible", "yes")
+            for alias in names:
+                hidden = any(p.get("is_hidden") for p in aliases[alias]["indices"].values())
+                if fnmatch.fnmatchcase(alias, pattern) and (
+                    explicit_dot or _visible(alias, hidden)
+                ):
+                    add_alias(alias)
         elif token in ctx.state["indices"]:
-            names.append(token)
+            add(token, None)
+        elif token in ctx.state["aliases"]:
+            add_alias(token)
         elif not ctx.config.implicit_indices and not allow_missing:
             raise index_not_found(token)
-    return sorted(set(names))
+    return dict(sorted(out.items()))
+
+
+def resolve_indices(
+    ctx: Ctx, expression: str | list[str], *, allow_missing: bool = False
+) -> list[str]:
+    """Concrete index names of an expression (comma list, wildcards, `_all`, aliases)."""
+    return list(resolve_targets(ctx, expression, allow_missing=allow_missing))
 
 
 def create_index(ctx: Ctx, req: Request) -> Any:
-    """PUT /{index}."""
+    """PUT /{index} with optional `mappings`, `settings` and `aliases`."""
     name = req.path_params["index"]
     validate_index_name(name)
     if name in ctx.state["indices"]:
@@ -106,16 +292,58 @@ def create_index(ctx: Ctx, req: Request) -> Any:
             f"index [{name}/{existing['uuid']}] already exists",
             extra={"index_uuid": existing["uuid"], "index": name},
         )
+    if name in ctx.state["aliases"]:
+        raise EsError(
+            400,
+            "invalid_index_name_exception",
+            f"Invalid index name [{name}], already exists as alias",
+            extra={"index_uuid": "_na_", "index": name},
+        )
     body = req.obj()
-    ensure_index(ctx, name, body.get("mappings"))
+    mappings = mapping.parse_mappings(body.get("mappings") or {})
+    ensure_index(ctx, name, mappings, _index_settings(body.get("settings") or {}))
+    for alias, props in (body.get("aliases") or {}).items():
+        put_alias(ctx, name, alias, dict(props or {}))
     return {"acknowledged": True, "shards_acknowledged": True, "index": name}
 
 
+def _index_settings(settings: Json) -> Json:
+    """Settings in their nested form (`index.hidden: true` → `{"index": {"hidden": true}}`)."""
+    out: Json = {}
+    for key, value in settings.items():
+        if isinstance(value, dict):
+            for sub, inner in _index_settings(value).get("index", {}).items():
+                out.setdefault("index", {})[sub] = inner
+            if key != "index":
+                for sub, inner in value.items():
+                    out.setdefault("index", {})[f"{key}.{sub}"] = inner
+            continue
+        out.setdefault("index", {})[key.removeprefix("index.")] = value
+    return out
+
+
 def head_index(ctx: Ctx, req: Request) -> Any:
-    """HEAD /{index}."""
+    """HEAD /{index} (an alias counts as existing, as in IndicesExistsAction)."""
     names = req.path_params["index"]
-    ok = all(n in ctx.state["indices"] for n in names.split(","))
+    ok = all(n in ctx.state["indices"] or n in ctx.state["aliases"] for n in names.split(","))
     return Reply(200 if ok else 404, None)
+
+
+def _settings_view(name: str, index: Json) -> Json:
+    extra = {
+        k: str(v).lower() if isinstance(v, bool) else str(v)
+        for k, v in (index.get("settings") or {}).get("index", {}).items()
+    }
+    return {
+        "index": {
+            "number_of_shards": "1",
+            "number_of_replicas": "1",
+            **extra,
+            "uuid": index["uuid"],
+            "provided_name": name,
+            "creation_date": str(index["created"]),
+        }
+    }
 
 
 def get_index(ctx: Ctx, req: Request) -> Any:
@@ -124,25 +352,24 @@ def get_index(ctx: Ctx, req: Request) -> Any:
     for name in resolve_indices(ctx, req.path_params["index"]):
         index = ctx.state["indices"][name]
         out[name] = {
-            "aliases": {},
-            "mappings": index["mappings"] or infer_mappings(index),
-            "settings": {
-                "index": {
-                    "number_of_shards": "1",
-                    "number_of_replicas": "1",
-                    "uuid": index["uuid"],
-                    "provided_name": name,
-                    "creation_date": str(index["created"]),
-                }
-            },
+            "aliases": index_aliases(ctx, name),
+            "mappings": index["mappings"],
+            "settings": _settings_view(name, index),
         }
     return out
 
 
 def delete_index(ctx: Ctx, req: Request) -> Any:
-    """DELETE /{index}."""
-    for name in resolve_indices(ctx, req.path_params["index"]):
-        del ctx.state["indices"][name]
+    """DELETE /{index} (by concrete name or wildcard; an alias name is refused, as in ES 8)."""
+    expression = req.path_params["index"]
+    for token in expression.split(","):
+        if token in ctx.state["aliases"] and token not in ctx.state["indices"]:
+            raise illegal_argument(
+                f"The provided expression [{token}] matches an alias, specify the corresponding "
+                "concrete indices instead."
+            )
+    for name in resolve_indices(ctx, expression):
+        drop_index(ctx, name)
     return {"acknowledged": True}
 
 
@@ -162,26 +389,35 @@ def _version_conflict(index: str, uuid_: str, reason: str) -> EsError:
     )
 
 
-def write_doc(ctx: Ctx, req: Request) -> Any:
-    """PUT|POST /{index}/_doc[/{id}], PUT|POST /{index}/_create/{id}."""
-    name = req.path_params["index"]
-    validate_index_name(name)
-    body = req.body
-    if not isinstance(body, dict):
+def put_doc(
+    ctx: Ctx,
+    target: str,
+    doc_id: str | None,
+    source: Any,
+    *,
+    op_type: str = "index",
+    params: dict[str, str] | None = None,
+) -> Reply:
+    """Index one document into an index or through an alias (the index and bulk APIs' core).
+
+    Creates the index on first write, applies dynamic mapping (mapping.py) and optimistic
+    concurrency (`if_seq_no` / `if_primary_term` in `params`).
+    """
+    validate_index_name(target)
+    if not isinstance(source, dict):
         raise EsError(400, "parse_exception", "request body is required")
-    doc_id = req.path_params.get("id") or uuid.uuid4().hex[:20]
-    op_type = (
-        "create" if req.path.split("/")[2:3] == ["_create"] else req.params.get("op_type", "index")
-    )
     if op_type not in ("create", "index"):
         raise EsError(
             400,
             "illegal_argument_exception",
             f"opType must be 'create' or 'index', found: [{op_type}]",
         )
+    name = write_index(ctx, target)
+    doc_id = doc_id or uuid.uuid4().hex[:20]
     index = ensure_index(ctx, name)
-    docs: Json = ctx.state["indices"][name]["docs"]
-    current = docs.get(doc_id)
+    docs = ctx.state["docs"]
+    key = doc_key(name, doc_id)
+    current = docs.get(key)
     if op_type == "create" and current is not None:
         raise _version_conflict(
             name,
@@ -189,11 +425,22 @@ def write_doc(ctx: Ctx, req: Request) -> Any:
             f"[{doc_id}]: version conflict, document already exists (current version "
             f"[{current['_version']}])",
         )
-    _check_seq_no(req, name, index["uuid"], doc_id, current)
-    seq = int(ctx.state["indices"][name]["seq_no"]) + 1
-    ctx.state["indices"][name]["seq_no"] = seq
+    _check_seq_no(params or {}, name, index["uuid"], doc_id, current)
+    mappings = mapping.apply_dynamic(index["mappings"], source, doc_id)
+    record = ctx.state["indices"][name]
+    if mappings != index["mappings"]:
+        record["mappings"] = mappings
+    seq = int(record["seq_no"]) + 1
+    record["seq_no"] = seq
     version = 1 if current is None else int(current["_version"]) + 1
-    docs[doc_id] = {"_source": body, "_seq_no": seq, "_primary_term": 1, "_version": version}
+    docs[key] = {
+        "_index": name,
+        "_id": doc_id,
+        "_source": source,
+        "_seq_no": seq,
+        "_primary_term": 1,
+        "_version": version,
+    }
     out = {
         "_index": name,
         "_id": doc_id,
@@ -206,9 +453,26 @@ def write_doc(ctx: Ctx, req: Request) -> Any:
     return Reply(201 if current is None else 200, out)
 
 
-def _check_seq_no(req: Request, name: str, uuid_: str, doc_id: str, current: Json | None) -> None:
-    seq = req.params.get("if_seq_no")
-    term = req.params.get("if_primary_term")
+def write_doc(ctx: Ctx, req: Request) -> Any:
+    """PUT|POST /{index}/_doc[/{id}], PUT|POST /{index}/_create/{id}."""
+    op_type = (
+        "create" if req.path.split("/")[2:3] == ["_create"] else req.params.get("op_type", "index")
+    )
+    return put_doc(
+        ctx,
+        req.path_params["index"],
+        req.path_params.get("id"),
+        req.body,
+        op_type=op_type,
+        params=req.params,
+    )
+
+
+def _check_seq_no(
+    params: dict[str, str], name: str, uuid_: str, doc_id: str, current: Json | None
+) -> None:
+    seq = params.get("if_seq_no")
+    term = params.get("if_primary_term")
     if seq is None and term is None:
         return
     if seq is None or term is None:
@@ -234,13 +498,26 @@ def _check_seq_no(req: Request, name: str, uuid_: str, doc_id: str, current: Jso
         )
 
 
+def _read_index(ctx: Ctx, target: str) -> str:
+    """The index a GET/DELETE by id reads: an index, or an alias to exactly one index."""
+    targets = alias_indices(ctx, target)
+    if targets is None:
+        if target not in ctx.state["indices"]:
+            raise index_not_found(target)
+        return target
+    if len(targets) != 1:
+        raise illegal_argument(
+            f"alias [{target}] has more than one index associated with it "
+            f"[{', '.join(sorted(targets))}], can't execute a single index op"
+        )
+    return next(iter(targets))
+
+
 def get_doc(ctx: Ctx, req: Request) -> Any:
     """GET /{index}/_doc/{id}."""
-    name = req.path_params["index"]
+    name = _read_index(ctx, req.path_params["index"])
     doc_id = req.path_params["id"]
-    if name not in ctx.state["indices"]:
-        raise index_not_found(name)
-    doc = ctx.state["indices"][name]["docs"].get(doc_id)
+    doc = ctx.state["docs"].get(doc_key(name, doc_id))
     if doc is None:
         return Reply(404, {"_index": name, "_id": doc_id, "found": False})
     return {
@@ -256,13 +533,14 @@ def get_doc(ctx: Ctx, req: Request) -> Any:
 
 def delete_doc(ctx: Ctx, req: Request) -> Any:
     """DELETE /{index}/_doc/{id} with optional if_seq_no/if_primary_term."""
-    name = req.path_params["index"]
+    name = write_index(ctx, req.path_params["index"])
     doc_id = req.path_params["id"]
     if name not in ctx.state["indices"]:
         raise index_not_found(name)
     index = ctx.state["indices"][name]
-    current = index["docs"].get(doc_id)
-    _check_seq_no(req, name, index["uuid"], doc_id, current)
+    key = doc_key(name, doc_id)
+    current = ctx.state["docs"].get(key)
+    _check_seq_no(req.params, name, index["uuid"], doc_id, current)
     seq = int(index["seq_no"]) + 1
     index["seq_no"] = seq
     if current is None:
@@ -278,7 +556,7 @@ def delete_doc(ctx: Ctx, req: Request) -> Any:
                 "_primary_term": 1,
             },
         )
-    del index["docs"][doc_id]
+    del ctx.state["docs"][key]
     return {
         "_index": name,
         "_id": doc_id,
@@ -319,8 +597,8 @@ def _compare_value(value: Any) -> Any:
     return value
 
 
-def matches(query: Json, source: Json) -> bool:
-    """Evaluate the supported query DSL subset against one document."""
+def matches(query: Json, source: Json, doc_id: str | None = None) -> bool:
+    """Evaluate the supported query DSL subset against one document (`ids` needs `doc_id`)."""
     if not query:
         return True
     kind, spec = next(iter(query.items()))
@@ -334,13 +612,13 @@ def matches(query: Json, source: Json) -> bool:
             return v if isinstance(v, list) else [v]
 
         must = as_list(spec.get("must", [])) + as_list(spec.get("filter", []))
-        if not all(matches(q, source) for q in must):
+        if not all(matches(q, source, doc_id) for q in must):
             return False
-        if any(matches(q, source) for q in as_list(spec.get("must_not", []))):
+        if any(matches(q, source, doc_id) for q in as_list(spec.get("must_not", []))):
             return False
         should = as_list(spec.get("should", []))
         minimum = spec.get("minimum_should_match", 0 if must else 1)
-        return not should or sum(matches(q, source) for q in should) >= int(minimum)
+        return not should or sum(matches(q, source, doc_id) for q in should) >= int(minimum)
     if kind in ("term", "match", "match_phrase"):
         field, value = next(iter(spec.items()))
         if isinstance(value, dict):
@@ -356,7 +634,13 @@ def matches(query: Json, source: Json) -> bool:
     if kind == "exists":
         return field_value(source, spec["field"]) is not None
     if kind == "ids":
-        return False
+        return doc_id is not None and doc_id in [str(v) for v in spec.get("values", [])]
+    if kind == "prefix":
+        field, value = next(iter(spec.items()))
+        if isinstance(value, dict):
+            value = value.get("value")
+        actual = doc_id if field == "_id" else field_value(source, field.removesuffix(".keyword"))
+        return isinstance(actual, str) and actual.startswith(str(value))
     if kind == "range":
         field, bounds = next(iter(spec.items()))
         actual = field_value(source, field)
@@ -380,12 +664,21 @@ def matches(query: Json, source: Json) -> bool:
 
 
 def search_docs(ctx: Ctx, indices: str | list[str], query: Json | None) -> list[Json]:
-    """Documents of the given indices that match `query`, in index then insertion order."""
+    """Documents of the given indices or aliases that match `query` (and any alias filter).
+
+    In index then write order; each hit is the stored document (`_index`, `_id`, `_source`, ...).
+    """
     out: list[Json] = []
-    for name in resolve_indices(ctx, indices, allow_missing=True):
-        for doc_id, doc in ctx.state["indices"][name]["docs"].items():
-            if matches(query or {"match_all": {}}, doc["_source"]):
-                out.append({"_index": name, "_id": doc_id, **doc})
+    for name, filters in resolve_targets(ctx, indices, allow_missing=True).items():
+        if name not in ctx.state["indices"]:
+            continue
+        for doc in index_docs(ctx, name):
+            if filters is not None and not any(
+                matches(f, doc["_source"], doc["_id"]) for f in filters
+            ):
+                continue
+            if matches(query or {"match_all": {}}, doc["_source"], doc["_id"]):
+                out.append(dict(doc))
     return out
 
 
@@ -415,7 +708,7 @@ def search(ctx: Ctx, req: Request) -> Any:
     expression = req.path_params.get("index", "_all")
     names = resolve_indices(ctx, expression)
     query = body.get("query") or {"match_all": {}}
-    hits = search_docs(ctx, names, query)
+    hits = search_docs(ctx, expression, query)
     size = parse_int(req.params.get("size", body.get("size", 10)), "size")
     start = parse_int(req.params.get("from", body.get("from", 0)), "from")
     sort = body.get("sort") or req.params.get("sort")
@@ -459,62 +752,42 @@ def search(ctx: Ctx, req: Request) -> Any:
 def count(ctx: Ctx, req: Request) -> Any:
     """GET|POST [/{index}]/_count."""
     body = req.obj()
-    names = resolve_indices(ctx, req.path_params.get("index", "_all"))
-    total = len(search_docs(ctx, names, body.get("query")))
+    expression = req.path_params.get("index", "_all")
+    names = resolve_indices(ctx, expression)
+    total = len(search_docs(ctx, expression, body.get("query")))
     return {
         "count": total,
         "_shards": {"total": len(names), "successful": len(names), "skipped": 0, "failed": 0},
     }
 
 
-def infer_mappings(index: Json) -> Json:
-    """Dynamic mappings inferred from stored documents (long/float/boolean/text+keyword)."""
-    props: Json = {}
+def flat_fields(ctx: Ctx, indices: str | list[str]) -> dict[str, str]:
+    """Leaf field path → mapping type over concrete indices or aliases (pure, no I/O).
 
-    def visit(prefix: Json, source: Json) -> None:
-        for key, value in source.items():
-            if isinstance(value, dict):
-                node = prefix.setdefault(key, {"properties": {}})
-                visit(node.setdefault("properties", {}), value)
-            elif key not in prefix:
-                prefix[key] = _mapping_for(value)
-
-    for doc in index["docs"].values():
-        visit(props, doc["_source"])
-    return {"properties": props} if props else {}
-
-
-def _mapping_for(value: Any) -> Json:
-    if isinstance(value, bool):
-        return {"type": "boolean"}
-    if isinstance(value, int):
-        return {"type": "long"}
-    if isinstance(value, float):
-        return {"type": "float"}
-    if isinstance(value, list) and value:
-        return _mapping_for(value[0])
-    return {"type": "text", "fields": {"keyword": {"type": "keyword", "ignore_above": 256}}}
-
-
-def flat_fields(ctx: Ctx, indices: list[str]) -> dict[str, str]:
-    """Field path → mapping type over indices (explicit mappings win over inferred ones)."""
+    Multi-fields appear as `field.sub`; object fields are left out (they hold no values).
+    Where indices disagree the first index in name order wins; `field_types` has every type.
+    """
     out: dict[str, str] = {}
-
-    def walk(props: Json, prefix: str) -> None:
-        for key, spec in props.items():
-            path = f"{prefix}{key}"
-            if "properties" in spec:
-                walk(spec["properties"], path + ".")
-                continue
-            out.setdefault(path, spec.get("type", "object"))
-            for sub, sub_spec in spec.get("fields", {}).items():
-                out.setdefault(f"{path}.{sub}", sub_spec.get("type", "keyword"))
-
-    for name in resolve_indices(ctx, indices, allow_missing=True):
-        index = ctx.state["indices"][name]
-        walk((index["mappings"] or {}).get("properties", {}), "")
-        walk(infer_mappings(index).get("properties", {}), "")
+    for field, types in field_types(ctx, indices).items():
+        leaf = [t for t in types if t not in ("object", "nested")]
+        if leaf:
+            out[field] = leaf[0]
     return out
+
+
+def field_types(ctx: Ctx, indices: str | list[str]) -> dict[str, dict[str, list[str]]]:
+    """Field path → mapping type → the concrete indices mapping it so (what `_field_caps` needs).
+
+    Object and nested fields are listed with type `object` / `nested`; multi-fields as
+    `field.sub`. Missing indices are skipped (the caller decides about `ignore_unavailable`).
+    """
+    out: dict[str, dict[str, list[str]]] = {}
+    for name in resolve_indices(ctx, indices, allow_missing=True):
+        if name not in ctx.state["indices"]:
+            continue
+        for field, kind in mapping.flatten(ctx.state["indices"][name]["mappings"]).items():
+            out.setdefault(field, {}).setdefault(kind, []).append(name)
+    return dict(sorted(out.items()))
 
 
 def write_dfa_results(ctx: Ctx, config: Json) -> None:
@@ -522,7 +795,7 @@ def write_dfa_results(ctx: Ctx, config: Json) -> None:
     dest = config["dest"]["index"]
     field = config["dest"].get("results_field", "ml")
     analysis_type, analysis = next(iter(config["analysis"].items()))
-    docs: Json = ctx.state["indices"][dest]["docs"]
+    taken = {d["_id"] for d in index_docs(ctx, dest)}
     for i, doc in enumerate(
         search_docs(ctx, config["source"]["index"], config["source"].get("query"))
     ):
@@ -537,11 +810,11 @@ def write_dfa_results(ctx: Ctx, config: Json) -> None:
                 result[f"{prediction}_probability"] = 1.0
                 result["prediction_score"] = 1.0
         source[field] = result
-        seq = int(ctx.state["indices"][dest]["seq_no"]) + 1
-        ctx.state["indices"][dest]["seq_no"] = seq
-        docs[doc["_id"] if doc["_id"] not in docs else f"{doc['_id']}-{i}"] = {
-            "_source": source,
-            "_seq_no": seq,
-            "_primary_term": 1,
-            "_version": 1,
-        }
+        doc_id = doc["_id"] if doc["_id"] not in taken else f"{doc['_id']}-{i}"
+        taken.add(doc_id)
+        try:
+            put_doc(ctx, dest, doc_id, source)
+        except EsError:
+            # a document the destination's mappings refuse is skipped (this runs while settling
+            # transitions, where an error would fail an unrelated request)
+            continue

@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.sandbox import admin, routes
+from reconciler.sandbox import admin, routes, upgrade_mode
 from reconciler.sandbox.context import Config, Ctx, Request, dumps
 from reconciler.sandbox.documents import Reply
 from reconciler.sandbox.exceptions import EsError
@@ -225,6 +225,7 @@ class Sandbox:
             ndjson = "ndjson" in headers.get("content-type", "")
             parsed_body = None if ndjson else self._parse_body(raw)
             request = Request(method, path, params, raw, headers, path_params, parsed_body)
+            upgrade_mode.check(ctx, route.handler)
             # Handlers work on a copy-on-write overlay: an error leaves the state untouched, and a
             # request costs what it touches, not the size of the whole state.
             work = Overlay(ctx.state)

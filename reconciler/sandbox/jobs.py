@@ -10,7 +10,7 @@ import copy
 import math
 from typing import Any
 
-from reconciler.sandbox import datafeed_config, job_config
+from reconciler.sandbox import cluster_settings, datafeed_config, job_config, results_index
 from reconciler.sandbox.context import (
     NODE_ID,
     Ctx,
@@ -144,7 +144,7 @@ def _check_group_names(ctx: Ctx, job_id: str, groups: list[str]) -> None:
 
 
 def _max_mb(ctx: Ctx) -> int | None:
-    return job_config.max_memory_mb(ctx.config.max_model_memory_limit)
+    return job_config.max_memory_mb(cluster_settings.max_model_memory_limit(ctx))
 
 
 def put_job(ctx: Ctx, req: Request) -> Json:
@@ -173,6 +173,7 @@ def put_job(ctx: Ctx, req: Request) -> Json:
         datafeed = datafeed_config.build_datafeed(df_body, req.raw, df_id, job, req.params)
     stored: Json = {"job_version": ctx.ml_config_version, "create_time": ctx.now_ms, **job}
     ctx.state["jobs"][job_id] = stored
+    results_index.create_for_job(ctx, job_id, stored)
     if datafeed is not None:
         ctx.state["datafeeds"][datafeed["datafeed_id"]] = datafeed
     return render_job(ctx, job_id)
@@ -187,7 +188,6 @@ def get_jobs(ctx: Ctx, req: Request) -> Json:
 
 def job_stats_entry(ctx: Ctx, job_id: str) -> Json:
     """One element of job `_stats` (es-ml-api.md §6.1)."""
-    results = ctx.state["results"].get(job_id, {})
     data_counts = {
         "job_id": job_id,
         "processed_record_count": 0, "processed_field_count": 0, "input_bytes": 0,
@@ -195,10 +195,11 @@ def job_stats_entry(ctx: Ctx, job_id: str) -> Json:
         "out_of_order_timestamp_count": 0, "empty_bucket_count": 0, "sparse_bucket_count": 0,
         "bucket_count": 0, "input_record_count": 0,
     }  # fmt: skip
-    data_counts.update(results.get("data_counts") or {})
+    docs = results_index.job_documents(ctx, job_id)  # read once for the four parts below
+    data_counts.update(results_index.data_counts(ctx, job_id, docs) or {})
     mss = default_model_size_stats(job_id, int(ctx.state["jobs"][job_id]["create_time"]))
-    mss.update(results.get("model_size_stats") or {})
-    buckets = results.get("buckets", [])
+    mss.update(results_index.model_size_stats(ctx, job_id, docs) or {})
+    buckets = results_index.results(ctx, job_id, "buckets", docs)
     timing: Json = {
         "job_id": job_id,
         "bucket_count": len(buckets),
@@ -213,20 +214,27 @@ def job_stats_entry(ctx: Ctx, job_id: str) -> Json:
             average_bucket_processing_time_ms=sum(times) / len(times),
             exponential_average_bucket_processing_time_ms=sum(times) / len(times),
         )
-    forecasts = ctx.state["forecasts"].get(job_id, [])
     entry: Json = {
         "job_id": job_id,
         "data_counts": data_counts,
         "model_size_stats": mss,
-        "forecasts_stats": {"total": len(forecasts), "forecasted_jobs": 1 if forecasts else 0},
+        "forecasts_stats": results_index.forecast_stats(ctx, job_id, docs),
         "state": job_state(ctx, job_id),
     }
     task = ctx.state["job_tasks"].get(job_id)
     if task is not None:
+        if cluster_settings.upgrade_mode_enabled(ctx):
+            task = {
+                **task,
+                "node": None,
+                "assignment_explanation": cluster_settings.AWAITING_UPGRADE,
+            }
         if task.get("node"):
             entry["node"] = node_info()
         entry["assignment_explanation"] = (
-            "" if task.get("node") else "persistent task awaiting assignment"
+            ""
+            if task.get("node")
+            else task.get("assignment_explanation", "persistent task awaiting assignment")
         )
         entry["open_time"] = elapsed_string(ctx.now_ms - int(task["opened_at"]))
     entry["timing_stats"] = timing
@@ -282,11 +290,7 @@ def update_job(ctx: Ctx, req: Request) -> Json:
         limits = job_config.parse_analysis_limits(
             body["analysis_limits"], req.raw, _max_mb(ctx), "job_update"
         )
-        model_bytes = int(
-            (ctx.state["results"].get(job_id, {}).get("model_size_stats") or {}).get(
-                "model_bytes", 0
-            )
-        )
+        model_bytes = int((results_index.model_size_stats(ctx, job_id) or {}).get("model_bytes", 0))
         new_mb = int(limits["model_memory_limit"][:-2])
         current_mb = math.ceil(model_bytes / job_config.MB)
         if model_bytes and new_mb < current_mb:
@@ -378,8 +382,7 @@ def remove_job(ctx: Ctx, job_id: str) -> None:
     """Delete a job, its task, results, snapshots, and its id from calendars."""
     ctx.state["job_tasks"].pop(job_id, None)
     del ctx.state["jobs"][job_id]
-    for key in ("results", "snapshots", "forecasts"):
-        ctx.state[key].pop(job_id, None)
+    results_index.delete_job(ctx, job_id)
     calendars = ctx.state["calendars"]
     for calendar_id in calendars.lookup("job_ids", job_id):
         calendar = calendars[calendar_id]
@@ -404,15 +407,26 @@ def open_job(ctx: Ctx, req: Request) -> Json:
             for ref in rule.get("scope", {}).values():
                 if ref["filter_id"] not in ctx.state["filters"]:
                     raise not_found(f"No filter with id [{ref['filter_id']}] exists")
+    refusal = cluster_settings.assignment_refusal(ctx, job_id)
+    if refusal is not None and not job.get("allow_lazy_open"):
+        # TransportOpenJobAction.JobPredicate → makeNoSuitableNodesException
+        raise EsError(
+            429,
+            "status_exception",
+            "Could not open job because no suitable nodes were found, allocation explanation "
+            f"[{refusal}]",
+        )
     ctx.state["job_tasks"][job_id] = {
         "state": "opening",
         "since": ctx.now,
         "opened_at": ctx.now_ms,
-        "node": NODE_ID,
+        "node": None if refusal else NODE_ID,
         "was_opened": True,
+        **({"assignment_explanation": refusal} if refusal else {}),
     }
     ctx.state["jobs"][job_id].pop("finished_time", None)
-    return {"opened": True, "node": NODE_ID}
+    # a lazily opened job waiting for a node answers an empty node (OpenJobAction.Response)
+    return {"opened": True, "node": "" if refusal else NODE_ID}
 
 
 def close_job(ctx: Ctx, req: Request) -> Json:
@@ -447,8 +461,7 @@ def reset_job(ctx: Ctx, req: Request) -> Json:
     get_job(ctx, job_id)
     if job_state(ctx, job_id) != "closed":
         raise conflict("Can only reset a job when it is closed.")
-    for key in ("results", "snapshots", "forecasts"):
-        ctx.state[key].pop(job_id, None)
+    results_index.reset(ctx, job_id)
     for key in ("model_snapshot_id", "model_snapshot_min_version", "finished_time"):
         ctx.state["jobs"][job_id].pop(key, None)
     if not req.flag("wait_for_completion", True):
@@ -572,38 +585,6 @@ def estimate_model_memory(ctx: Ctx, req: Request) -> Json:
                     break
         total += 5 * parts * job_config.MB
     return {"model_memory_estimate": f"{math.ceil(total / job_config.MB)}mb"}
-
-
-def delete_forecast(ctx: Ctx, req: Request) -> Json:
-    """DELETE /_ml/anomaly_detectors/{job_id}/_forecast[/{forecast_id}]."""
-    job_id = req.path_params["job_id"]
-    get_job(ctx, job_id)
-    expression = req.path_params.get("forecast_id", "_all")
-    forecasts: list[Json] = ctx.state["forecasts"].get(job_id, [])
-    ids = [f["forecast_id"] for f in forecasts]
-    allow = req.flag("allow_no_forecasts", True)
-    wanted = expand_ids(
-        expression,
-        ids,
-        lambda f: not_found(f"No forecast(s) [{f}] exists for job [{job_id}]"),
-        allow_no_match=allow,
-    )
-    ctx.state["forecasts"][job_id] = [f for f in forecasts if f["forecast_id"] not in wanted]
-    return {"acknowledged": True}
-
-
-def forecast(ctx: Ctx, req: Request) -> Json:
-    """POST /_ml/anomaly_detectors/{job_id}/_forecast: records a forecast id."""
-    job_id = req.path_params["job_id"]
-    get_job(ctx, job_id)
-    state = job_state(ctx, job_id)
-    if state != "opened":
-        raise conflict(f"Cannot forecast for job [{job_id}] as it should be opened but is {state}")
-    forecast_id = f"sandbox-forecast-{ctx.next_counter()}"
-    ctx.state["forecasts"].setdefault(job_id, []).append(
-        {"forecast_id": forecast_id, "create_time": ctx.now_ms}
-    )
-    return {"acknowledged": True, "forecast_id": forecast_id}
 
 
 def flush_job(ctx: Ctx, req: Request) -> Json:

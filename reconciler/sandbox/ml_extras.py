@@ -13,14 +13,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from reconciler.sandbox import documents
+from reconciler.sandbox import cluster_settings, documents, mapping, results_index
 from reconciler.sandbox.context import NODE_ID, NODE_NAME, Ctx, Request, node_info
 from reconciler.sandbox.exceptions import EsError, not_found
 from reconciler.sandbox.jobs import get_job, job_state
 from reconciler.sandbox.results import _snapshot  # the same lookup and 404 as get/update
+from reconciler.sandbox.validation import parse_bytes
 
 Json = dict[str, Any]
 GB = 1024**3
+MB = 1024**2
 
 
 def memory_stats(ctx: Ctx, req: Request) -> Json:
@@ -29,6 +31,17 @@ def memory_stats(ctx: Ctx, req: Request) -> Json:
     nodes: Json = {}
     if wanted in (None, "_all", "*", NODE_ID, NODE_NAME):
         info = node_info()
+        # MlMemoryTracker: an assigned job needs its model memory limit plus the process
+        # overhead (Job.PROCESS_MEMORY_OVERHEAD, 10mb); any native process adds the executable
+        # code overhead (NATIVE_EXECUTABLE_CODE_OVERHEAD, 30mb); the ML share of the machine is
+        # xpack.ml.max_machine_memory_percent.
+        jobs_bytes = 0
+        for job_id, task in ctx.state["job_tasks"].items():
+            job = ctx.state["jobs"].get(job_id)
+            if task.get("node") and job is not None:
+                limit = (job.get("analysis_limits") or {}).get("model_memory_limit", "1024mb")
+                jobs_bytes += parse_bytes(limit, "model_memory_limit") + 10 * MB
+        percent = int(cluster_settings.effective(ctx, "xpack.ml.max_machine_memory_percent") or 30)
         nodes[NODE_ID] = {
             "attributes": info["attributes"],
             "jvm": {
@@ -39,10 +52,10 @@ def memory_stats(ctx: Ctx, req: Request) -> Json:
             "mem": {
                 "adjusted_total_in_bytes": 16 * GB,
                 "ml": {
-                    "anomaly_detectors_in_bytes": 0,
+                    "anomaly_detectors_in_bytes": jobs_bytes,
                     "data_frame_analytics_in_bytes": 0,
-                    "max_in_bytes": int(16 * GB * 0.3),
-                    "native_code_overhead_in_bytes": 0,
+                    "max_in_bytes": 16 * GB * percent // 100,
+                    "native_code_overhead_in_bytes": 30 * MB if jobs_bytes else 0,
                     "native_inference_in_bytes": 0,
                 },
                 "total_in_bytes": 16 * GB,
@@ -61,25 +74,34 @@ def memory_stats(ctx: Ctx, req: Request) -> Json:
 
 
 def upgrade_snapshot(ctx: Ctx, req: Request) -> Json:
-    """POST .../model_snapshots/{snapshot_id}/_upgrade — the job must be closed.
+    """POST .../model_snapshots/{snapshot_id}/_upgrade (TransportUpgradeJobModelSnapshotAction).
 
-    The sandbox upgrades at once, so the answer is always `completed: true` (what
-    `wait_for_completion=true` reports) and no upgrade task is left to show in the stats.
+    The job's active snapshot needs a closed job; a snapshot already at the current version
+    is refused; any other snapshot upgrades while the job runs. The sandbox upgrades at once,
+    so the answer is `completed: true` (what `wait_for_completion=true` reports) and no
+    upgrade task is left to show in the stats.
     """
     job_id, snapshot_id = req.path_params["job_id"], req.path_params["snapshot_id"]
-    get_job(ctx, job_id)
-    _snapshot(ctx, job_id, snapshot_id)
-    if job_state(ctx, job_id) != "closed":
+    job = get_job(ctx, job_id)
+    state = job_state(ctx, job_id)
+    if snapshot_id == job.get("model_snapshot_id") and state != "closed":
         raise EsError(
             409,
             "status_exception",
-            f"Cannot upgrade job [{job_id}] snapshot [{snapshot_id}] while it is "
-            f"[{job_state(ctx, job_id)}]; close the job first",
+            f"Cannot upgrade snapshot [{snapshot_id}] for job [{job_id}] as it is the current "
+            f"primary job snapshot and the job's state is [{state}]",
         )
-    ctx.state["snapshots"][job_id] = [
-        {**s, "min_version": ctx.ml_config_version} if s["snapshot_id"] == snapshot_id else s
-        for s in ctx.state["snapshots"][job_id]
-    ]
+    snap = _snapshot(ctx, job_id, snapshot_id)
+    current = ctx.ml_config_version
+    if snap.get("min_version") == current:
+        raise EsError(
+            409,
+            "status_exception",
+            f"Cannot upgrade job [{job_id}] snapshot [{snapshot_id}] as it is already "
+            f"compatible with current version {current}",
+        )
+    snap = {**snap, "min_version": current}
+    results_index.write(ctx, job_id, results_index.snapshot_doc_id(job_id, snapshot_id), snap)
     return {"node": NODE_ID, "completed": True}
 
 
@@ -112,8 +134,7 @@ def post_data(ctx: Ctx, req: Request) -> Json:
     stamps = [r[time_field] for r in records if isinstance(r.get(time_field), (int, float))]
     fields = sum(len(r) for r in records)
     missing = sum(1 for r in records if time_field not in r)
-    store: Json = ctx.state["results"].setdefault(job_id, {})
-    before: Json = dict(store.get("data_counts") or {})
+    before: Json = results_index.data_counts(ctx, job_id) or {}
 
     def add(key: str, amount: int) -> int:
         return int(before.get(key, 0)) + amount
@@ -154,8 +175,9 @@ def post_data(ctx: Ctx, req: Request) -> Json:
                 ),
             ]
         )
-    store["data_counts"] = {**before, **counts}
-    return {"job_id": job_id, **store["data_counts"]}
+    merged = {**before, **counts, "job_id": job_id}
+    results_index.put_data_counts(ctx, job_id, merged)
+    return {"job_id": job_id, **{k: v for k, v in merged.items() if k != "job_id"}}
 
 
 def _records(raw: str) -> list[Json]:
@@ -178,7 +200,7 @@ def _records(raw: str) -> list[Json]:
 
 
 def bulk(ctx: Ctx, req: Request) -> Json:
-    """POST /[{index}/]_bulk — index, create and delete actions (RestBulkAction)."""
+    """POST /[{index}/]_bulk — index, create, update and delete actions (RestBulkAction)."""
     lines = [line for line in req.raw.splitlines() if line.strip()]
     if not lines:
         raise EsError(
@@ -190,20 +212,37 @@ def bulk(ctx: Ctx, req: Request) -> Json:
     while i < len(lines):
         action_line = json.loads(lines[i])
         ((action, meta),) = action_line.items()
-        index = meta.get("_index") or req.path_params.get("index")
+        if action not in ("index", "create", "delete", "update"):
+            # BulkRequestParser
+            raise EsError(
+                400,
+                "illegal_argument_exception",
+                f"Malformed action/metadata line [{i + 1}], expected one of [create, delete, "
+                f"index, update] but found [{action}]",
+            )
+        index = str(meta.get("_index") or req.path_params.get("index") or "")
         doc_id = meta.get("_id")
         i += 1
+        if not index:
+            raise EsError(
+                400,
+                "action_request_validation_exception",
+                "Validation Failed: 1: index is missing;",
+            )
         path_params = {"index": index, **({"id": doc_id} if doc_id else {})}
         try:
             if action == "delete":
                 sub = Request("DELETE", f"/{index}/_doc/{doc_id}", {}, "", {}, path_params)
                 reply = documents.delete_doc(ctx, sub)
+            elif action == "update":
+                spec = json.loads(lines[i])
+                i += 1
+                reply = _update(ctx, index, str(doc_id), spec)
             else:
                 source = json.loads(lines[i])
                 i += 1
-                kind = "_create" if action == "create" else "_doc"
-                sub = Request("PUT", f"/{index}/{kind}/{doc_id}", {}, "", {}, path_params, source)
-                reply = documents.write_doc(ctx, sub)
+                op_type = "create" if action == "create" else "index"
+                reply = documents.put_doc(ctx, index, doc_id, source, op_type=op_type)
             status, body = _reply(reply)
             items.append({action: {**body, "status": status}})
         except EsError as err:
@@ -215,6 +254,51 @@ def bulk(ctx: Ctx, req: Request) -> Json:
     return {"took": 0, "errors": errors, "items": items}
 
 
+def _update(ctx: Ctx, index: str, doc_id: str, spec: Json) -> Any:
+    """A bulk `update`: `doc` merged into the stored source, `upsert` / `doc_as_upsert`.
+
+    UpdateHelper: a missing document without an upsert is `document_missing_exception`; a
+    merge that changes nothing answers `noop`.
+    """
+    name = documents.write_index(ctx, index)
+    current = ctx.state["docs"].get(documents.doc_key(name, doc_id))
+    partial = spec.get("doc") or {}
+    if current is None:
+        upsert = partial if spec.get("doc_as_upsert") else spec.get("upsert")
+        if upsert is None:
+            raise EsError(
+                404,
+                "document_missing_exception",
+                f"[{doc_id}]: document missing",
+                extra={"index": name, "shard": "0"},
+            )
+        return documents.put_doc(ctx, index, doc_id, upsert)
+    merged = _merge(current["_source"], partial)
+    if merged == current["_source"]:
+        return {
+            "_index": name,
+            "_id": doc_id,
+            "_version": current["_version"],
+            "result": "noop",
+            "_shards": {"total": 0, "successful": 0, "failed": 0},
+            "_seq_no": current["_seq_no"],
+            "_primary_term": current["_primary_term"],
+        }
+    reply = documents.put_doc(ctx, index, doc_id, merged)
+    return reply
+
+
+def _merge(source: Json, partial: Json) -> Json:
+    """XContentHelper.update: objects merge recursively, other values replace."""
+    out = dict(source)
+    for key, value in partial.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
 def _reply(reply: Any) -> tuple[int, Json]:
     status = getattr(reply, "status", 200)
     body = getattr(reply, "body", reply)
@@ -222,36 +306,19 @@ def _reply(reply: Any) -> tuple[int, Json]:
 
 
 def get_mapping(ctx: Ctx, req: Request) -> Json:
-    """GET /[{index}/]_mapping."""
+    """GET /[{index}/]_mapping (aliases resolve to their indices)."""
     expression = req.path_params.get("index", "_all")
     names = documents.resolve_indices(ctx, expression)
-    out: Json = {}
-    for name in names:
-        index = ctx.state["indices"][name]
-        out[name] = {"mappings": index["mappings"] or documents.infer_mappings(index)}
-    return out
+    return {name: {"mappings": ctx.state["indices"][name]["mappings"]} for name in names}
 
 
 def put_mapping(ctx: Ctx, req: Request) -> Json:
-    """PUT /{index}/_mapping — adds properties (existing fields keep their type)."""
+    """PUT /{index}/_mapping — adds fields; an existing field's type cannot change."""
     body = req.obj()
-    for name in documents.resolve_indices(ctx, req.path_params["index"]):
-        index = ctx.state["indices"][name]
-        mappings: Json = dict(index["mappings"] or {})
-        properties: Json = dict(mappings.get("properties") or {})
-        for field, spec in (body.get("properties") or {}).items():
-            old = properties.get(field)
-            if old and old.get("type") and spec.get("type") and old["type"] != spec["type"]:
-                raise EsError(
-                    400,
-                    "illegal_argument_exception",
-                    f"mapper [{field}] cannot be changed from type [{old['type']}] to "
-                    f"[{spec['type']}]",
-                )
-            properties[field] = spec
-        mappings.update({k: v for k, v in body.items() if k != "properties"})
-        mappings["properties"] = properties
-        index["mappings"] = mappings
+    names = documents.resolve_indices(ctx, req.path_params["index"])
+    merged = {name: mapping.merge(ctx.state["indices"][name]["mappings"], body) for name in names}
+    for name, value in merged.items():  # all or nothing, as one cluster-state update
+        ctx.state["indices"][name]["mappings"] = value
     return {"acknowledged": True}
 
 

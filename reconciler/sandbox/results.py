@@ -8,9 +8,9 @@ update/delete/revert, and `seed()` for `POST /_sandbox/anomaly_detectors/{job_id
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
+from reconciler.sandbox import results_index
 from reconciler.sandbox.context import Ctx, Request
 from reconciler.sandbox.exceptions import EsError, conflict, illegal_argument, not_found
 from reconciler.sandbox.expressions import expand_ids
@@ -78,7 +78,8 @@ def _sorted(items: list[Json], field: str, desc: bool) -> list[Json]:
 
 
 def _results(ctx: Ctx, job_id: str, kind: str) -> list[Json]:
-    return copy.deepcopy(ctx.state["results"].get(job_id, {}).get(kind, []))
+    """The job's results of one kind, read from its results index (results_index.py)."""
+    return results_index.results(ctx, job_id, kind)
 
 
 def get_buckets(ctx: Ctx, req: Request) -> Json:
@@ -205,9 +206,9 @@ def missing_snapshot(job_id: str, snapshot_id: str) -> EsError:
 
 
 def _snapshot(ctx: Ctx, job_id: str, snapshot_id: str) -> Json:
-    for snap in ctx.state["snapshots"].get(job_id, []):
+    for snap in results_index.snapshots(ctx, job_id):
         if snap["snapshot_id"] == snapshot_id:
-            return dict(snap)
+            return snap
     raise missing_snapshot(job_id, snapshot_id)
 
 
@@ -215,7 +216,7 @@ def get_snapshots(ctx: Ctx, req: Request) -> Json:
     """GET|POST /_ml/anomaly_detectors/{job_id}/model_snapshots[/{snapshot_id}]."""
     job_id = req.path_params["job_id"]
     get_job(ctx, job_id)
-    snaps = copy.deepcopy(ctx.state["snapshots"].get(job_id, []))
+    snaps = results_index.snapshots(ctx, job_id)
     expression = req.path_params.get("snapshot_id")
     if expression is not None:
         ids = expand_ids(
@@ -241,9 +242,7 @@ def update_snapshot(ctx: Ctx, req: Request) -> Json:
         snap["description"] = body["description"]
     if "retain" in body:
         snap["retain"] = parse_bool(body["retain"], "retain")
-    ctx.state["snapshots"][job_id] = [
-        snap if s["snapshot_id"] == snapshot_id else s for s in ctx.state["snapshots"][job_id]
-    ]
+    results_index.write(ctx, job_id, results_index.snapshot_doc_id(job_id, snapshot_id), snap)
     return {"acknowledged": True, "model": snap}
 
 
@@ -258,9 +257,7 @@ def delete_snapshot(ctx: Ctx, req: Request) -> Json:
             f"Model snapshot '{snapshot_id}' is the active snapshot for job '{job_id}', so "
             "cannot be deleted"
         )
-    ctx.state["snapshots"][job_id] = [
-        s for s in ctx.state["snapshots"][job_id] if s["snapshot_id"] != snapshot_id
-    ]
+    results_index.delete_snapshot(ctx, job_id, snapshot_id)
     return {"acknowledged": True}
 
 
@@ -285,10 +282,17 @@ def revert_snapshot(ctx: Ctx, req: Request) -> Json:
     else:
         snap = _snapshot(ctx, job_id, snapshot_id)
     if _flag(req, "delete_intervening_results", False):
+        # JobDataDeleter.deleteResultsFromTime: every timed result after the snapshot's last
+        # result goes (buckets, records, influencers, model plots, forecasts among them).
         cutoff = int(snap.get("latest_result_time_stamp", 0))
-        results = ctx.state["results"].get(job_id, {})
-        for kind in ("buckets", "records", "influencers"):
-            results[kind] = [r for r in results.get(kind, []) if r["timestamp"] <= cutoff]
+        timed = {"bucket", "bucket_influencer", "record", "influencer", "model_plot"}
+        results_index.delete_where(
+            ctx,
+            job_id,
+            lambda source, _id: (
+                source.get("result_type") not in timed or int(source.get("timestamp", 0)) <= cutoff
+            ),
+        )
     # The revert's internal JobUpdate carries the snapshot's id and its min_version together
     # (JobUpdate model_snapshot_id + model_snapshot_min_version, es-ml-api.md §1.1/§1.6), as
     # AutodetectResultProcessor.updateModelSnapshotOnJob does for a new snapshot.
@@ -301,16 +305,16 @@ def revert_snapshot(ctx: Ctx, req: Request) -> Json:
 
 
 def seed(ctx: Ctx, job_id: str, body: Json) -> Json:
-    """Store results for a job, filling the fields the autodetect process would write.
+    """Write result documents for a job, filling the fields the autodetect process would write.
 
     Body keys (all optional): `buckets`, `records`, `influencers`, `categories`,
-    `model_snapshots`, `model_size_stats`, `data_counts`. Snapshots become the job's active
+    `model_snapshots`, `model_size_stats`, `data_counts`. Each becomes a document in the job's
+    results index (ids and shapes as results_index.py describes), exactly what indexing it
+    through `.ml-anomalies-.write-<job_id>` would store. Snapshots become the job's active
     snapshot (the newest one) unless `"set_active": false`.
     """
     job = get_job(ctx, job_id)
     span_s = int(parse_duration(job["analysis_config"]["bucket_span"], "bucket_span").ms // 1000)
-    store: Json = ctx.state["results"].setdefault(job_id, {})
-    counts: Json = {}
     for bucket in body.get("buckets", []):
         ts = parse_date_param(bucket["timestamp"], "timestamp")
         score = float(bucket.get("anomaly_score", 0.0))
@@ -326,7 +330,7 @@ def seed(ctx: Ctx, job_id: str, body: Json) -> Json:
             "processing_time_ms": int(bucket.get("processing_time_ms", 1)),
             "result_type": "bucket",
         }
-        store.setdefault("buckets", []).append(item)
+        results_index.write(ctx, job_id, results_index.bucket_id(job_id, ts, span_s), item)
     for record in body.get("records", []):
         ts = parse_date_param(record["timestamp"], "timestamp")
         score = float(record.get("record_score", 0.0))
@@ -351,7 +355,7 @@ def seed(ctx: Ctx, job_id: str, body: Json) -> Json:
                 item[key] = det[key]
         extra = {k: v for k, v in record.items() if k not in item and k not in ("timestamp",)}
         item.update(extra)
-        store.setdefault("records", []).append(item)
+        results_index.write(ctx, job_id, results_index.record_id(job_id, item), item)
     for influencer in body.get("influencers", []):
         ts = parse_date_param(influencer["timestamp"], "timestamp")
         score = float(influencer.get("influencer_score", 0.0))
@@ -367,10 +371,10 @@ def seed(ctx: Ctx, job_id: str, body: Json) -> Json:
             "is_interim": bool(influencer.get("is_interim", False)),
             "timestamp": ts,
         }
-        store.setdefault("influencers", []).append(item)
-    categories = store.setdefault("categories", [])
-    for category in body.get("categories", []):
-        cid = int(category.get("category_id", len(categories) + 1))
+        results_index.write(ctx, job_id, results_index.influencer_id(job_id, item), item)
+    known = len(_results(ctx, job_id, "categories"))
+    for n, category in enumerate(body.get("categories", []), start=1):
+        cid = int(category.get("category_id", known + n))
         item = {
             "job_id": job_id,
             "category_id": cid,
@@ -387,45 +391,52 @@ def seed(ctx: Ctx, job_id: str, body: Json) -> Json:
         if "partition_field_value" in category:
             item["partition_field_name"] = category.get("partition_field_name")
             item["partition_field_value"] = category["partition_field_value"]
-        categories.append(item)
+        results_index.write(ctx, job_id, results_index.category_id(job_id, cid), item)
+    latest_stats = results_index.model_size_stats(ctx, job_id) or {}
     if body.get("model_size_stats"):
-        store["model_size_stats"] = {
-            **(store.get("model_size_stats") or {}),
+        latest_stats = {
+            **default_model_size_stats(job_id, ctx.now_ms),
+            **latest_stats,
             **body["model_size_stats"],
         }
+        latest_stats.setdefault("log_time", ctx.now_ms)
+        results_index.put_model_size_stats(ctx, job_id, latest_stats)
     if body.get("data_counts"):
-        store["data_counts"] = {**(store.get("data_counts") or {}), **body["data_counts"]}
-    snaps: list[Json] = ctx.state["snapshots"].setdefault(job_id, [])
+        counts = {**(results_index.data_counts(ctx, job_id) or {}), **body["data_counts"]}
+        results_index.put_data_counts(ctx, job_id, counts)
+    seeded: list[Json] = []
     for snapshot in body.get("model_snapshots", []):
         ts = parse_date_param(snapshot.get("timestamp", ctx.now_ms), "timestamp")
         snap_id = str(snapshot.get("snapshot_id", ts // 1000))
         mss = {
             **default_model_size_stats(job_id, ts),
-            **(store.get("model_size_stats") or {}),
+            **{k: v for k, v in latest_stats.items() if k != "log_time"},
             **snapshot.get("model_size_stats", {}),
         }
-        snaps.append(
-            {
-                "job_id": job_id,
-                "min_version": snapshot.get("min_version", "8.0.0"),
-                "timestamp": ts,
-                "description": snapshot.get("description", f"State persisted at {ts}"),
-                "snapshot_id": snap_id,
-                "snapshot_doc_count": int(snapshot.get("snapshot_doc_count", 1)),
-                "model_size_stats": mss,
-                "latest_record_time_stamp": parse_date_param(
-                    snapshot.get("latest_record_time_stamp", ts), "t"
-                ),
-                "latest_result_time_stamp": parse_date_param(
-                    snapshot.get("latest_result_time_stamp", ts), "t"
-                ),
-                "retain": bool(snapshot.get("retain", False)),
-            }
-        )
-    if body.get("model_snapshots") and body.get("set_active", True):
-        newest = max(snaps, key=lambda s: s["timestamp"])
+        snap = {
+            "job_id": job_id,
+            "min_version": snapshot.get("min_version", "8.0.0"),
+            "timestamp": ts,
+            "description": snapshot.get("description", f"State persisted at {ts}"),
+            "snapshot_id": snap_id,
+            "snapshot_doc_count": int(snapshot.get("snapshot_doc_count", 1)),
+            "model_size_stats": mss,
+            "latest_record_time_stamp": parse_date_param(
+                snapshot.get("latest_record_time_stamp", ts), "t"
+            ),
+            "latest_result_time_stamp": parse_date_param(
+                snapshot.get("latest_result_time_stamp", ts), "t"
+            ),
+            "retain": bool(snapshot.get("retain", False)),
+        }
+        results_index.put_snapshot(ctx, job_id, snap)
+        seeded.append(snap)
+    if seeded and body.get("set_active", True):
+        newest = max(results_index.snapshots(ctx, job_id), key=lambda s: s["timestamp"])
         ctx.state["jobs"][job_id]["model_snapshot_id"] = newest["snapshot_id"]
         ctx.state["jobs"][job_id]["model_snapshot_min_version"] = newest["min_version"]
-    for kind in ("buckets", "records", "influencers", "categories", "model_snapshots"):
-        counts[kind] = len(body.get(kind, []))
-    return {"acknowledged": True, "seeded": counts}
+    counts_out = {
+        kind: len(body.get(kind, []))
+        for kind in ("buckets", "records", "influencers", "categories", "model_snapshots")
+    }
+    return {"acknowledged": True, "seeded": counts_out}

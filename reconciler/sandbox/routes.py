@@ -12,10 +12,13 @@ from typing import Any
 
 from reconciler.sandbox import (
     cluster,
+    cluster_settings,
     datafeeds,
     dfa,
     documents,
     filters_calendars,
+    forecasts,
+    index_admin,
     jobs,
     ml_extras,
     results,
@@ -195,7 +198,7 @@ ROUTES: list[Route] = [
     *_r(
         "POST",
         f"{AD}/{{job_id}}/_forecast",
-        jobs.forecast,
+        forecasts.forecast,
         "duration",
         "expires_in",
         "max_model_memory",
@@ -203,7 +206,7 @@ ROUTES: list[Route] = [
     *_r(
         "DELETE",
         (f"{AD}/{{job_id}}/_forecast", f"{AD}/{{job_id}}/_forecast/{{forecast_id}}"),
-        jobs.delete_forecast,
+        forecasts.delete_forecast,
         "allow_no_forecasts",
         "timeout",
     ),
@@ -382,7 +385,13 @@ ROUTES: list[Route] = [
     *_r("POST", f"{TM}/{{model_id}}/deployment/cache/_clear", cluster.clear_deployment_cache),
     # the rest of the trained model API, memory stats, snapshot upgrades, post data, bulk and
     # mappings: each module lists its own routes
-    *[r for m, t, h, p in trained_models.ROUTES + ml_extras.ROUTES for r in _r(m, t, h, *p)],
+    *[
+        r
+        for m, t, h, p in (
+            trained_models.ROUTES + ml_extras.ROUTES + index_admin.ROUTES + cluster_settings.ROUTES
+        )
+        for r in _r(m, t, h, *p)
+    ],
     # documents and indices
     *_r("GET,POST", ("/_search", "/{index}/_search"), documents.search, *_SEARCH),
     *_r("GET,POST", ("/_count", "/{index}/_count"), documents.count, *_IDX_OPTS, "q"),

@@ -29,8 +29,9 @@ from typing import Any
 
 Json = dict[str, Any]
 
-#: `PRAGMA user_version` of a state database written by this module (1 was the JSON file).
-STATE_FORMAT = 2
+#: `PRAGMA user_version` of a state database written by this module (1 was the JSON file; 2 kept
+#: each index's documents inside its row and ML results on the job).
+STATE_FORMAT = 3
 
 #: Collections: id → JSON object, one row each.
 COLLECTIONS = (
@@ -45,11 +46,10 @@ COLLECTIONS = (
     "filters",
     "calendars",
     "events",
-    "results",
-    "snapshots",
-    "forecasts",
     "trained_models",
     "indices",
+    "aliases",
+    "docs",
 )
 #: Single values and their defaults (one row each in the `""` collection).
 VALUES: dict[str, Any] = {"format": STATE_FORMAT, "settings": {}, "faults": [], "counter": 0}
@@ -76,6 +76,17 @@ def _filters_used(job: Any) -> list[str]:
     ]
 
 
+def _doc_job(doc: Any) -> list[str]:
+    """`<index>/<job_id>` for a document with a string `job_id` (ML results, state, stats)."""
+    job_id = (doc.get("_source") or {}).get("job_id")
+    return [f"{doc['_index']}/{job_id}"] if isinstance(job_id, str) else []
+
+
+def _alias_visible(alias: Any) -> list[str]:
+    hidden = any(p.get("is_hidden") for p in alias["indices"].values())
+    return [] if hidden or str(alias.get("name", ".")).startswith(".") else ["yes"]
+
+
 #: collection → index name → the keys an object is listed under.
 INDEXES: dict[str, dict[str, IndexKeys]] = {
     "jobs": {
@@ -88,6 +99,13 @@ INDEXES: dict[str, dict[str, IndexKeys]] = {
     "job_tasks": {"pending": _task_pending},
     "datafeed_tasks": {"pending": _task_pending},
     "dfa_tasks": {"pending": _task_pending},
+    # documents (id `<index>/<doc id>`) by index, and by index and job for the ML results APIs
+    "docs": {"index": lambda doc: [str(doc["_index"])], "job": _doc_job},
+    "aliases": {
+        "index": lambda alias: [str(i) for i in alias["indices"]],
+        # aliases `*` expands to (neither hidden nor dot-prefixed): wildcards read only these
+        "visible": _alias_visible,
+    },
 }
 
 _SCHEMA = """
@@ -483,7 +501,9 @@ class Store:
                     conn.execute(f"PRAGMA user_version = {STATE_FORMAT}")
                 elif version != STATE_FORMAT:
                     raise StateFileError(
-                        f"sandbox state format {version}, this version reads {STATE_FORMAT}"
+                        f"sandbox state format {version} (written by "
+                        f"{'an older' if version < STATE_FORMAT else 'a newer'} mlsync), this "
+                        f"version reads {STATE_FORMAT}"
                     )
                 conn.execute("COMMIT")
             except BaseException:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from reconciler.sandbox.context import Ctx
+from reconciler.sandbox.context import NODE_ID, Ctx
 
 Json = dict[str, Any]
 
@@ -71,6 +71,14 @@ def _settle_jobs(ctx: Ctx, delay: float, closing: list[str]) -> None:
         task = tasks.get(job_id)
         if task is None:
             continue
+        if task["state"] == "opening" and not task.get("node"):
+            # a lazily opened job waits until its task can be assigned (cluster settings)
+            from reconciler.sandbox.cluster_settings import assignment_refusal
+
+            if assignment_refusal(ctx, job_id) is not None:
+                continue
+            task.pop("assignment_explanation", None)
+            task.update(node=NODE_ID, since=ctx.now)
         if task["state"] == "opening":
             done = _due(ctx, task, job_id, delay)
             if done is not None:
@@ -96,11 +104,17 @@ def write_snapshot(ctx: Ctx, job_id: str, when_ms: int, description_prefix: str)
     """Persist a model snapshot as the autodetect process does on close (es-ml-api.md §8)."""
     import datetime as dt
 
-    snaps: list[Json] = ctx.state["snapshots"].setdefault(job_id, [])
+    from reconciler.sandbox import results_index
+
+    taken = {s["snapshot_id"] for s in results_index.snapshots(ctx, job_id)}
     snapshot_id = str(when_ms // 1000)
-    while any(s["snapshot_id"] == snapshot_id for s in snaps):
+    while snapshot_id in taken:
         snapshot_id = str(int(snapshot_id) + 1)
-    stats = dict(ctx.state["results"].get(job_id, {}).get("model_size_stats") or {})
+    stats = {
+        k: v
+        for k, v in (results_index.model_size_stats(ctx, job_id) or {}).items()
+        if k != "log_time"
+    }
     stamp = dt.datetime.fromtimestamp(when_ms / 1000, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S%z")
     snap = {
         "job_id": job_id,
@@ -114,7 +128,7 @@ def write_snapshot(ctx: Ctx, job_id: str, when_ms: int, description_prefix: str)
         "latest_result_time_stamp": stats.get("latest_result_time_stamp", when_ms),
         "retain": False,
     }
-    snaps.append(snap)
+    results_index.put_snapshot(ctx, job_id, snap)
     ctx.state["jobs"][job_id]["model_snapshot_id"] = snapshot_id
     ctx.state["jobs"][job_id]["model_snapshot_min_version"] = snap["min_version"]
     return snap

@@ -56,7 +56,10 @@ def test_requests_write_only_the_rows_they_change(tmp_path: Path) -> None:
     assert sb.handle("GET", "/_ml/anomaly_detectors/g", {}, b"").json()["count"] == 5
     assert take_writes(state) == []  # reads write nothing (the request log has its own table)
     put_job(sb, "new", datafeed_config={"indices": ["logs"]})
+    # the job, its datafeed and the job's two results aliases (the shared index exists already)
     assert take_writes(state) == [
+        ("insert", "aliases", ".ml-anomalies-.write-new"),
+        ("insert", "aliases", ".ml-anomalies-new"),
         ("insert", "datafeeds", "datafeed-new"),
         ("insert", "jobs", "new"),
     ]
@@ -140,3 +143,19 @@ def test_reset_wipes_every_row(tmp_path: Path) -> None:
         assert db.execute("SELECT count(*) FROM idx").fetchone() == (0,)
     assert sb.handle("GET", "/_ml/anomaly_detectors/g", {}, b"").status == 404
     assert sb.request_log()["total"] == 1
+
+
+def test_a_state_file_of_the_previous_format_is_refused_with_its_reason(tmp_path: Path) -> None:
+    # format 2 kept documents inside their index's row and ML results beside the job; format 3
+    # keeps one row per document (results are documents in the results indices)
+    path = tmp_path / "old.db"
+    Sandbox(path).store.close()
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA user_version = 2")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StateFileError) as caught:
+        Sandbox(path)
+    assert str(caught.value) == (
+        "sandbox state format 2 (written by an older mlsync), this version reads 3"
+    )
