@@ -84,16 +84,22 @@ def _validate(path: Path, *args: str) -> list[str]:
     return [line for line in result.stdout.splitlines() if line.startswith(str(path))]
 
 
-def test_a_bad_environment_file_does_not_stop_the_manifest_checks(manifests: Path) -> None:
+def _validate_with_a_bad_environment(manifests: Path, manifest: str) -> list[str]:
+    """`validate --env prod` where environments/prod.yaml is not valid YAML."""
     (manifests / "environments").mkdir()
     (manifests / "environments" / "prod.yaml").write_text("prefix: [unclosed\n")
-    (manifests / "ml.yaml").write_text(
+    (manifests / "ml.yaml").write_text(manifest)
+    return _validate(manifests, "--env", "prod")
+
+
+def test_a_bad_environment_file_does_not_stop_the_manifest_checks(manifests: Path) -> None:
+    lines = _validate_with_a_bad_environment(
+        manifests,
         'kind: AnomalyDetectionJob\nid: "{{ prefix }}payments"\nspec:\n'
         "  analysis_config: {bucket_span: 15m, detectors: [{function: mean}]}\n"
         "  data_description: {time_field: time}\n"
-        "---\nkind: Filter\nid: Bad_Filter\nspec: {items: [a]}\n"
+        "---\nkind: Filter\nid: Bad_Filter\nspec: {items: [a]}\n",
     )
-    lines = _validate(manifests, "--env", "prod")
     where = [line.split(": ", 1)[0] for line in lines]
     # One list sorted by file:line, the environment file's problem among them.
     assert where == [
@@ -171,15 +177,13 @@ def test_a_wrong_typed_id_gets_the_body_checks_and_no_stand_in(manifests: Path) 
 
 
 def test_a_bad_list_item_is_one_problem_and_the_rest_is_still_checked(manifests: Path) -> None:
-    (manifests / "environments").mkdir()
-    (manifests / "environments" / "prod.yaml").write_text("x: [\n")
-    (manifests / "ml.yaml").write_text(
+    lines = _validate_with_a_bad_environment(
+        manifests,
         "kind: Datafeed\nid: feed\nspec:\n  job_id: payments\n"
         '  indices: ["{{ index }}", other]\n  max_empty_searches: -1\n'
         "---\nkind: Datafeed\nid: feed2\nspec:\n  job_id: payments2\n"
-        "  indices: [5, other]\n  scroll_size: -4\n"
+        "  indices: [5, other]\n  scroll_size: -4\n",
     )
-    lines = _validate(manifests, "--env", "prod")
     ml = f"{manifests}/ml.yaml"
     assert [line.removeprefix(ml) for line in lines if line.startswith(ml)] == [
         ":6:23: Invalid max_empty_searches value '-1' in datafeed configuration",
