@@ -334,7 +334,7 @@ def _resource_document(
         return _with_state(_document(ref.kind, ref.id, spec), res)
     doc = _with_state(_document(ref.kind, ref.id, _job_spec(res, defaults)), res)
     if feed is not None:
-        # ES names an embedded datafeed `datafeed-<job id>` by default, as the loader does.
+        # The `datafeed:` envelope defaults its id to `datafeed-<job id>`, as the loader does.
         inline: Body = {} if feed.ref.id == f"datafeed-{ref.id}" else {"id": feed.ref.id}
         inline = _with_state(inline, feed)
         inline["spec"] = _datafeed_spec(feed, defaults, generated_delay)

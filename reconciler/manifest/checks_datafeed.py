@@ -74,7 +74,8 @@ def check_run_window(start: str | int | None, end: str | int | None, base: Path)
         problems.append(
             Problem(
                 (*base, "end"),
-                f"Invalid time range: end time '{end}' is earlier than start time '{start}'. "
+                # Elasticsearch's StartDatafeedAction.Request validation, in epoch ms
+                f"start [{millis['start']}] must be earlier than end [{millis['end']}]. "
                 "Make end later than start",
             )
         )

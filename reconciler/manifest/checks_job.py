@@ -155,8 +155,9 @@ def _check_job_settings(spec: JobSpec) -> list[Problem]:
         problems.append(
             Problem(
                 ("spec", "daily_model_snapshot_retention_after_days"),
-                f"The value of 'daily_model_snapshot_retention_after_days' [{daily}] cannot be "
-                f"greater than 'model_snapshot_retention_days' [{limit}]",
+                # Elasticsearch's wording (MessageFormat drops the quotes of the source text).
+                f"The value of daily_model_snapshot_retention_after_days [{daily}] cannot be "
+                f"greater than model_snapshot_retention_days [{limit}]",
             )
         )
     interval = duration_ms(spec.background_persist_interval)

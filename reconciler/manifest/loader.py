@@ -534,8 +534,11 @@ def _inline_datafeed(job: JobManifest, data: dict[str, Any], doc: Document, base
         id_path = (*base, "datafeed_id") if datafeed_id is not None else base
         body_path = base
         state, facts, body_id = None, {}, None
-    # ES defaults the embedded datafeed's id to `datafeed-<job_id>` (es-ml-api.md §1.1).
-    resolved = datafeed_id or f"datafeed-{job.id}"
+    # A `datafeed_config` embedded in a job takes the job's id when it has none, as
+    # Elasticsearch's Job.Builder.build does; the `datafeed:` envelope keeps mlsync's
+    # `datafeed-<job id>` default.
+    default_id = f"datafeed-{job.id}" if base == ("datafeed",) else job.id
+    resolved = datafeed_id or default_id
     problems += check_id(resolved, "datafeed_id", id_path)
     problems += check_body_id(body_id, resolved, "datafeed_id", (*body_path, "datafeed_id"))
     if spec_model.job_id is not None and spec_model.job_id != job.id:

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from reconciler.sandbox.exceptions import EsError, illegal_argument, parse_error
+from reconciler.sandbox import query_dsl
+from reconciler.sandbox.exceptions import bad_request, illegal_argument, parse_error
 from reconciler.sandbox.javarandom import default_query_delay_ms
 from reconciler.sandbox.validation import (
     Duration,
+    body_long,
     check_fields,
     key_location,
     parse_bool,
     parse_duration,
-    parse_int,
     require_object,
 )
 
@@ -227,17 +228,19 @@ def build_datafeed(
     if "indexes" in body and "indices" in body:
         raise illegal_argument("Found two index definitions: [indexes] and [indices]")
     if merged.get("job_id") is None:
-        raise illegal_argument("[job_id] must not be null")
+        # ExceptionsHelper.requireNonNull
+        raise illegal_argument("[job_id] must not be null.")
     indices = merged.get("indices")
-    if indices is None:
-        raise illegal_argument("[indices] must not be null")
     if isinstance(indices, str):
         # DatafeedConfig's parser declares `indices` with declareStringArray, which takes a
         # single string as a one-element list and never splits it: "a,b" is stored as ["a,b"]
         # (es-ml-api.md §2.1 "a single string is accepted").
         indices = [indices]
     if not indices or "" in indices:
-        raise illegal_argument("indices cannot be empty")
+        # DatafeedConfig.Builder.build: invalidOptionValue (a badRequestException) with the
+        # list as Java prints it
+        shown = "null" if indices is None else "[" + ", ".join(str(i) for i in indices) + "]"
+        raise bad_request(f"Invalid indices value '{shown}' in datafeed configuration")
     out: Json = {"datafeed_id": datafeed_id, "job_id": merged["job_id"]}
     out["authorization"] = {"roles": ["superuser"]}
     job_id = str(merged["job_id"])
@@ -257,6 +260,14 @@ def build_datafeed(
     composite = False
     if aggs is not None:
         aggs = require_object(aggs, parser, "aggregations", raw)
+        if "aggregations" in body or "aggs" in body:
+            query_dsl.refuse_unparsable(
+                query_dsl.aggregations_problem(aggs),
+                "aggs" if "aggs" in body else "aggregations",
+                "Datafeed aggregations are not parsable",
+                parser,
+                raw,
+            )
         if merged.get("script_fields"):
             raise illegal_argument("script_fields cannot be used in combination with aggregations")
         interval, composite = validate_aggregations(aggs)
@@ -293,30 +304,24 @@ def build_datafeed(
     out["chunking_config"] = chunking
     out["indices_options"] = parse_indices_options(merged.get("indices_options"), params, raw)
     query = merged.get("query", {"match_all": {}})
-    if not isinstance(query, dict) or not query:
-        raise EsError(
-            400,
-            "x_content_parse_exception",
-            "[1:1] failed to parse field [query]",
-            caused_by={
-                "type": "illegal_argument_exception",
-                "reason": "Datafeed query is not parsable",
-            },
+    if "query" in body:
+        query_dsl.refuse_unparsable(
+            query_dsl.query_problem(query), "query", "Datafeed query is not parsable", parser, raw
         )
     out["query"] = query
     out["indices"] = [str(i) for i in indices]
-    scroll = parse_int(merged.get("scroll_size", 1000), "scroll_size")
+    scroll = body_long(merged.get("scroll_size", 1000), "scroll_size", parser, raw, java_type="int")
     if scroll < 0:
-        raise illegal_argument(f"Invalid scroll_size value '{scroll}' in datafeed configuration")
+        raise bad_request(f"Invalid scroll_size value '{scroll}' in datafeed configuration")
     out["scroll_size"] = scroll
     if merged.get("max_empty_searches") is not None:
-        mes = parse_int(merged["max_empty_searches"], "max_empty_searches")
-        if update is not None and "max_empty_searches" in body and mes == -1:
-            pass  # es-ml-api.md §2.4: -1 unsets it on update
+        mes = body_long(
+            merged["max_empty_searches"], "max_empty_searches", parser, raw, java_type="int"
+        )
+        if mes == -1:
+            pass  # DatafeedConfig.Builder.setMaxEmptySearches: -1 means unset (PUT and update)
         elif mes <= 0:
-            raise illegal_argument(
-                f"Invalid max_empty_searches value '{mes}' in datafeed configuration"
-            )
+            raise bad_request(f"Invalid max_empty_searches value '{mes}' in datafeed configuration")
         else:
             out["max_empty_searches"] = mes
     ddc_in = merged.get("delayed_data_check_config")

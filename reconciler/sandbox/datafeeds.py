@@ -13,15 +13,18 @@ from reconciler.sandbox.context import NODE_ID, Ctx, Request, node_info, require
 from reconciler.sandbox.exceptions import (
     EsError,
     already_exists,
+    bad_request,
     conflict,
     illegal_argument,
     not_found,
+    validation_failed,
 )
 from reconciler.sandbox.expressions import expand_ids
 from reconciler.sandbox.jobs import get_job, job_state, missing_job
 from reconciler.sandbox.overlay import read
 from reconciler.sandbox.validation import (
     check_fields,
+    parse_date_math,
     parse_date_param,
     parse_duration,
     validate_id,
@@ -63,7 +66,7 @@ def put_datafeed(ctx: Ctx, req: Request) -> Json:
         raise already_exists(f"A datafeed with id [{datafeed_id}] already exists")
     job_id = body.get("job_id")
     if job_id is None:
-        raise illegal_argument("[job_id] must not be null")
+        raise illegal_argument("[job_id] must not be null.")
     job = ctx.state["jobs"].get(str(job_id))
     if job is None:
         raise missing_job(str(job_id))
@@ -172,22 +175,28 @@ def delete_datafeed(ctx: Ctx, req: Request) -> Json:
 
 
 def start_datafeed(ctx: Ctx, req: Request) -> Json:
-    """POST /_ml/datafeeds/{datafeed_id}/_start (es-ml-api.md §5.2)."""
+    """POST /_ml/datafeeds/{datafeed_id}/_start (es-ml-api.md §5.2).
+
+    RestStartDatafeedAction reads `start`, `end` and `timeout` from the body when there is one
+    (StartDatafeedAction.DatafeedParams.PARSER, which ignores unknown fields), otherwise from
+    the query string; a body `datafeed_id` is replaced by the URL's.
+    """
     datafeed_id = req.path_params["datafeed_id"]
-    df = get_datafeed(ctx, datafeed_id)
-    body = req.obj()
-    check_fields(body, ("start", "end", "timeout"), "start_datafeed", req.raw)
-    start_ms = (
-        parse_date_param(req.value("start"), "start") if req.value("start") is not None else 0
-    )
-    end_ms = parse_date_param(req.value("end"), "end") if req.value("end") is not None else None
-    if req.value("timeout") is not None:
-        parse_duration(req.value("timeout"), "timeout")
+    source: dict[str, Any] = req.obj() if req.has_body() else dict(req.params)
+    start_ms = 0
+    if source.get("start") is not None:
+        start_ms = parse_date_math(source["start"], "start", ctx.now_ms)
+        if start_ms < 0:
+            raise illegal_argument(f"[start] must not be negative [{start_ms}].")
+    end_ms = None
+    if source.get("end") is not None:
+        end_ms = parse_date_math(source["end"], "end", ctx.now_ms)
+    if source.get("timeout") is not None:
+        parse_duration(source["timeout"], "timeout")
     if end_ms is not None and end_ms <= start_ms:
-        raise illegal_argument(
-            f"Invalid time range: end time '{req.value('end')}' is earlier than start time "
-            f"'{req.value('start')}'."
-        )
+        # StartDatafeedAction.Request.validate
+        raise validation_failed(f"start [{start_ms}] must be earlier than end [{end_ms}]")
+    df = get_datafeed(ctx, datafeed_id)
     state = job_state(ctx, df["job_id"])
     if state not in ("opened", "opening"):
         raise conflict(
@@ -196,6 +205,7 @@ def start_datafeed(ctx: Ctx, req: Request) -> Json:
     if datafeed_state(ctx, datafeed_id) != "stopped":
         raise conflict(f"cannot start datafeed [{datafeed_id}] because it has already been started")
     _check_indices(ctx, df)
+    _check_job_fields(ctx, df)
     ctx.state["datafeed_tasks"][datafeed_id] = {
         "state": "starting",
         "since": ctx.now,
@@ -206,21 +216,53 @@ def start_datafeed(ctx: Ctx, req: Request) -> Json:
 
 
 def _check_indices(ctx: Ctx, df: Json) -> None:
-    """A concrete index the datafeed reads must exist (start_stop_datafeed.yml)."""
+    """The datafeed's search must find its indices (TransportStartDatafeedAction).
+
+    Before the task starts, the transport action checks the datafeed's fields against
+    `_field_caps` of its indices; a concrete index that does not exist fails that request
+    with IndexNotFoundException, answered as `datafeed [x] cannot retrieve data because index
+    [y] does not exist` (404). A pattern that matches nothing is allowed (allow_no_indices),
+    and `ignore_unavailable` skips missing concrete indices.
+    """
     from reconciler.sandbox.documents import index_exists
 
-    if ctx.config.implicit_indices:
+    if ctx.config.implicit_indices or df["indices_options"]["ignore_unavailable"]:
         return
     for index in df["indices"]:
-        if (
-            "*" not in index
-            and not index_exists(ctx, index)
-            and not df["indices_options"]["ignore_unavailable"]
-        ):
+        if "*" not in index and ":" not in index and not index_exists(ctx, index):
             raise not_found(
-                f"cannot start datafeed [{df['datafeed_id']}] because index [{index}] does not "
-                "exist, "
-                "is closed, or is still initializing."
+                f"datafeed [{df['datafeed_id']}] cannot retrieve data because index [{index}] "
+                "does not exist"
+            )
+
+
+def _check_job_fields(ctx: Ctx, df: Json) -> None:
+    """DatafeedNodeSelector / DatafeedJobValidator at start: the job's fields must be mapped.
+
+    The data extractor is built from `_field_caps` of the datafeed's indices
+    (ExtractedFields.build / TimeBasedExtractedFields): the job's time field and each analysis
+    field must be mapped in some index, a script field, or a runtime field; otherwise the
+    start fails with `[datafeed] cannot retrieve field [f] because it has no mappings` (the
+    IllegalArgumentException becomes a 400 badRequestException prefixed with the id). Only
+    checked when some index is mapped at all (a pattern over no indices finds no data later).
+    """
+    from reconciler.sandbox import documents, job_config
+
+    if ctx.config.implicit_indices or "aggregations" in df:
+        return
+    mapped = documents.flat_fields(ctx, df["indices"])
+    if not mapped:
+        return
+    job = ctx.state["jobs"].get(df["job_id"])
+    if job is None:
+        return
+    known = set(mapped) | set(df.get("script_fields") or {}) | set(df.get("runtime_mappings") or {})
+    wanted = [job["data_description"]["time_field"]]
+    wanted += sorted(job_config.analysis_fields(job["analysis_config"]) - {"mlcategory"})
+    for field in wanted:
+        if field not in known:
+            raise bad_request(
+                f"[{df['datafeed_id']}] cannot retrieve field [{field}] because it has no mappings"
             )
 
 
@@ -256,17 +298,35 @@ def preview_datafeed(ctx: Ctx, req: Request) -> Any:
     from reconciler.sandbox.documents import search_docs
 
     body = req.obj()
-    check_fields(body, ("datafeed_config", "job_config"), "preview_datafeed", req.raw)
+    check_fields(
+        body, ("datafeed_config", "job_config", "start", "end"), "preview_datafeed_action", req.raw
+    )
+    start, end = _preview_window(ctx, req, body)
     datafeed_id = req.path_params.get("datafeed_id")
+    has_config = body.get("datafeed_config") is not None or body.get("job_config") is not None
+    # PreviewDatafeedAction.Request.Builder.build
+    if datafeed_id is not None and has_config:
+        raise illegal_argument(
+            "[datafeed_id] cannot be supplied when either [job_config] or [datafeed_config] is "
+            "present"
+        )
+    if (
+        datafeed_id is None
+        and body.get("job_config") is not None
+        and not body.get("datafeed_config")
+    ):
+        raise illegal_argument(
+            "[datafeed_config] must be present when a [job_config.datafeed_config] is not present"
+        )
     if datafeed_id is not None:
-        if body.get("datafeed_config") is not None:
-            raise illegal_argument("Datafeed id and datafeed config cannot both be set")
         df = get_datafeed(ctx, datafeed_id)
         job = get_job(ctx, df["job_id"])
     else:
         if body.get("datafeed_config") is None:
+            raise illegal_argument("[datafeed_config] must not be null.")
+        if body["datafeed_config"].get("job_id") is None and body.get("job_config") is None:
             raise illegal_argument(
-                "[datafeed_config] must be provided when there is no datafeed id"
+                "[datafeed_config.job_id] must be set or a [job_config] must be provided"
             )
         df_body = dict(body["datafeed_config"])
         job: Json | None = ctx.state["jobs"].get(str(df_body.get("job_id")))  # type: ignore[no-redef]
@@ -279,10 +339,6 @@ def preview_datafeed(ctx: Ctx, req: Request) -> Any:
             raise missing_job(str(df_body.get("job_id")))
         df = datafeed_config.build_datafeed(df_body, req.raw, "preview", job, req.params)
     time_field = job["data_description"]["time_field"]
-    start = (
-        parse_date_param(req.value("start"), "start") if req.value("start") is not None else None
-    )
-    end = parse_date_param(req.value("end"), "end") if req.value("end") is not None else None
     fields = set()
     for det in job["analysis_config"]["detectors"]:
         for key in ("field_name", "by_field_name", "over_field_name", "partition_field_name"):
@@ -305,3 +361,19 @@ def preview_datafeed(ctx: Ctx, req: Request) -> Any:
         out.append(row)
     out.sort(key=lambda r: r[time_field])
     return out
+
+
+def _preview_window(ctx: Ctx, req: Request, body: Json) -> tuple[int | None, int | None]:
+    """`start`/`end` of a preview: body fields, else query parameters (RestPreviewDatafeedAction).
+
+    Both go through StartDatafeedAction.DatafeedParams.parseDateOrThrow (date math allowed), and
+    PreviewDatafeedAction.Request.validate refuses an end that is not after the start.
+    """
+    bounds: list[int | None] = []
+    for name in ("start", "end"):
+        value = body.get(name, req.params.get(name))
+        bounds.append(None if value is None else parse_date_math(value, name, ctx.now_ms))
+    start, end = bounds
+    if start is not None and end is not None and end <= start:
+        raise validation_failed(f"start [{start}] must be earlier than end [{end}]")
+    return start, end

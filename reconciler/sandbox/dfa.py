@@ -7,13 +7,15 @@ No I/O. References: es-ml-api.md §3, §5.3, §6.3, §7.
 from __future__ import annotations
 
 import copy
+import json
 import random
 from typing import Any
 
-from reconciler.sandbox import documents
+from reconciler.sandbox import documents, query_dsl
 from reconciler.sandbox.context import NODE_ID, Ctx, Request, node_info, require_no_body_id
 from reconciler.sandbox.exceptions import (
     EsError,
+    bad_request,
     conflict,
     illegal_argument,
     index_not_found,
@@ -24,12 +26,12 @@ from reconciler.sandbox.exceptions import (
 from reconciler.sandbox.expressions import expand_ids
 from reconciler.sandbox.transitions import dfa_progress
 from reconciler.sandbox.validation import (
+    body_long,
     check_fields,
     format_bytes,
     key_location,
     parse_bytes,
     parse_duration,
-    parse_int,
     require_object,
     validate_id,
 )
@@ -96,7 +98,7 @@ def _analysis(value: Any, raw: str) -> Json:
         )
         out: Json = {}
         if "n_neighbors" in spec:
-            if parse_int(spec["n_neighbors"], "n_neighbors") <= 0:
+            if body_long(spec["n_neighbors"], "n_neighbors", kind, raw, java_type="int") <= 0:
                 raise illegal_argument(
                     f"[n_neighbors] must be a positive integer; got [{spec['n_neighbors']}]"
                 )
@@ -159,16 +161,12 @@ def _analysis(value: Any, raw: str) -> Json:
             out[key] = spec[key]
     if "maximum_number_trees" in spec and "max_trees" not in spec:
         out["max_trees"] = spec["maximum_number_trees"]
-    if "eta" in out and not 0.001 <= float(out["eta"]) <= 1:
-        raise illegal_argument("[eta] must be a double in [0.001, 1]")
-    if "max_trees" in out and not 1 <= int(out["max_trees"]) <= 2000:
-        raise illegal_argument("[max_trees] must be an integer in [1, 2000]")
-    if "feature_bag_fraction" in out and not 0 < float(out["feature_bag_fraction"]) <= 1:
-        raise illegal_argument("[feature_bag_fraction] must be a double in (0, 1]")
+    _check_boosted_tree_params(out)
     out["prediction_field_name"] = spec.get("prediction_field_name", f"{dep}_prediction")
     percent = float(spec.get("training_percent", 100.0))
     if not 0 < percent <= 100:
-        raise illegal_argument("[training_percent] must be a double in (0, 100]")
+        # Regression / Classification constructors: ExceptionsHelper.badRequestException
+        raise bad_request("[training_percent] must be a positive double in (0, 100]")
     out["training_percent"] = percent
     # randomize_seed is generated when absent: a random long (es-ml-api.md §3.2)
     out["randomize_seed"] = spec.get("randomize_seed", random.randint(-(1 << 63), (1 << 63) - 1))
@@ -186,7 +184,9 @@ def _analysis(value: Any, raw: str) -> Json:
         if objective not in ("maximize_minimum_recall", "maximize_accuracy"):
             raise illegal_argument(f"No enum constant for class_assignment_objective [{objective}]")
         out["class_assignment_objective"] = objective
-        top = parse_int(spec.get("num_top_classes", 2), "num_top_classes")
+        top = body_long(
+            spec.get("num_top_classes", 2), "num_top_classes", kind, raw, java_type="int"
+        )
         if not (top == -1 or 0 <= top <= 1000):
             raise illegal_argument(
                 "[num_top_classes] must be an integer in [0, 1000] or a special value -1"
@@ -194,6 +194,38 @@ def _analysis(value: Any, raw: str) -> Json:
         out["num_top_classes"] = top
     out["early_stopping_enabled"] = bool(spec.get("early_stopping_enabled", True))
     return {kind: out}
+
+
+# BoostedTreeParams' constructor checks, in its order: (field, lowest, lowest allowed?, highest,
+# message). Each failure is ExceptionsHelper.badRequestException (400 status_exception).
+_BOOSTED_TREE_RULES: tuple[tuple[str, float, bool, float | None, str], ...] = (
+    ("lambda", 0.0, True, None, "must be a non-negative double"),
+    ("gamma", 0.0, True, None, "must be a non-negative double"),
+    ("eta", 0.001, True, 1.0, "must be a double in [0.001, 1]"),
+    ("max_trees", 1, True, 2000, "must be an integer in [1, 2000]"),
+    ("feature_bag_fraction", 0.0, False, 1.0, "must be a double in (0, 1]"),
+    ("num_top_feature_importance_values", 0, True, None, "must be a non-negative integer"),
+    ("alpha", 0.0, True, None, "must be a non-negative double"),
+    ("eta_growth_rate_per_tree", 0.5, True, 2.0, "must be a double in [0.5, 2.0]"),
+    ("soft_tree_depth_limit", 0.0, True, None, "must be a non-negative double"),
+    (
+        "soft_tree_depth_tolerance", 0.01, True, None,
+        "must be a double greater than or equal to 0.01",
+    ),
+    ("downsample_factor", 0.0, False, 1.0, "must be a double in (0, 1]"),
+    ("max_optimization_rounds_per_hyperparameter", 0, True, 20, "must be an integer in [0, 20]"),
+)  # fmt: skip
+
+
+def _check_boosted_tree_params(params: Json) -> None:
+    """BoostedTreeParams(...) range checks for the hyperparameters that are set."""
+    for field, low, low_ok, high, message in _BOOSTED_TREE_RULES:
+        if field not in params:
+            continue
+        value = float(params[field])
+        too_low = value < low if low_ok else value <= low
+        if too_low or (high is not None and value > high):
+            raise bad_request(f"[{field}] {message}")
 
 
 def _source(ctx: Ctx, value: Any, raw: str) -> Json:
@@ -214,6 +246,14 @@ def _source(ctx: Ctx, value: Any, raw: str) -> Json:
         raise illegal_argument("source.index must contain non-null and non-empty strings")
     if any(":" in i for i in indices):
         raise illegal_argument("remote source indices are not supported")
+    if "query" in source:
+        query_dsl.refuse_unparsable(
+            query_dsl.query_problem(source["query"]),
+            "query",
+            "Data Frame Analytics config query is not parsable",
+            "data_frame_analytics_source",
+            raw,
+        )
     out: Json = {"index": indices, "query": source.get("query", {"match_all": {}})}
     if "_source" in source:
         src = source["_source"]
@@ -290,7 +330,13 @@ def build_config(ctx: Ctx, body: Json, raw: str, dfa_id: str, *, check_source: b
     out["version"] = ctx.ml_config_version
     out["authorization"] = {"roles": ["superuser"]}
     out["allow_lazy_start"] = bool(body.get("allow_lazy_start", False))
-    threads = parse_int(body.get("max_num_threads", 1), "max_num_threads")
+    threads = body_long(
+        body.get("max_num_threads", 1),
+        "max_num_threads",
+        "data_frame_analytics_config",
+        raw,
+        java_type="int",
+    )
     if threads < 1:
         raise illegal_argument("[max_num_threads] must be a positive integer")
     out["max_num_threads"] = threads
@@ -466,7 +512,13 @@ def update_dfa(ctx: Ctx, req: Request) -> Json:
     if "allow_lazy_start" in body:
         config["allow_lazy_start"] = bool(body["allow_lazy_start"])
     if "max_num_threads" in body:
-        threads = parse_int(body["max_num_threads"], "max_num_threads")
+        threads = body_long(
+            body["max_num_threads"],
+            "max_num_threads",
+            "data_frame_analytics_config_update",
+            req.raw,
+            java_type="int",
+        )
         if threads < 1:
             raise illegal_argument("[max_num_threads] must be a positive integer")
         config["max_num_threads"] = threads
@@ -494,6 +546,8 @@ def delete_dfa(ctx: Ctx, req: Request) -> Json:
 def start_dfa(ctx: Ctx, req: Request) -> Json:
     """POST /_ml/data_frame/analytics/{id}/_start (es-ml-api.md §5.3)."""
     dfa_id = req.path_params["id"]
+    # StartDataFrameAnalyticsAction.Request.parseRequest: Messages.INCONSISTENT_ID
+    require_no_body_id(req.obj(), "id", dfa_id)
     config = get_config(ctx, dfa_id)
     if req.value("timeout") is not None:
         parse_duration(req.value("timeout"), "timeout")
@@ -511,6 +565,8 @@ def start_dfa(ctx: Ctx, req: Request) -> Json:
     docs = documents.search_docs(ctx, sources, config["source"].get("query"))
     if not ctx.config.implicit_indices and not sources:
         raise index_not_found(config["source"]["index"][0])
+    if dfa_state(ctx, dfa_id) == "stopped" and not _finished(ctx, dfa_id):
+        _check_extraction(ctx, config)
     _check_starting_state(ctx, dfa_id, config)
     if not ctx.config.implicit_indices and not docs:
         raise bad_request_empty(dfa_id, sources)
@@ -518,6 +574,11 @@ def start_dfa(ctx: Ctx, req: Request) -> Json:
     documents.ensure_index(ctx, config["dest"]["index"])
     ctx.state["dfa_tasks"][dfa_id] = {"state": "starting", "since": ctx.now}
     return {"acknowledged": True, "node": NODE_ID}
+
+
+def _finished(ctx: Ctx, dfa_id: str) -> bool:
+    progress = dfa_progress(ctx, dfa_id)
+    return bool(progress) and all(p["progress_percent"] >= 100 for p in progress)
 
 
 def _check_starting_state(ctx: Ctx, dfa_id: str, config: Json) -> None:
@@ -553,6 +614,8 @@ def bad_request_empty(dfa_id: str, sources: list[str]) -> EsError:
 
 def stop_dfa(ctx: Ctx, req: Request) -> Json:
     """POST /_ml/data_frame/analytics/{id}/_stop."""
+    # StopDataFrameAnalyticsAction.Request.parseRequest: Messages.INCONSISTENT_ID
+    require_no_body_id(req.obj(), "id", req.path_params["id"])
     ids = expand_ids(
         req.path_params["id"],
         ctx.state["dfa"],
@@ -584,6 +647,26 @@ def explain_dfa(ctx: Ctx, req: Request) -> Json:
         body = dict(req.obj())
         body.setdefault("dest", {"index": "explain-dest-placeholder"})
         config = build_config(ctx, body, req.raw, "explain")
+    # TransportExplainDataFrameAnalyticsAction runs the same ExtractedFieldsDetector as a start.
+    _check_extraction(ctx, config)
+    selection = _field_selection(ctx, config)
+    docs = documents.search_docs(ctx, config["source"]["index"], config["source"].get("query"))
+    included = sum(1 for s in selection if s["is_included"])
+    # A coarse model of the native estimate: a 128MB floor for the process plus the data frame
+    # (8 bytes per included value and row, doubled for the working copy); disk halves it twice.
+    without_disk = 128 + (len(docs) * max(included, 1) * 16) // (1 << 20)
+    with_disk = max(1, without_disk // 4)
+    return {
+        "field_selection": selection,
+        "memory_estimation": {
+            "expected_memory_without_disk": f"{without_disk}MB",
+            "expected_memory_with_disk": f"{with_disk}MB",
+        },
+    }
+
+
+def _field_selection(ctx: Ctx, config: Json) -> list[Json]:
+    """ExtractedFieldsDetector's field selection over the source indices' mappings."""
     analysis_kind, analysis = next(iter(config["analysis"].items()))
     required = analysis.get("dependent_variable")
     fields = documents.flat_fields(ctx, config["source"]["index"])
@@ -629,19 +712,100 @@ def explain_dfa(ctx: Ctx, req: Request) -> Json:
         else:
             entry["reason"] = reason
         selection.append(entry)
-    docs = documents.search_docs(ctx, config["source"]["index"], config["source"].get("query"))
-    included = sum(1 for s in selection if s["is_included"])
-    # A coarse model of the native estimate: a 128MB floor for the process plus the data frame
-    # (8 bytes per included value and row, doubled for the working copy); disk halves it twice.
-    without_disk = 128 + (len(docs) * max(included, 1) * 16) // (1 << 20)
-    with_disk = max(1, without_disk // 4)
-    return {
-        "field_selection": selection,
-        "memory_estimation": {
-            "expected_memory_without_disk": f"{without_disk}MB",
-            "expected_memory_with_disk": f"{with_disk}MB",
-        },
-    }
+    return selection
+
+
+# Types.numerical(), Types.categorical(), Types.discreteNumerical(), Types.bool() (8.x), in the
+# order their Stream.of(...) sources list them (the order a HashSet's insertion sees).
+_NUMERICAL = (
+    "half_float", "float", "double", "byte", "short", "integer", "long", "scaled_float",
+    "unsigned_long",
+)  # fmt: skip
+_CLASSIFICATION_TYPES = ("text", "keyword", "ip", "long", "integer", "short", "byte", "boolean")
+# Classification.MAX_DEPENDENT_VARIABLE_CARDINALITY and its lower bound of two classes.
+_CLASSES = (2, 100)
+
+
+def java_hash_set(items: tuple[str, ...]) -> str:
+    """How a java.util.HashSet of these strings prints (AbstractCollection.toString).
+
+    Iteration follows the bucket index `(h ^ (h >>> 16)) & (capacity - 1)` of String.hashCode,
+    then insertion order within a bucket; the capacity is the smallest power of two, at least
+    16, whose 0.75 load factor holds every element.
+    """
+    capacity = 16
+    while len(items) > capacity * 0.75:
+        capacity *= 2
+
+    def bucket(text: str) -> int:
+        h = 0
+        for ch in text:
+            h = (31 * h + ord(ch)) & 0xFFFFFFFF
+        return (h ^ (h >> 16)) & (capacity - 1)
+
+    ordered = sorted(enumerate(items), key=lambda pair: (bucket(pair[1]), pair[0]))
+    return "[" + ", ".join(item for _, item in ordered) + "]"
+
+
+def _check_extraction(ctx: Ctx, config: Json) -> None:
+    """ExtractedFieldsDetector.detect at start (TransportStartDataFrameAnalyticsAction, step 4).
+
+    The dependent variable must be mapped with a type its analysis takes (`required field [x]
+    is missing; analysis requires fields [x]`, `invalid types [t] for required field [x];
+    expected types are [...]`), some field must be analysable (`No compatible fields could be
+    detected in index [i]. Supported types are [...].`), and a classification's dependent
+    variable needs between 2 and 100 distinct values among the documents the source query
+    selects (FieldCardinalityConstraint). Each is a 400 badRequestException.
+    """
+    if ctx.config.implicit_indices:
+        return
+    kind, analysis = next(iter(config["analysis"].items()))
+    fields = documents.flat_fields(ctx, config["source"]["index"])
+    required = analysis.get("dependent_variable")
+    if required is not None:
+        if required not in fields:
+            raise bad_request(
+                f"required field [{required}] is missing; analysis requires fields [{required}]"
+            )
+        allowed = _NUMERICAL if kind == "regression" else _CLASSIFICATION_TYPES
+        if fields[required] not in allowed:
+            raise bad_request(
+                f"invalid types [{fields[required]}] for required field [{required}]; expected "
+                f"types are {java_hash_set(allowed)}"
+            )
+    if not any(entry["is_included"] for entry in _field_selection(ctx, config)):
+        supported = (
+            "[boolean, byte, double, float, half_float, integer, long, scaled_float, short, "
+            "unsigned_long]"
+            if kind == "outlier_detection"
+            else _supported_types()
+        )
+        index = ", ".join(config["source"]["index"])
+        raise bad_request(
+            f"No compatible fields could be detected in index [{index}]. Supported types are "
+            f"{supported}."
+        )
+    if kind == "classification":
+        docs = documents.search_docs(ctx, config["source"]["index"], config["source"].get("query"))
+        # A multi-field (`label.keyword`) takes its values from its parent field's source.
+        parent = required.rsplit(".", 1)[0]
+        path = parent if "." in required and fields.get(parent) == "text" else required
+        values = {
+            json.dumps(documents.field_value(d["_source"], path), sort_keys=True)
+            for d in docs
+            if documents.field_value(d["_source"], path) is not None
+        }
+        low, high = _CLASSES
+        if len(values) < low:
+            raise bad_request(
+                f"Field [{required}] must have at least [{low}] distinct values but there were "
+                f"[{len(values)}]"
+            )
+        if len(values) > high:
+            raise bad_request(
+                f"Field [{required}] must have at most [{high}] distinct values but there were "
+                f"at least [{len(values)}]"
+            )
 
 
 def _supported_types() -> str:

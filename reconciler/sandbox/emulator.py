@@ -232,7 +232,9 @@ class Sandbox:
             work_ctx = Ctx(work, ctx.config, ctx.now)  # type: ignore[arg-type]
             try:
                 result = route.handler(work_ctx, request)
-            except EsError:
+            except EsError as err:
+                if err.commit:
+                    work.commit()
                 raise
             except Exception as exc:  # an emulator bug must still answer like a server would
                 raise EsError(500, "exception", f"sandbox internal error: {exc!r}") from exc

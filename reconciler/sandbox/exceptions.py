@@ -18,6 +18,7 @@ class EsError(Exception):
         reason: Message text (`error.reason`).
         extra: Additional keys for the root cause (e.g. `index`, `header`).
         caused_by: Optional nested cause `{"type", "reason"}`.
+        commit: Whether the request's state changes stay despite the error.
     """
 
     def __init__(
@@ -29,6 +30,7 @@ class EsError(Exception):
         extra: dict[str, Any] | None = None,
         caused_by: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
+        commit: bool = False,
     ) -> None:
         super().__init__(reason)
         self.status = status
@@ -37,6 +39,8 @@ class EsError(Exception):
         self.extra = extra or {}
         self.caused_by = caused_by
         self.headers = headers or {}
+        # The change took effect before the error (a wait that timed out): keep the state.
+        self.commit = commit
 
     def body(self) -> dict[str, Any]:
         """The JSON body Elasticsearch answers for this error (es-ml-api.md §0.1)."""

@@ -107,6 +107,8 @@ def update_filter(ctx: Ctx, req: Request) -> Json:
     check_fields(
         body, ("filter_id", "description", "add_items", "remove_items"), "filter_update", req.raw
     )
+    # UpdateFilterAction.Request.parseRequest: Messages.INCONSISTENT_ID
+    require_no_body_id(body, "filter_id", filter_id)
     items = set(current["items"])
     items.update(str(i) for i in body.get("add_items") or [])
     for item in body.get("remove_items") or []:
@@ -222,13 +224,13 @@ def delete_calendar_jobs(ctx: Ctx, req: Request) -> Json:
 def post_events(ctx: Ctx, req: Request) -> Json:
     """POST /_ml/calendars/{calendar_id}/events."""
     calendar_id = req.path_params["calendar_id"]
-    if calendar_id not in ctx.state["calendars"]:
-        raise missing_calendar(calendar_id)
     body = req.obj()
     check_fields(body, ("events",), "post_calendar_events", req.raw)
     events = body.get("events")
     if not events:
-        raise illegal_argument("At least 1 event is required")
+        # PostCalendarEventsAction.Request refuses it while parsing, before the transport
+        # action looks the calendar up: ExceptionsHelper.badRequestException.
+        raise bad_request("At least 1 event is required")
     created = []
     for event in events:
         check_fields(
@@ -272,6 +274,9 @@ def post_events(ctx: Ctx, req: Request) -> Json:
         stored["calendar_id"] = calendar_id
         stored["event_id"] = f"sandbox-event-{ctx.next_counter():08d}"
         created.append(stored)
+    # TransportPostCalendarEventsAction reads the calendar once the request has parsed.
+    if calendar_id not in ctx.state["calendars"]:
+        raise missing_calendar(calendar_id)
     for event in created:
         ctx.state["events"][event["event_id"]] = event
     return {"events": created}

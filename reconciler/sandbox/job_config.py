@@ -524,14 +524,47 @@ def parse_data_description(value: Any, raw: str) -> Json:
         "data_description",
         raw,
     )
+    data_format = _data_format(dd_in.get("format"), raw)
     time_format = str(dd_in.get("time_format", "epoch_ms"))
     if time_format not in ("epoch", "epoch_ms"):
         validate_time_format(time_format)
-    out: Json = {"time_field": str(dd_in.get("time_field", "time")), "time_format": time_format}
+    out: Json = {}
+    if data_format != "xcontent":
+        # DataDescription.toXContent writes `format` only when it is not XCONTENT.
+        out["format"] = data_format
+    out.update(time_field=str(dd_in.get("time_field", "time")), time_format=time_format)
     for key in ("field_delimiter", "quote_character"):
         if key in dd_in:
-            out[key] = dd_in[key]
+            char = str(dd_in[key])
+            if len(char) != 1:
+                # DataDescription.extractChar, thrown inside the parser's field setter
+                raise parse_error(
+                    f"[{key_location(raw, key)}] [data_description] failed to parse field [{key}]",
+                    cause=illegal_argument(f"String must be a single character, found [{char}]"),
+                )
+            out[key] = char
+    if data_format == "delimited":
+        # DataDescription.Builder.build: delimited data gets a tab and a double quote.
+        out.setdefault("field_delimiter", "\t")
+        out.setdefault("quote_character", '"')
     return out
+
+
+def _data_format(value: Any, raw: str) -> str:
+    """DataDescription.DataFormat.forString: case-insensitive, `delineated` means delimited."""
+    if value is None:
+        return "xcontent"
+    text = str(value).upper()
+    text = "DELIMITED" if text == "DELINEATED" else text
+    if text not in ("XCONTENT", "DELIMITED"):
+        raise parse_error(
+            f"[{key_location(raw, 'format')}] [data_description] failed to parse field [format]",
+            cause=illegal_argument(
+                "No enum constant org.elasticsearch.xpack.core.ml.job.config."
+                f"DataDescription.DataFormat.{text}"
+            ),
+        )
+    return text.lower()
 
 
 def validate_time_format(fmt: str) -> None:
@@ -579,7 +612,10 @@ def parse_analysis_limits(value: Any, raw: str, max_mb: int | None, parser: str)
     else:
         mb = default_mb
     examples = non_negative(
-        al_in.get("categorization_examples_limit", 4), "categorization_examples_limit"
+        al_in.get("categorization_examples_limit", 4),
+        "categorization_examples_limit",
+        "analysis_limits",
+        raw,
     )
     return {"model_memory_limit": f"{mb}mb", "categorization_examples_limit": examples}
 
@@ -617,12 +653,19 @@ def validate_groups(groups: Any) -> list[str]:
     return out
 
 
+def _java_number(n: int) -> str:
+    """MessageFormat's `{0}` for a Long: grouped with commas (Locale.ROOT)."""
+    return f"{n:,}"
+
+
 def check_retention(model_days: int, daily_days: int) -> None:
     """daily_model_snapshot_retention_after_days ≤ model_snapshot_retention_days."""
     if daily_days > model_days:
         raise illegal_argument(
-            f"The value of 'daily_model_snapshot_retention_after_days' [{daily_days}] cannot be "
-            f"greater than 'model_snapshot_retention_days' [{model_days}]"
+            # Messages.JOB_CONFIG_MODEL_SNAPSHOT_RETENTION_SETTINGS_INCONSISTENT puts the names
+            # in single quotes, which MessageFormat treats as quoting: they vanish from the text.
+            f"The value of daily_model_snapshot_retention_after_days [{_java_number(daily_days)}] "
+            f"cannot be greater than model_snapshot_retention_days [{_java_number(model_days)}]"
         )
 
 
@@ -674,17 +717,18 @@ def build_job(body: Json, raw: str, job_id: str, *, max_mb: int | None) -> Json:
         job["model_plot_config"] = parse_model_plot(body["model_plot_config"], raw, "job_details")
     if body.get("renormalization_window_days") is not None:
         job["renormalization_window_days"] = non_negative(
-            body["renormalization_window_days"], "renormalization_window_days"
+            body["renormalization_window_days"], "renormalization_window_days", raw=raw
         )
     if body.get("background_persist_interval") is not None:
         job["background_persist_interval"] = background_persist(body["background_persist_interval"])
     model_days = non_negative(
-        body.get("model_snapshot_retention_days", 10), "model_snapshot_retention_days"
+        body.get("model_snapshot_retention_days", 10), "model_snapshot_retention_days", raw=raw
     )
     if body.get("daily_model_snapshot_retention_after_days") is not None:
         daily = non_negative(
             body["daily_model_snapshot_retention_after_days"],
             "daily_model_snapshot_retention_after_days",
+            raw=raw,
         )
     else:
         daily = 1 if model_days > 1 else model_days
@@ -693,7 +737,7 @@ def build_job(body: Json, raw: str, job_id: str, *, max_mb: int | None) -> Json:
     job["daily_model_snapshot_retention_after_days"] = daily
     for key in ("results_retention_days", "system_annotations_retention_days"):
         if body.get(key) is not None:
-            job[key] = non_negative(body[key], key)
+            job[key] = non_negative(body[key], key, raw=raw)
     index_name = str(body.get("results_index_name") or "shared")
     if index_name != "shared" and not index_name.startswith("custom-"):
         index_name = "custom-" + index_name
@@ -743,9 +787,17 @@ def reject_generated(body: Json, raw: str, parser: str, strict: bool) -> None:
     if not present:
         return
     if strict:
-        raise parse_error(
-            f"[{key_location(raw, present[0])}] [{parser}] unknown field [{present[0]}]"
-        )
+        # Job.REST_REQUEST_PARSER declares model_snapshot_id (a revert sets it), so it parses
+        # and JobManager.putJob refuses it with JOB_CONFIG_INVALID_CREATE_SETTINGS; the
+        # internal fields are not declared at all: unknown fields.
+        unknown = [k for k in present if k != "model_snapshot_id"]
+        if unknown:
+            raise parse_error(
+                f"[{key_location(raw, unknown[0])}] [{parser}] unknown field [{unknown[0]}]"
+            )
+        if body["model_snapshot_id"] is None:
+            return
+        present = ["model_snapshot_id"]
     raise EsError(
         400,
         "illegal_argument_exception",

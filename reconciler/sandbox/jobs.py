@@ -161,7 +161,8 @@ def put_job(ctx: Ctx, req: Request) -> Json:
     datafeed = None
     if body.get("datafeed_config") is not None:
         df_body = dict(body["datafeed_config"])
-        df_id = validate_id(df_body.pop("datafeed_id", f"datafeed-{job_id}"), "datafeed_id")
+        # Job.Builder.build: an inline datafeed without an id takes the job's id.
+        df_id = validate_id(df_body.pop("datafeed_id", None) or job_id, "datafeed_id")
         if df_body.get("job_id", job_id) != job_id:
             # Messages.DATAFEED_AGGREGATIONS... sic: the source has a stray `}` (es-ml-api.md §5.5)
             raise illegal_argument(
@@ -396,8 +397,9 @@ def open_job(ctx: Ctx, req: Request) -> Json:
     """POST /_ml/anomaly_detectors/{job_id}/_open (es-ml-api.md §5.1)."""
     job_id = req.path_params["job_id"]
     job = get_job(ctx, job_id)
-    if req.value("timeout") is not None:
-        parse_duration(req.value("timeout"), "timeout")
+    # RestOpenJobAction parses a body as OpenJobAction.JobParams (job_id, timeout); the URL id
+    # replaces a body job_id. OpenJobAction.JobParams.DEFAULT_TIMEOUT is 30 minutes.
+    timeout = parse_duration(req.value("timeout") or "30m", "timeout")
     if job.get("deleting"):
         raise conflict(f"Cannot open job [{job_id}] because it is being deleted")
     if job_state(ctx, job_id) != "closed":
@@ -409,13 +411,7 @@ def open_job(ctx: Ctx, req: Request) -> Json:
                     raise not_found(f"No filter with id [{ref['filter_id']}] exists")
     refusal = cluster_settings.assignment_refusal(ctx, job_id)
     if refusal is not None and not job.get("allow_lazy_open"):
-        # TransportOpenJobAction.JobPredicate → makeNoSuitableNodesException
-        raise EsError(
-            429,
-            "status_exception",
-            "Could not open job because no suitable nodes were found, allocation explanation "
-            f"[{refusal}]",
-        )
+        raise _no_node(refusal)
     ctx.state["job_tasks"][job_id] = {
         "state": "opening",
         "since": ctx.now,
@@ -425,8 +421,45 @@ def open_job(ctx: Ctx, req: Request) -> Json:
         **({"assignment_explanation": refusal} if refusal else {}),
     }
     ctx.state["jobs"][job_id].pop("finished_time", None)
-    # a lazily opened job waiting for a node answers an empty node (OpenJobAction.Response)
-    return {"opened": True, "node": "" if refusal else NODE_ID}
+    if refusal is not None:
+        # a lazily opened job waiting for a node answers an empty node (OpenJobAction.Response)
+        return {"opened": True, "node": ""}
+    if ctx.stuck(job_id):
+        # waitForJobStarted never sees the job opened: it answers 408 after `timeout`, and the
+        # persistent task stays (the job keeps opening).
+        raise EsError(
+            408,
+            "status_exception",
+            f"Opening job [{job_id}] timed out after [{timeout}]",
+            commit=True,
+        )
+    return {"opened": True, "node": NODE_ID}
+
+
+def _no_node(explanation: str) -> EsError:
+    """TransportOpenJobAction.checkAssignmentState: why a job that may not wait has no node.
+
+    Disabled task allocation is makeAssignmentsNotAllowedException; anything else is
+    makeNoSuitableNodesException, whose explanation is only in the IllegalStateException cause.
+    Both are 429 status_exceptions.
+    """
+    if "[no persistent task assignments are allowed due to cluster settings]" in explanation:
+        return EsError(
+            429,
+            "status_exception",
+            "Cannot open jobs because persistent task assignment is disabled by the "
+            "[cluster.persistent_tasks.allocation.enable] setting",
+        )
+    return EsError(
+        429,
+        "status_exception",
+        "Could not open job because no ML nodes with sufficient capacity were found",
+        caused_by={
+            "type": "illegal_state_exception",
+            "reason": "Could not open job because no suitable nodes were found, allocation "
+            f"explanation [{explanation}]",
+        },
+    )
 
 
 def close_job(ctx: Ctx, req: Request) -> Json:
@@ -593,4 +626,15 @@ def flush_job(ctx: Ctx, req: Request) -> Json:
     get_job(ctx, job_id)
     if job_state(ctx, job_id) != "opened":
         raise conflict(f"Cannot flush because job [{job_id}] is not open")
+    # FlushJobAction.Request takes calc_interim/start/end/advance_time/skip_time from the query
+    # string or the body; InterimResultsParams.Builder.checkValidFlushArgumentsCombination
+    # refuses a window without calc_interim, and an end without a start
+    # (Messages.REST_INVALID_FLUSH_PARAMS_UNEXPECTED / _MISSING, IllegalArgumentException).
+    start, end = req.value("start"), req.value("end")
+    if not req.flag("calc_interim", False):
+        for name, value in (("start", start), ("end", end)):
+            if value not in (None, ""):
+                raise illegal_argument(f"Invalid flush parameters: unexpected '{name}'.")
+    elif start in (None, "") and end not in (None, ""):
+        raise illegal_argument("Invalid flush parameters: 'start' has not been specified.")
     return {"flushed": True, "last_finalized_bucket_end": 0}

@@ -17,6 +17,7 @@ from reconciler.sandbox.expressions import expand_ids
 from reconciler.sandbox.jobs import expand_jobs, get_job, job_state
 from reconciler.sandbox.transitions import default_model_size_stats
 from reconciler.sandbox.validation import (
+    check_exclusive,
     check_fields,
     parse_bool,
     parse_date_param,
@@ -89,6 +90,7 @@ def get_buckets(ctx: Ctx, req: Request) -> Json:
     buckets = _results(ctx, job_id, "buckets")
     timestamp = req.path_params.get("timestamp", _param(req, "timestamp"))
     if timestamp is not None:
+        check_exclusive(req.params, req.obj(), "timestamp", ("anomaly_score", "start", "end"))
         ts = parse_date_param(timestamp, "timestamp")
         buckets = [b for b in buckets if b["timestamp"] == ts]
     buckets = _time_filter(req, buckets)
@@ -137,6 +139,7 @@ def get_categories(ctx: Ctx, req: Request) -> Json:
     items = _results(ctx, job_id, "categories")
     category_id = req.path_params.get("category_id", _param(req, "category_id"))
     if category_id is not None:
+        check_exclusive(req.params, req.obj(), "category_id", ())
         cid = parse_int(category_id, "category_id")
         items = [c for c in items if c["category_id"] == cid]
         if not items:

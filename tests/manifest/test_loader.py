@@ -81,6 +81,14 @@ def test_embedded_datafeed_config_is_split_out(write: Write) -> None:
     assert feed.body == {"indices": ["pay-*"], "job_id": "payments"}
 
 
+def test_embedded_datafeed_config_without_id_takes_the_job_id(write: Write) -> None:
+    # Elasticsearch's Job.Builder.build gives an embedded datafeed the job's id; the reconciler
+    # must expect the same id, or the next plan would see a different datafeed.
+    path = write("job.yaml", JOB + "  datafeed_config:\n    indices: [pay-*]\n")
+    _job, feed = load_manifests([path], environ={}).resources
+    assert feed.ref == Ref(kind=Kind.DATAFEED, id="payments")
+
+
 def test_datafeed_for_a_job_elsewhere_is_a_reference(write: Write) -> None:
     path = write(
         "feed.yaml",

@@ -219,8 +219,8 @@ def test_valid_run_windows(write: Write, window: str) -> None:
         ),
         (
             "start: 2024-01-01T00:00:00Z\nend: 2024-01-01T00:00:00Z\n",
-            "4:6: Invalid time range: end time '2024-01-01T00:00:00Z' is earlier than start time"
-            " '2024-01-01T00:00:00Z'. Make end later than start",
+            "4:6: start [1704067200000] must be earlier than end [1704067200000]. Make end later"
+            " than start",
         ),
     ],
 )

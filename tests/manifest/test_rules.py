@@ -186,8 +186,8 @@ def test_summary_count_forbids_metric(write: Write) -> None:
         (
             "  daily_model_snapshot_retention_after_days: 11\n",
             [
-                "The value of 'daily_model_snapshot_retention_after_days' [11] cannot be greater "
-                "than 'model_snapshot_retention_days' [10]"
+                "The value of daily_model_snapshot_retention_after_days [11] cannot be greater "
+                "than model_snapshot_retention_days [10]"
             ],
         ),
         (

@@ -75,9 +75,10 @@ def test_disabled_task_allocation_refuses_or_defers_job_open(api: Api, clock: Cl
         "allowed due to cluster settings]"
     )
     err = api.error(429, "POST", f"{AD}/eager/_open")
+    # TransportOpenJobAction.makeAssignmentsNotAllowedException
     assert err["reason"] == (
-        f"Could not open job because no suitable nodes were found, allocation explanation "
-        f"[{explanation}]"
+        "Cannot open jobs because persistent task assignment is disabled by the "
+        "[cluster.persistent_tasks.allocation.enable] setting"
     )
     assert api.ok("POST", f"{AD}/lazy/_open") == {"opened": True, "node": ""}
     clock.advance(60)
@@ -97,9 +98,16 @@ def test_max_open_jobs_fills_the_node(api: Api) -> None:
         api.ok("PUT", f"{AD}/{job}", job_body())
     api.ok("POST", f"{AD}/one/_open")
     err = api.error(429, "POST", f"{AD}/two/_open")
+    # makeNoSuitableNodesException: the explanation is in the IllegalStateException cause
+    assert err["reason"] == (
+        "Could not open job because no ML nodes with sufficient capacity were found"
+    )
+    assert err["caused_by"]["reason"].startswith(
+        "Could not open job because no suitable nodes were found, allocation explanation ["
+    )
     assert (
         "because this node is full. Number of opened jobs and allocated native inference "
-        "processes [1], xpack.ml.max_open_jobs [1]" in err["reason"]
+        "processes [1], xpack.ml.max_open_jobs [1]" in err["caused_by"]["reason"]
     )
     api.ok("POST", f"{AD}/one/_close")
     api.ok("POST", f"{AD}/two/_open")

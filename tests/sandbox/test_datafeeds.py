@@ -172,8 +172,10 @@ def test_start_stop_rules(api: Api) -> None:
     err = api.error(
         400, "POST", f"{DF}/d/_start", start="2024-01-02T00:00:00Z", end="2024-01-01T00:00:00Z"
     )
-    assert err["reason"].startswith(
-        "Invalid time range: end time '2024-01-01T00:00:00Z' is earlier than start time"
+    # StartDatafeedAction.Request.validate, in epoch ms
+    assert (err["type"], err["reason"]) == (
+        "action_request_validation_exception",
+        "Validation Failed: 1: start [1704153600000] must be earlier than end [1704067200000];",
     )
     assert api.ok("POST", f"{DF}/d/_start", {"start": "2024-01-01T00:00:00Z"})["started"] is True
     err = api.error(409, "POST", f"{DF}/d/_start")
@@ -196,8 +198,10 @@ def test_start_needs_existing_concrete_index(api: Api) -> None:
     api.ok("PUT", f"{DF}/d", {"job_id": "j", "indices": ["missing"]})
     api.ok("POST", f"{AD}/j/_open")
     err = api.error(404, "POST", f"{DF}/d/_start")
-    assert err["reason"].startswith(
-        "cannot start datafeed [d] because index [missing] does not exist"
+    # start_stop_datafeed.yml "Test start given datafeed index does not exist"
+    assert (err["type"], err["reason"]) == (
+        "resource_not_found_exception",
+        "datafeed [d] cannot retrieve data because index [missing] does not exist",
     )
 
 

@@ -163,7 +163,12 @@ def test_transitions_take_time_and_pass_through_intermediate_states(api: Api, cl
 def test_stuck_transitions_never_complete(api: Api, clock: Clock) -> None:
     api.ok("PUT", "/_sandbox/transitions", {"delay": 1, "stuck": ["j"]})
     api.ok("PUT", f"{AD}/j", MINIMAL_JOB)
-    api.ok("POST", f"{AD}/j/_open")
+    # TransportOpenJobAction waits for the task up to `timeout`, then answers 408; the task stays.
+    err = api.error(408, "POST", f"{AD}/j/_open", timeout="10s")
+    assert (err["type"], err["reason"]) == (
+        "status_exception",
+        "Opening job [j] timed out after [10s]",
+    )
     clock.advance(3600)
     assert api.ok("GET", f"{AD}/j/_stats")["jobs"][0]["state"] == "opening"
     api.ok("PUT", "/_sandbox/transitions", {"stuck": []})

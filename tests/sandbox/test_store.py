@@ -60,7 +60,7 @@ def test_requests_write_only_the_rows_they_change(tmp_path: Path) -> None:
     assert take_writes(state) == [
         ("insert", "aliases", ".ml-anomalies-.write-new"),
         ("insert", "aliases", ".ml-anomalies-new"),
-        ("insert", "datafeeds", "datafeed-new"),
+        ("insert", "datafeeds", "new"),
         ("insert", "jobs", "new"),
     ]
     assert sb.handle("POST", "/_ml/anomaly_detectors/j1/_open", {}, b"").status == 200

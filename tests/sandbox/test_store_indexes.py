@@ -34,11 +34,11 @@ def test_indexes_are_shared_by_separate_connections(tmp_path: Path) -> None:
     assert call(first, "PUT", "/_ml/anomaly_detectors/a", job)[0] == 200
     status, body = call(second, "GET", "/_ml/anomaly_detectors/web")
     assert status == 200 and [j["job_id"] for j in body["jobs"]] == ["a"]  # type: ignore[index]
-    assert body["jobs"][0]["datafeed_config"]["datafeed_id"] == "datafeed-a"  # type: ignore[index]
+    assert body["jobs"][0]["datafeed_config"]["datafeed_id"] == "a"  # type: ignore[index]
     # the one-datafeed-per-job rule sees the other connection's datafeed
     status, body = call(second, "PUT", "/_ml/datafeeds/other", {"job_id": "a", "indices": ["x"]})
     assert status == 409, body
-    assert "A datafeed [datafeed-a] already exists for job [a]" in json.dumps(body)
+    assert "A datafeed [a] already exists for job [a]" in json.dumps(body)
     # a group change made through one connection moves the job in the other's lookups
     assert call(second, "POST", "/_ml/anomaly_detectors/a/_update", {"groups": ["api"]})[0] == 200
     assert call(first, "GET", "/_ml/anomaly_detectors/web")[0] == 404
@@ -52,7 +52,7 @@ def test_lookups_see_the_changes_of_the_same_request() -> None:
     job = {**MINIMAL_JOB, "datafeed_config": {"indices": ["logs"]}}
     status, body = call(sb, "PUT", "/_ml/anomaly_detectors/a", job)
     assert status == 200
-    assert body["datafeed_config"]["datafeed_id"] == "datafeed-a"  # type: ignore[index]
+    assert body["datafeed_config"]["datafeed_id"] == "a"  # type: ignore[index]
     # deleting the job deletes its datafeed (found through the index) in the same request
     assert call(sb, "DELETE", "/_ml/anomaly_detectors/a")[0] == 200
     assert call(sb, "GET", "/_ml/datafeeds")[1] == {"count": 0, "datafeeds": []}
@@ -91,10 +91,10 @@ def test_only_tasks_in_transition_are_listed_as_pending(tmp_path: Path) -> None:
         call(sb, "POST", f"/_ml/anomaly_detectors/{job_id}/_open")
     assert pending_rows(state) == [("job_tasks", "a"), ("job_tasks", "b")]
     clock[0] += 11
-    call(sb, "POST", "/_ml/datafeeds/datafeed-a/_start")
-    assert pending_rows(state) == [("datafeed_tasks", "datafeed-a")]  # the jobs are opened
+    call(sb, "POST", "/_ml/datafeeds/a/_start")
+    assert pending_rows(state) == [("datafeed_tasks", "a")]  # the jobs are opened
     clock[0] += 11
-    _, body = call(sb, "GET", "/_ml/datafeeds/datafeed-a/_stats")
+    _, body = call(sb, "GET", "/_ml/datafeeds/a/_stats")
     assert body["datafeeds"][0]["state"] == "started"  # type: ignore[index]
     assert pending_rows(state) == []  # started without an end: resting
     call(sb, "POST", "/_ml/anomaly_detectors/b/_close")
