@@ -13,6 +13,7 @@ from typing import Any
 
 from reconciler.manifest.checks_common import duration_ms
 from reconciler.manifest.locate import Problem
+from reconciler.manifest.query_dsl import check_aggregations, check_query
 from reconciler.manifest.source import Path
 from reconciler.manifest.spec_datafeed import DatafeedSpec
 from reconciler.manifest.spec_job import JobSpec
@@ -209,9 +210,14 @@ def check_datafeed(spec: DatafeedSpec, base: Path) -> list[Problem]:
                     f"chunking_config.time_span must be positive; got '{chunking.time_span}'",
                 )
             )
+    if spec.query is not None:
+        # QueryProvider parses the query at PUT: an unknown type or a malformed clause is a 400.
+        problems += check_query(spec.query, (*base, "query"), "Datafeed query is not parsable")
     if aggs is not None:
         name, tree = aggs
-        found = _find_histogram(tree, (*base, name))
+        structure = check_aggregations(tree, (*base, name))
+        problems += structure
+        found = None if structure else _find_histogram(tree, (*base, name))
         if isinstance(found, Problem):
             problems.append(found)
     return problems
@@ -320,8 +326,8 @@ def check_datafeed_against_job(spec: DatafeedSpec, base: Path, job: JobSpec) -> 
                 )
             )
     aggs = _aggregations(spec)
-    if aggs is None:
-        return problems
+    if aggs is None or check_aggregations(aggs[1], (*base, aggs[0])):
+        return problems  # an unparsable tree is reported by check_datafeed alone
     name, tree = aggs
     if not config.summary_count_field_name:
         problems.append(

@@ -17,6 +17,7 @@ from reconciler.manifest.envelope import (
     FilterManifest,
 )
 from reconciler.manifest.locate import Problem
+from reconciler.manifest.query_dsl import check_query
 from reconciler.manifest.source import Path
 from reconciler.manifest.spec_dfa import AnalyzedFields
 from reconciler.units import parse_byte_size
@@ -57,6 +58,13 @@ def check_dfa(manifest: DataFrameAnalyticsManifest) -> list[Problem]:
         )
     elif any(":" in index for index in indices):
         problems.append(Problem(index_path, "remote source indices are not supported"))
+    if spec.source.query is not None:
+        # DataFrameAnalyticsSource parses source.query with QueryProvider, as a datafeed does.
+        problems += check_query(
+            spec.source.query,
+            ("spec", "source", "query"),
+            "Data Frame Analytics config query is not parsable",
+        )
     dest = spec.dest.index
     dest_path: Path = ("spec", "dest", "index")
     if dest != dest.lower():

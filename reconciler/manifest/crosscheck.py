@@ -44,6 +44,9 @@ class Declaration:
     #: The declared run state (`state:`), and where it is written.
     state: str | None = None
     state_path: Path = ()
+    #: From a document the schema rejected in part: its bodies miss the rejected values, so
+    #: checks that read the job's settings would be guesses.
+    partial: bool = False
 
 
 def _diagnostic(doc: Document, path: Path, message: str, *, key: bool = False) -> Diagnostic:
@@ -147,7 +150,12 @@ def _check_feed(
             )
         )
         return diagnostics
-    for problem in check_datafeed_against_job(decl.datafeed, decl.body_path, job.job):
+    against = (
+        []
+        if decl.partial or job.partial
+        else check_datafeed_against_job(decl.datafeed, decl.body_path, job.job)
+    )
+    for problem in against:
         diagnostics.append(_diagnostic(decl.doc, problem.path, problem.message, key=problem.at_key))
     if decl.state == "started" and job.state is not None and job.state != "opened":
         # A datafeed runs only while its job is open: starting it is a 409 (the plan would

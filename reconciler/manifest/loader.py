@@ -15,7 +15,7 @@ import hashlib
 import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path as FsPath
 from typing import Any
 
@@ -57,6 +57,8 @@ class _Run:
     resources: list[Resource] = field(default_factory=list)
     declarations: list[Declaration] = field(default_factory=list)
     rendered: list[Any] = field(default_factory=list)
+    #: False when the environment file could not be read: undefined variables are expected.
+    variables_known: bool = True
 
     def report(self, doc: Document, problems: Sequence[Problem]) -> None:
         for problem in problems:
@@ -152,13 +154,16 @@ def load_manifests(
     renderer = TemplateRenderer(
         values, env, os.environ if environ is None else environ, allowed_env=allowed
     )
-    if not env_problems:
-        for file in files:
-            _load_file(file, renderer, run)
+    # A bad environment file is reported and the manifests are still checked: a value that
+    # names an undefined variable is then left out silently (it is a consequence of the
+    # environment file, reported above), so every other problem shows in the same run.
+    run.variables_known = not env_problems
+    for file in files:
+        _load_file(file, renderer, run)
     cross_problems, references = cross_check(run.declarations)
     run.diagnostics.extend(cross_problems)
     if run.diagnostics:
-        raise ManifestError(run.diagnostics)
+        raise ManifestError(_shortened(d) for d in run.diagnostics)
     digest = hashlib.sha256(
         json.dumps(run.rendered, sort_keys=True, separators=(",", ":"), default=str).encode()
     ).hexdigest()
@@ -169,6 +174,22 @@ def load_manifests(
         digest=digest,
         environment=env,
     )
+
+
+#: Longest message shown: messages quote the value they are about (an id, a field name),
+#: and a value can be up to MAX_SCALAR_CHARS long.
+MAX_MESSAGE_CHARS = 2_000
+
+
+def _shortened(diagnostic: Diagnostic) -> Diagnostic:
+    """`diagnostic` with the middle of an over-long message left out (its end says what to do)."""
+    message = diagnostic.message
+    if len(message) <= MAX_MESSAGE_CHARS:
+        return diagnostic
+    half = MAX_MESSAGE_CHARS // 2
+    cut = len(message) - 2 * half
+    shown = f"{message[:half]}...({cut} characters left out)...{message[-half:]}"
+    return diagnostic.model_copy(update={"message": shown})
 
 
 #: Largest manifest file read (a larger one is refused before it is read into memory).
@@ -228,13 +249,17 @@ def _load_document(doc: Document, renderer: TemplateRenderer, run: _Run) -> None
         )
         return
     data, template_problems = renderer.render(doc.data)
-    problems = [Problem(p.path, p.message) for p in template_problems]
+    problems = [
+        Problem(p.path, p.message)
+        for p in template_problems
+        if not p.repeated and (run.variables_known or not p.undefined)
+    ]
     problems += [Problem(path, NOT_FINITE) for path in non_finite_paths(data)]
-    if not problems:
-        run.rendered.append(data)
     # A value that failed (template error, NaN/inf) is reported once and then treated as
     # absent, so the rest of the document is still checked without a second error for it.
-    hidden = {p.path for p in problems}
+    hidden = {p.path for p in template_problems} | {p.path for p in problems}
+    if not hidden:
+        run.rendered.append(data)
     data = _without(data, hidden)
     try:
         manifest = MANIFEST_ADAPTER.validate_python(data)
@@ -243,10 +268,9 @@ def _load_document(doc: Document, renderer: TemplateRenderer, run: _Run) -> None
         # run shows every problem the document has.
         schema = problems_from_validation(data, exc)
         problems += _visible(schema + _id_problems(data), hidden)
-        # Unknown fields (typos) are left out and the rest checked; a wrong or missing value
-        # keeps the document invalid, so its semantics wait (they would be guesses).
-        unknown = {p.path for p in schema if p.at_key}
-        problems += _semantic_problems(data, doc, hidden | unknown, problems)
+        semantic, declarations = _partial_checks(data, doc, hidden, schema, problems)
+        problems += semantic
+        run.declarations.extend(declarations)
         run.report(doc, problems)
         return
     source = SourceLocation(file=doc.file, line=doc.line, column=doc.column)
@@ -258,29 +282,80 @@ def _load_document(doc: Document, renderer: TemplateRenderer, run: _Run) -> None
     run.report(doc, problems)
 
 
-def _semantic_problems(
-    data: dict[str, Any], doc: Document, rejected: set[Path], known: list[Problem]
-) -> list[Problem]:
-    """Elasticsearch's own rules, checked on a document the schema rejected.
+_STAND_IN_ID = "mlsync-unrendered-id"
 
-    The values the schema rejected are left out (as if absent); when the rest is a valid
-    document, its semantic problems are reported in the same run instead of after the schema
-    errors are fixed. Nothing of the document is declared.
+#: Rounds of leaving out rejected values before a document counts as too broken to check.
+_PARTIAL_ROUNDS = 4
+
+
+def _partial_checks(
+    data: dict[str, Any],
+    doc: Document,
+    hidden: set[Path],
+    schema: list[Problem],
+    known: list[Problem],
+) -> tuple[list[Problem], list[Declaration]]:
+    """Elasticsearch's own rules and the cross-checks, on a document the schema rejected.
+
+    Every value the schema rejected (a typo'd key, a wrong type, an object missing a required
+    field) is left out, as if absent, until the rest validates; then the semantic checks run
+    on the rest, so their problems show in the same run instead of after the schema errors
+    are fixed. A check that could depend on a left-out value (one at it, under it, or at the
+    mapping that holds it) is not reported: it would be a guess. The declarations are returned
+    for the cross-file checks (duplicate ids, datafeed -> job, ...); nothing is planned.
     """
-    stripped = _without(data, rejected)
-    try:
-        manifest = MANIFEST_ADAPTER.validate_python(stripped)
-    except ValidationError:
-        return []  # e.g. a required field is missing: only the schema problems are known
+    # A list with a rejected (or unrendered) item is left out whole: without the item it
+    # would be a different list (`indices: [a, <bad>]` is not `indices: [a]`).
+    rejected = _whole_lists({p.path for p in schema if not _is_missing(p)} | hidden)
+    unknown = {p.path for p in schema if p.at_key}
+    stripped = data
+    for _ in range(_PARTIAL_ROUNDS):
+        stripped = _without(data, hidden | rejected)
+        if ("id",) in hidden | rejected:
+            # An id that did not render (or has the wrong type) is the one required value
+            # every check can do without: a stand-in lets the body be checked, and any
+            # problem that names the stand-in is dropped.
+            stripped = {**stripped, "id": _STAND_IN_ID}
+        try:
+            manifest = MANIFEST_ADAPTER.validate_python(stripped)
+            break
+        except ValidationError as exc:
+            again = problems_from_validation(stripped, exc)
+            # An object missing a required field is left out as a whole, unless it is the
+            # document or its spec: then too little is left to check.
+            grown = {p.path for p in again if not _is_missing(p) or len(p.path) > 1}
+            grown = _whole_lists(grown) - rejected
+            if not grown:
+                return [], []
+            rejected |= grown
+    else:
+        return [], []
+    guessed = hidden | rejected
+    near = {path[:-1] for path in rejected - unknown if path}
     source = SourceLocation(file=doc.file, line=doc.line, column=doc.column)
     seen = {(p.path, p.message) for p in known}
     found: list[Problem] = []
-    for _, _, declared in _declarations(manifest, stripped, doc, source):
-        for problem in _visible(declared, rejected):
+    declarations: list[Declaration] = []
+    for _, declaration, declared in _declarations(manifest, stripped, doc, source):
+        if not hidden and ("id",) not in rejected:
+            declarations.append(replace(declaration, partial=True))
+        for problem in _visible(declared, guessed):
+            if _STAND_IN_ID in problem.message:
+                continue
+            if problem.path in near or any(g and problem.path[: len(g)] == g for g in guessed):
+                continue
             if (problem.path, problem.message) not in seen:
                 seen.add((problem.path, problem.message))
                 found.append(problem)
-    return found
+    return found, declarations
+
+
+def _whole_lists(paths: set[Path]) -> set[Path]:
+    return {path[:-1] if path and isinstance(path[-1], int) else path for path in paths}
+
+
+def _is_missing(problem: Problem) -> bool:
+    return problem.message.startswith("missing required field")
 
 
 def _without(data: Any, hidden: set[Path]) -> Any:

@@ -314,7 +314,10 @@ def problems_from_validation(data: Any, error: ValidationError) -> list[Problem]
     for path in order:
         # A union member error for a value that another member accepted type-wise is noise;
         # if a more specific problem exists at or below this path, skip the type complaint.
-        if any(p.path[: len(path)] == path for p in problems):
+        # (`indices: [5]` against `str | list[str]`: the item's problem, not "not a string").
+        if any(p.path[: len(path)] == path for p in problems) or any(
+            len(other) > len(path) and other[: len(path)] == path for other in order
+        ):
             continue
         wanted = " or ".join(expectations[path])
         problems.append(

@@ -20,7 +20,9 @@ import yaml
 from yaml.constructor import ConstructorError, SafeConstructor
 
 __all__ = [
+    "MAX_DOCUMENT_CHARS",
     "MAX_NODES_PER_DOCUMENT",
+    "MAX_SCALAR_CHARS",
     "Document",
     "Path",
     "YamlProblem",
@@ -30,6 +32,14 @@ __all__ = [
 #: Upper bound on the number of values one document may expand to (aliases included).
 #: A real ML manifest has a few hundred; a "billion laughs" document has billions.
 MAX_NODES_PER_DOCUMENT = 100_000
+#: Longest string value (or key): the template output limit (template_limits.MAX_OUTPUT_CHARS)
+#: too, so no value reaches the checks, the request bodies or the plan rendering bigger than
+#: that, whether written or rendered. A description or a query is a few kilobytes.
+MAX_SCALAR_CHARS = 1_000_000
+#: Upper bound on the characters the values of one file expand to (aliases included): a long
+#: string aliased many times would otherwise cost its length times the aliases in every later
+#: stage. A file is at most 10 MiB, so only aliases reach it.
+MAX_DOCUMENT_CHARS = 10 * 1024 * 1024
 
 Path = tuple[str | int, ...]
 
@@ -122,9 +132,11 @@ class _Recursive(Exception):
 class _Builder:
     """Turns a composed node graph into Python values, recording positions."""
 
-    def __init__(self, doc: Document) -> None:
+    def __init__(self, doc: Document, chars: int = 0) -> None:
         self.doc = doc
         self.count = 0
+        #: Characters of the file's values so far, this document's included.
+        self.chars = chars
         self.problems: list[YamlProblem] = []
         #: Collections being built: meeting one again means an alias inside its own anchor.
         self._open: set[int] = set()
@@ -164,6 +176,8 @@ class _Builder:
         tag = node.tag
         if not isinstance(node, yaml.ScalarNode):  # pragma: no cover - callers pass scalars
             return None
+        if self._too_long(node):
+            return None
         try:
             if tag == _INT:
                 return _SCALARS.construct_yaml_int(node)
@@ -178,6 +192,29 @@ class _Builder:
         if tag not in (_STR, _TIMESTAMP, _INT, _FLOAT, _BOOL, _VALUE):
             self._bad_tag(node)
         return str(node.value)
+
+    def _too_long(self, node: yaml.ScalarNode) -> bool:
+        """Record a string over MAX_SCALAR_CHARS (at its position); stop past MAX_DOCUMENT_CHARS.
+
+        The length is known before any later stage copies the text.
+        """
+        length = len(node.value)
+        self.chars += length
+        if self.chars > MAX_DOCUMENT_CHARS:
+            raise _TooLarge
+        if length <= MAX_SCALAR_CHARS:
+            return False
+        mark = node.start_mark
+        self.problems.append(
+            YamlProblem(
+                mark.line + 1,
+                mark.column + 1,
+                f"value is {length} characters long, more than the {MAX_SCALAR_CHARS} a "
+                "manifest value may have; shorten it (Elasticsearch settings, descriptions "
+                "and queries are far smaller)",
+            )
+        )
+        return True
 
     def _mapping(self, node: yaml.MappingNode, path: Path) -> dict[str, Any]:
         if node.tag != _MAP:
@@ -201,6 +238,8 @@ class _Builder:
                 continue
             if key_node.tag not in _KEY_TAGS:
                 self._bad_tag(key_node)
+            if self._too_long(key_node):
+                continue
             key = str(key_node.value)  # keys are text, as Elasticsearch reads them
             key_mark = key_node.start_mark
             if key in explicit:
@@ -286,20 +325,27 @@ def parse_documents(text: str, file: str) -> tuple[list[Document], list[YamlProb
     documents: list[Document] = []
     problems: list[YamlProblem] = []
     loader = PositionLoader(text)
+    chars = 0
     try:
         for index, node in enumerate(_nodes(loader)):
             mark = node.start_mark
             doc = Document(file, index, mark.line + 1, mark.column + 1, None)
-            builder = _Builder(doc)
+            builder = _Builder(doc, chars)
             try:
                 doc.data = builder.build(node, ())
             except _TooLarge:
+                # The refused document's values are dropped: they do not count further.
+                what = (
+                    f"{MAX_DOCUMENT_CHARS} characters (with the documents before it)"
+                    if builder.chars > MAX_DOCUMENT_CHARS
+                    else f"{MAX_NODES_PER_DOCUMENT} values"
+                )
                 problems.append(
                     YamlProblem(
                         doc.line,
                         doc.column,
-                        f"document expands to more than {MAX_NODES_PER_DOCUMENT} values "
-                        "through YAML aliases (an 'alias bomb'); use fewer anchors/aliases",
+                        f"document expands to more than {what} through YAML aliases (an "
+                        "'alias bomb'); use fewer anchors/aliases",
                     )
                 )
                 continue
@@ -317,6 +363,7 @@ def parse_documents(text: str, file: str) -> tuple[list[Document], list[YamlProb
             except RecursionError:
                 problems.append(YamlProblem(doc.line, doc.column, "document is nested too deeply"))
                 continue
+            chars = builder.chars
             problems.extend(builder.problems)
             if not builder.problems:
                 documents.append(doc)

@@ -14,6 +14,7 @@ literal `{{` in a value.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -45,6 +46,11 @@ class TemplateProblem:
 
     path: Path
     message: str
+    #: The value names a variable that is not defined (the environment file may be at fault).
+    undefined: bool = False
+    #: Already reported for an earlier value (the run's total output limit): the value is
+    #: left out without a second message.
+    repeated: bool = False
 
 
 class _UserFacingError(Exception):
@@ -62,6 +68,11 @@ _FILE_NODES = (
     jinja2.nodes.FromImport,
     jinja2.nodes.Extends,
 )
+
+
+#: Characters all templated values of one run may produce together (thousands of jobs with
+#: templated ids, indices and limits produce a few million).
+MAX_TOTAL_OUTPUT_CHARS = 32 * 1024 * 1024
 
 
 def _bounded(value: Any) -> Any:
@@ -105,6 +116,10 @@ class TemplateRenderer:
         if env_name is not None:
             self._context["env"] = env_name
         self._templates: dict[str, jinja2.Template] = {}
+        #: Characters every templated value produced so far: each is bounded
+        #: (MAX_OUTPUT_CHARS), and so is their sum, as a file's own text is.
+        self._produced = 0
+        self._over_told = False
         self._expressions: dict[str, Callable[..., Any]] = {}
 
     def _env_var(self, name: str, default: str | None = None) -> str:
@@ -159,9 +174,15 @@ class TemplateRenderer:
     def _render_one(self, text: str, path: Path, problems: list[TemplateProblem]) -> Any:
         try:
             with self._env.budget.running():
-                return _bounded(self._evaluate(text))
+                if self._over_told:  # not evaluated: the run is over its output limit
+                    raise TemplateLimitError("the run's template output is over its limit")
+                return self._counted(_bounded(self._evaluate(text)))
         except TemplateLimitError as exc:
-            problems.append(TemplateProblem(path, f"template limit reached: {exc}"))
+            over = self._produced > MAX_TOTAL_OUTPUT_CHARS
+            problems.append(
+                TemplateProblem(path, f"template limit reached: {exc}", repeated=self._over_told)
+            )
+            self._over_told = self._over_told or over
         except MemoryError:
             problems.append(
                 TemplateProblem(path, "template limit reached: the value does not fit in memory")
@@ -184,7 +205,7 @@ class TemplateRenderer:
                 )
             )
         except jinja2.UndefinedError as exc:
-            problems.append(TemplateProblem(path, _undefined_message(exc)))
+            problems.append(TemplateProblem(path, _undefined_message(exc), undefined=True))
         except jinja2.TemplateSyntaxError as exc:
             problems.append(TemplateProblem(path, f"template syntax error: {exc.message}"))
         except _UserFacingError as exc:
@@ -192,6 +213,17 @@ class TemplateRenderer:
         except Exception as exc:  # any other runtime error inside the user's expression
             problems.append(TemplateProblem(path, f"template error: {type(exc).__name__}: {exc}"))
         return text
+
+    def _counted(self, value: Any) -> Any:
+        """`value`, counted against the run's total output (MAX_TOTAL_OUTPUT_CHARS)."""
+        size = len(value) if isinstance(value, str) else len(json.dumps(value, default=str))
+        self._produced += size
+        if self._produced > MAX_TOTAL_OUTPUT_CHARS:
+            raise TemplateLimitError(
+                f"templates produced more than {MAX_TOTAL_OUTPUT_CHARS} characters in all, "
+                "the most the manifests of one run may hold"
+            )
+        return value
 
     def _evaluate(self, text: str) -> Any:
         match = _SINGLE_EXPRESSION.fullmatch(text)

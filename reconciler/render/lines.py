@@ -9,8 +9,9 @@ What a reviewer sees, after Terraform:
 - an update lists the fields that differ; a set-like list (filter items, job ids, indices,
   calendar events) shows only the items added and removed, so a two-item edit of a 200-item
   filter is two lines;
-- calendar event times are ISO 8601 strings (Elasticsearch answers in epoch milliseconds; the
-  manifests write dates);
+- values are shown as written (`as_written`), not in the canonical form the planner compares:
+  the manifest's spelling after, the cluster's answer before; calendar event times are ISO 8601
+  strings (Elasticsearch answers in epoch milliseconds; the manifests write dates);
 - `categorization_filters` is shown as that field, not as the analyzer mlsync derives from it
   to compare the two sides.
 """
@@ -18,6 +19,7 @@ What a reviewer sees, after Terraform:
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -72,8 +74,47 @@ def readable_event(event: Any) -> Any:
     return {**first, **rest}
 
 
+_SEGMENT = re.compile(r"\[(\d+)\]|([^.\[\]]+)")
+
+
+def as_written(body: dict[str, Any] | None, path: str, canonical: Any) -> Any:
+    """The value at dotted `path` (`a.b[0].c`) in `body` as written, else `canonical`.
+
+    The planner compares canonical forms (units.py and normalize.py: durations `90m`/`5400s`,
+    byte sizes `1gb`/`1024mb`, casings such as `11MB`, wildcard lists, function shortcuts, ...);
+    a reviewer reads the value as the manifest spells it (the `after` side) and as the cluster
+    answered it (the `before` side). A path the body lacks (a server default, a field mlsync
+    derives) keeps the canonical value. A key holding dots (`items.sku`) is matched whole.
+    """
+    if canonical is None or body is None:
+        return canonical
+    segments = [int(i) if i else key for i, key in _SEGMENT.findall(path)]
+    value: Any = body
+    position = 0
+    while position < len(segments):
+        segment = segments[position]
+        if isinstance(segment, int):
+            if not isinstance(value, list) or segment >= len(value):
+                return canonical
+            value = value[segment]
+            position += 1
+            continue
+        if not isinstance(value, dict):
+            return canonical
+        # The longest run of segments that is one key ("a.b" before "a" then "b").
+        for end in range(len(segments), position, -1):
+            run = segments[position:end]
+            if all(isinstance(part, str) for part in run) and ".".join(map(str, run)) in value:
+                value = value[".".join(map(str, run))]
+                position = end
+                break
+        else:
+            return canonical
+    return canonical if value is None else value
+
+
 def readable(kind: Kind, path: str, value: Any) -> Any:
-    """`value` in the form a manifest writes it (today: calendar event times as ISO strings)."""
+    """`value` in the form a manifest writes it (calendar event times as ISO strings)."""
     if kind is not Kind.CALENDAR or not path.startswith("events"):
         return value
     if isinstance(value, list):
@@ -202,7 +243,8 @@ def field_lines(change: Change) -> list[Line]:
         if f.path in sets and (isinstance(f.before, list) or isinstance(f.after, list)):
             lines += _list_lines(change, f)
             continue
-        before, after = readable(kind, f.path, f.before), readable(kind, f.path, f.after)
+        before = readable(kind, f.path, as_written(change.before, f.path, f.before))
+        after = readable(kind, f.path, as_written(change.after, f.path, f.after))
         note = _note(change, f)
         if f.before is None:
             lines.append(Line("+", f"{f.path}: {show(after)}{note}"))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from reconciler.model import (
     Action,
     Call,
@@ -25,7 +27,7 @@ from reconciler.render import (
     render_markdown,
     render_text,
 )
-from reconciler.render.lines import iso_time
+from reconciler.render.lines import as_written, iso_time
 from reconciler.render.markdown import TABLE_ROWS
 
 
@@ -193,3 +195,59 @@ def test_json_document_round_trips_through_a_saved_plan(tmp_path: Path) -> None:
     # Steps are numbered from 1, as apply prints them.
     assert [(s["step"], s["depends_on"]) for s in document["steps"]] == [(1, []), (2, [1])]
     assert document["summary"]["replace"] == 1 and document["summary"]["delete"] == 0
+
+
+def test_updated_values_are_shown_as_written_not_in_canonical_form(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The planner compares `2GB` as `2048mb` and `120s` as `2m`; the plan shows what was written.
+
+    Before: the canonical forms (`1024mb -> 2048mb`, `1m -> 2m`); now the cluster's answer on
+    the left and the manifest's spelling on the right, through the real plan command.
+    """
+    from click.testing import CliRunner
+
+    from reconciler.cli import main
+
+    manifest = tmp_path / "ml.yaml"
+    job = (
+        "kind: AnomalyDetectionJob\nid: tx\nspec:\n"
+        "  analysis_config: {{bucket_span: 15m, detectors: [{{function: count}}]}}\n"
+        '  data_description: {{time_field: "@timestamp"}}\n'
+        "  analysis_limits: {{model_memory_limit: {memory}}}\n"
+        "  background_persist_interval: {persist}\n"
+        "datafeed:\n  id: tx-feed\n  spec: {{indices: [tx-*], query_delay: {delay}}}\n"
+    )
+    manifest.write_text(job.format(memory="1gb", persist="3h", delay="60000ms"))
+    monkeypatch.chdir(tmp_path)
+    state = ["--sandbox", "--sandbox-state", str(tmp_path / "sandbox.db")]
+    applied = CliRunner().invoke(main, ["apply", str(manifest), *state, "--auto-approve"])
+    assert applied.exit_code == 0, applied.output
+    manifest.write_text(job.format(memory="2GB", persist="240m", delay="120s"))
+    for output_format in ("text", "markdown"):
+        result = CliRunner().invoke(
+            main, ["plan", str(manifest), *state, "--format", output_format]
+        )
+        assert result.exit_code == 0, result.output
+        out = result.stdout
+        assert 'analysis_limits.model_memory_limit: "1024mb" -> "2GB"' in out, out
+        assert 'background_persist_interval: "3h" -> "240m"' in out, out
+        assert 'query_delay: "60000ms" -> "120s"' in out, out
+        assert "2048mb" not in out and '"4h"' not in out and '"2m"' not in out
+
+
+def test_as_written_finds_indexed_paths_and_keys_with_dots() -> None:
+    body = {
+        "analysis_config": {"detectors": [{"function": "count"}, {"function": "nzc"}]},
+        "query": {"term": {"items.sku": {"value": "A1"}}},
+        "custom_settings": {"a.b": "x"},
+    }
+    assert as_written(body, "analysis_config.detectors[1].function", "non_zero_count") == "nzc"
+    assert as_written(body, "query.term.items.sku.value", "a1") == "A1"
+    assert as_written(body, "custom_settings.a.b", "y") == "x"
+    # Not in the body (a server default, a derived field): the canonical value stays.
+    assert as_written(body, "analysis_config.detectors[5].function", "count") == "count"
+    assert as_written(body, "analysis_config.bucket_span", "5m") == "5m"
+    assert as_written(None, "query", {"match_all": {}}) == {"match_all": {}}
+    # An absent side stays absent.
+    assert as_written(body, "custom_settings.a.b", None) is None
