@@ -71,13 +71,16 @@ def _lookback_done(d: Decision) -> bool:
 
 
 def _job_left_failed(ctx: Context, feed: Resource) -> bool:
-    # Its job stays failed (no --recover-failed): a datafeed cannot start on it (409).
+    # Its job stays failed: a datafeed cannot start on it (409 "cannot start datafeed [x]
+    # because job [y] is failed"). That is so without --recover-failed, and also with it when
+    # the job's manifest declares no `state:` (recovery reopens only a declared state). The job
+    # is decided first (parents first), so its final action and run state are known here.
     job = ctx.decisions.get(Ref(kind=Kind.JOB, id=datafeed_job(feed) or ""))
     return (
         job is not None
         and job.live_state == "failed"
         and job.action in (Action.NOOP, Action.ADOPT)
-        and not ctx.options.recover_failed
+        and (job.want_state is None or not ctx.options.recover_failed)
     )
 
 
@@ -124,7 +127,8 @@ def decide(ctx: Context, ref: Ref, desired: Resource | None, live: Resource | No
         return d
     rules = DECIDE[ref.kind]
     d.want_state = desired.state
-    if rules.held is not None and rules.held(ctx, desired):
+    held = rules.held is not None and rules.held(ctx, desired)
+    if held:
         d.want_state = d.live_state
     d.desired_canon = canonical(ref.kind, desired.body, ctx.defaults)
     if live is None:
@@ -161,6 +165,8 @@ def decide(ctx: Context, ref: Ref, desired: Resource | None, live: Resource | No
     _decide_adoption(ctx, d, live)
     d.state_ok = _state_satisfied(d)
     _decide_action(ctx, d)
+    if held and d.running_now and d.action in (Action.RESTART_UPDATE, Action.REPLACE):
+        _wait_for_failed_job(ctx, d)
     if d.action in (Action.UPDATE, Action.RESTART_UPDATE):
         # Said only when the job is updated: the update keeps the value the manifest left
         # out. Repeated on every plan of an unchanged job, it would be noise in every PR.
@@ -173,6 +179,22 @@ def decide(ctx: Context, ref: Ref, desired: Resource | None, live: Resource | No
     if d.live_state == "failed":
         _failed(ctx, d)
     return d
+
+
+def _wait_for_failed_job(ctx: Context, d: Decision) -> None:
+    """A running resource whose parent stays failed, with changes that need a stop and a start.
+
+    Elasticsearch refuses to start a datafeed on a failed job (409), so stopping it to apply the
+    change would leave it stopped: the change waits, like the failed job's own changes.
+    """
+    ctx.warnings.append(
+        f"{d.ref}: its job has failed and stays failed, so its {len(d.fields)} field change(s) "
+        "wait (they need a stop and a start, and a datafeed cannot start on a failed job); "
+        "recover the job with --recover-failed and a declared `state:`"
+    )
+    d.action = Action.ADOPT if d.adopt else Action.NOOP
+    d.fields.clear()
+    d.reasons.clear()
 
 
 def failure_reason(live: Resource) -> str:
@@ -256,7 +278,11 @@ def _decide_action(ctx: Context, d: Decision) -> None:
 def _job_runs(ctx: Context, feed: Resource) -> bool:
     """Will the datafeed's job be open once the plan is applied?"""
     job = ctx.decisions.get(Ref(kind=Kind.JOB, id=datafeed_job(feed) or ""))
-    return job is None or job.want_state in (None, "opened")
+    if job is None or job.want_state == "opened":
+        return True
+    # A failed job that is force-closed (to be changed or replaced) with no declared state
+    # stays closed after the plan.
+    return job.want_state is None and not job.force_closed
 
 
 def _up(ref: Ref) -> str:

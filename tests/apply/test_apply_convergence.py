@@ -170,6 +170,7 @@ def test_apply_then_plan_is_empty_and_apply_is_idempotent(
     assert client.perform(api.get_jobs("foreign")).body["jobs"][0] == foreign
 
 
+FEED = {"query_delay": "30s", "state": "started"}
 RUNNING: dict[str, Any] = {
     "bucket_span": "15m",
     "mml": "32mb",
@@ -194,6 +195,40 @@ REPLACED = {**RUNNING, "bucket_span": "30m"}
     failed=["a", "b"],
     handmade=["a", "b"],
     prune=True,
+)
+@example(  # a failed job's started datafeed edited in place, the job's run state undeclared
+    desired={
+        "jobs": {
+            "a": {**RUNNING, "state": None, "feed": {"query_delay": "30s", "state": None}},
+        },
+        "filters": {},
+        "calendar": None,
+    },
+    live={
+        "jobs": {"a": {**RUNNING, "feed": {"query_delay": "90s", "state": "started"}}},
+        "filters": {},
+        "calendar": None,
+    },
+    failed=["a"],
+    handmade=["a"],
+    prune=False,
+)
+@example(  # a failed job changed in place (force-closed first), no declared run state
+    desired={
+        "jobs": {
+            "a": {**RUNNING, "description": "x", "state": None, "feed": {**FEED, "state": None}}
+        },
+        "filters": {},
+        "calendar": None,
+    },
+    live={
+        "jobs": {"a": {**RUNNING, "description": "y", "feed": FEED}},
+        "filters": {},
+        "calendar": None,
+    },
+    failed=["a"],
+    handmade=["a"],
+    prune=False,
 )
 @given(
     desired=side(job_spec, filter_spec),
