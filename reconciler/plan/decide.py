@@ -76,11 +76,12 @@ def _job_left_failed(ctx: Context, feed: Resource) -> bool:
     # the job's manifest declares no `state:` (recovery reopens only a declared state). The job
     # is decided first (parents first), so its final action and run state are known here.
     job = ctx.decisions.get(Ref(kind=Kind.JOB, id=datafeed_job(feed) or ""))
+    # Without --recover-failed, `_failed` has already cleared the job's run state.
     return (
         job is not None
         and job.live_state == "failed"
         and job.action in (Action.NOOP, Action.ADOPT)
-        and (job.want_state is None or not ctx.options.recover_failed)
+        and job.want_state is None
     )
 
 
@@ -192,9 +193,14 @@ def _wait_for_failed_job(ctx: Context, d: Decision) -> None:
         "wait (they need a stop and a start, and a datafeed cannot start on a failed job); "
         "recover the job with --recover-failed and a declared `state:`"
     )
+    _leave_as_is(d)
+
+
+def _leave_as_is(d: Decision) -> None:
+    """Nothing is done to it; a newcomer is still adopted (joining the scope touches nothing)."""
     d.action = Action.ADOPT if d.adopt else Action.NOOP
     d.fields.clear()
-    d.reasons.clear()
+    d.reasons[:] = [r for r in d.reasons if d.adopt and r.startswith("made outside mlsync")]
 
 
 def failure_reason(live: Resource) -> str:
@@ -231,11 +237,8 @@ def _failed(ctx: Context, d: Decision) -> None:
         f"then recover it with --recover-failed (it is {verb} and "
         f"{_up(d.ref)} again)"
     )
-    # Still adopted when it is a newcomer: joining the scope does not touch the failed job.
-    d.action = Action.ADOPT if d.adopt else Action.NOOP
+    _leave_as_is(d)
     d.want_state, d.state_ok = None, True
-    d.fields.clear()
-    d.reasons[:] = [r for r in d.reasons if d.adopt and r.startswith("made outside mlsync")]
 
 
 def _decide_adoption(ctx: Context, d: Decision, live: Resource) -> None:
