@@ -2,8 +2,8 @@
 
 Input: none (generates manifests in a temp dir and seeds an in-memory sandbox through its REST
 API). Output: for each size N (N jobs + N datafeeds + N/5 DFA), the best time of `--repeat`
-runs to load and validate the manifests, the no-op plan (pure planning, and total: load + read cluster +
-plan), the plan against an empty cluster (pure planning), and the ratio per doubling.
+runs to load and validate the manifests, the no-op plan (pure planning, and total: load + read
+cluster + plan), the plan against an empty cluster (pure planning), and the ratio per doubling.
 
     python benchmarks/plan_growth.py [--sizes 1000,2000,4000,8000] [--repeat 3]
     python benchmarks/plan_growth.py --quick      # small sizes, one JSON line per size (for CI)

@@ -42,9 +42,14 @@ class Decision:
 
     @property
     def force_closed(self) -> bool:
-        """Is it failed and force-closed / force-stopped before anything else (§5.1, §5.3)?"""
+        """Is it failed and force-closed / force-stopped before anything else (§5.1, §5.3)?
+
+        Only when the plan changes it or runs it: an adoption (joining the scope, and for a job
+        the ownership marker, which `_update` writes to a failed job as to any other) leaves it
+        as it is, failed, as the plan's warning says.
+        """
         return self.live_state == "failed" and (
-            self.action is not Action.NOOP or self.want_state is not None
+            self.action not in (Action.NOOP, Action.ADOPT) or self.want_state is not None
         )
 
     @property

@@ -92,3 +92,38 @@ def test_failure_text_is_read_from_the_stats() -> None:
     assert _failure({"state": "failed", "failure_reason": "oom", "reason": "x"}) == "oom"
     assert _failure({"state": "opened", "assignment_explanation": "awaiting"}) is None
     assert _failure({"state": "failed"}) is None
+
+
+ADOPTED = """\
+kind: AnomalyDetectionJob
+id: tx
+spec:
+  description: first
+  analysis_config: {bucket_span: 15m, detectors: [{function: count}]}
+  data_description: {time_field: "@timestamp"}
+"""
+
+
+def failed_hand_made(tmp_path: Path) -> tuple[list, LiveState]:
+    """A failed job made outside mlsync, and a manifest that adopts it with no `state:`."""
+    tmp_path.mkdir()
+    _, live = failed_live(tmp_path)
+    (tmp_path / "m" / "job.yaml").write_text(ADOPTED)
+    job = Ref(kind=Kind.JOB, id="tx")
+    resources = {ref: res for ref, res in live.resources.items() if ref.kind is Kind.JOB}
+    settings = {k: v for k, v in resources[job].body.items() if k != "custom_settings"}
+    resources[job] = resources[job].model_copy(update={"body": settings, "owned": False})
+    return list(load_manifests([tmp_path / "m"]).resources), LiveState(resources=resources)
+
+
+def test_adopting_a_failed_job_touches_nothing_and_leaves_it_failed(tmp_path: Path) -> None:
+    # Adoption joins the scope and adds the marker; it does not change the job, so nothing
+    # needs the job closed. A force-close here would do what the warning says apply does not.
+    for recover in (False, True):
+        desired, live = failed_hand_made(tmp_path / str(recover))
+        plan = make_plan(desired, live, options=PlanOptions(recover_failed=recover))
+        [change] = [c for c in plan.changes if c.ref.kind is Kind.JOB]
+        assert change.action is Action.ADOPT, recover
+        calls = [str(s.call) for s in plan.steps]
+        assert calls and not [c for c in calls if "_close" in c or "force" in c], calls
+        assert [w for w in plan.warnings if "has failed" in w and "leaves it failed" in w]
