@@ -37,6 +37,7 @@ from typing import Any, Protocol
 from reconciler import ownership, registry
 from reconciler.answers import Json, items_of, page_count, unexpected
 from reconciler.client import api
+from reconciler.client.errors import ApiError
 from reconciler.client.response import Page
 from reconciler.gc_pause import paused_gc
 from reconciler.model import Call, ClusterSummary, Kind, LiveState, Ref, Resource, State
@@ -217,7 +218,7 @@ def read_cluster(client: ClientLike, info: ClusterInfoLike | None = None) -> Liv
             ref=ref, body={**body, "events": own_events}, facts={"event_ids": event_ids}
         )
 
-    found = registry.parse_registry(client.perform(registry.search_call()).body)
+    found = _read_registry(client)
     owners = found.owners
     for ref in owners.keys() & state.keys():
         state[ref] = state[ref].model_copy(update={"owner": owners[ref]})
@@ -245,6 +246,22 @@ def read_cluster(client: ClientLike, info: ClusterInfoLike | None = None) -> Liv
         owners=owners,
         restores=found.restores,
     )
+
+
+def _read_registry(client: ClientLike) -> registry.Registry:
+    """The ownership registry, every member in one search.
+
+    A registry made without mlsync's window (by an earlier mlsync, or by hand) refuses a
+    search beyond 10 000 hits: it is read again with that size, one request more, until the
+    next apply that writes a member raises the window (`registry.settings_calls`).
+    """
+    try:
+        return registry.parse_registry(client.perform(registry.search_call()).body)
+    except ApiError as exc:
+        if not registry.is_window_refusal(exc.status, exc.reason):
+            raise
+    answer = client.perform(registry.search_call(registry.PAGE)).body
+    return registry.parse_registry(answer, registry.PAGE)
 
 
 #: The GET each kind of resource is read from (for the error naming a body mlsync cannot use).

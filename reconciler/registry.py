@@ -44,8 +44,16 @@ RESTORE_FIELD = "restore_calendars"
 #: The scope of a `--scope`-less run without `--env`, and the one the old global marker
 #: (`managed_by: mlsync` without a registry entry) migrates into.
 DEFAULT_SCOPE = "default"
-#: Largest page Elasticsearch serves (`from + size` <= 10 000).
+#: Largest page Elasticsearch serves from an index with the default settings
+#: (`index.max_result_window`, 10 000).
 PAGE = 10_000
+#: Members one plan reads in one search: the registry index is made with this
+#: `index.max_result_window` (`settings_calls`), so a fleet of any size costs one request.
+#: Elasticsearch sizes the search's collector by the smaller of this and the documents the
+#: index holds, so a large window on a small index costs nothing.
+WINDOW = 1_000_000
+#: How Elasticsearch refuses a search beyond the window (DefaultSearchContext.preProcess).
+_WINDOW_REFUSED = "Result window is too large"
 
 #: Scope names are document ids and appear in messages: a plain, short word.
 _SCOPE_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
@@ -83,25 +91,65 @@ class Registry:
         return {ref for ref, owner in self.owners.items() if owner == scope}
 
 
-def search_call() -> Call:
+def search_call(size: int = WINDOW) -> Call:
     """One search over the registry (a wildcard, so a missing index is an empty answer).
 
     A GET without a body (match_all is the default query), like every other read of a plan.
+    `track_total_hits=true`: Elasticsearch counts only up to 10 000 hits by default, and the
+    exact total is what proves that the answer holds every member.
     """
-    return Call(method="GET", path=f"/{REGISTRY_INDEX}*/_search", params={"size": str(PAGE)})
+    params = {"size": str(size), "track_total_hits": "true"}
+    return Call(method="GET", path=f"/{REGISTRY_INDEX}*/_search", params=params)
 
 
-def parse_registry(answer: Any) -> Registry:
-    """The `Registry` from the search answer; entries mlsync did not write are errors."""
+def is_window_refusal(status: int, reason: str) -> bool:
+    """Is this the answer to a search beyond the index's `max_result_window`?
+
+    A registry index made before mlsync set the window (or by hand) keeps the default 10 000.
+    """
+    return status == 400 and _WINDOW_REFUSED in reason
+
+
+def settings_calls() -> tuple[Call, Call]:
+    """The registry's window: the settings update, and the index creation when it is missing.
+
+    Apply sends the first before it writes a member; a 404 (no registry yet) sends the second.
+    """
+    settings = {"index": {"max_result_window": WINDOW}}
+    return (
+        Call(method="PUT", path=f"/{REGISTRY_INDEX}/_settings", body=settings),
+        Call(method="PUT", path=f"/{REGISTRY_INDEX}", body={"settings": settings}),
+    )
+
+
+def writes_registry(calls: Any) -> bool:
+    """Does any of these calls write a registry document?"""
+    return any(call.path.startswith(f"/{REGISTRY_INDEX}/") for call in calls)
+
+
+def parse_registry(answer: Any, size: int = WINDOW) -> Registry:
+    """The `Registry` from the search answer; entries mlsync did not write are errors.
+
+    `size`: the hits the search asked for. An answer with fewer hits than its total is
+    refused: a member left unread would look like a resource nobody owns.
+    """
     found = answer.get("hits") if isinstance(answer, dict) else None
     found = found if isinstance(found, dict) else {}
     hits: list[Any] = found["hits"] if isinstance(found.get("hits"), list) else []
     total = found.get("total")
-    if isinstance(total, dict) and isinstance(total.get("value"), int) and total["value"] > PAGE:
+    value = total.get("value") if isinstance(total, dict) else total
+    if isinstance(value, int) and not isinstance(value, bool) and value > len(hits):
+        if value > size and size < WINDOW:
+            raise RegistryError(
+                f"the ownership registry {REGISTRY_INDEX} holds {value} members, but one search "
+                f"of it returns at most {size} (it was made without mlsync's settings); raise "
+                f"its window: PUT /{REGISTRY_INDEX}/_settings "
+                f'{{"index": {{"max_result_window": {WINDOW}}}}}'
+            )
         raise RegistryError(
-            f"the ownership registry {REGISTRY_INDEX} holds more than {PAGE} members, more "
-            "than mlsync reads in one request; remove members of scopes no longer used "
-            "(mlsync destroy --scope NAME)"
+            f"the ownership registry {REGISTRY_INDEX} holds {value} members, but its search "
+            f"answered {len(hits)}; mlsync reads at most {WINDOW} in one request: remove "
+            "members of scopes no longer used (mlsync destroy --scope NAME)"
         )
     owners: dict[Ref, str] = {}
     restores: dict[Ref, list[str]] = {}

@@ -329,7 +329,8 @@ def head_index(ctx: Ctx, req: Request) -> Any:
     return Reply(200 if ok else 404, None)
 
 
-def _settings_view(name: str, index: Json) -> Json:
+def settings_view(name: str, index: Json) -> Json:
+    """An index's settings as GET /{index} and GET /{index}/_settings show them (strings)."""
     extra = {
         k: str(v).lower() if isinstance(v, bool) else str(v)
         for k, v in (index.get("settings") or {}).get("index", {}).items()
@@ -354,7 +355,7 @@ def get_index(ctx: Ctx, req: Request) -> Any:
         out[name] = {
             "aliases": index_aliases(ctx, name),
             "mappings": index["mappings"],
-            "settings": _settings_view(name, index),
+            "settings": settings_view(name, index),
         }
     return out
 
@@ -720,6 +721,14 @@ def search(ctx: Ctx, req: Request) -> Any:
         absent = [h for h in hits if field_value(h["_source"], field) is None]
         present.sort(key=_sort_key(field), reverse=desc)
         hits = present + absent  # missing values sort last, as `missing: _last`
+    narrow = [n for n in names if start + size > max_result_window(ctx, n)]
+    failures: list[Json] = []
+    if narrow:
+        failures = [_window_failure(ctx, n, start + size) for n in narrow]
+        if len(narrow) == len(names):
+            raise _all_shards_failed(failures)
+        hits = [h for h in hits if h["_index"] not in narrow]
+    total = len(hits)
     page = hits[start : start + size]
     rendered = []
     for hit in page:
@@ -737,16 +746,93 @@ def search(ctx: Ctx, req: Request) -> Any:
         "timed_out": False,
         "_shards": {
             "total": max(len(names), 1),
-            "successful": max(len(names), 1),
+            "successful": max(len(names), 1) - len(narrow),
             "skipped": 0,
-            "failed": 0,
+            "failed": len(narrow),
+            **({"failures": failures} if narrow else {}),
         },
         "hits": {
-            "total": {"value": len(hits), "relation": "eq"},
+            **_total_hits(total, req.value("track_total_hits")),
             "max_score": None if specs or not hits else 1.0,
             "hits": rendered,
         },
     }
+
+
+#: `index.max_result_window`'s default (IndexSettings.MAX_RESULT_WINDOW_SETTING).
+MAX_RESULT_WINDOW = 10_000
+#: Hits counted exactly unless `track_total_hits` says otherwise
+#: (SearchContext.DEFAULT_TRACK_TOTAL_HITS_UP_TO).
+TRACK_TOTAL_HITS_UP_TO = 10_000
+
+
+def max_result_window(ctx: Ctx, name: str) -> int:
+    """The index's `index.max_result_window` (from + size a search of it may reach)."""
+    record = ctx.state["indices"].get(name) or {}
+    value = (record.get("settings") or {}).get("index", {}).get("max_result_window")
+    return MAX_RESULT_WINDOW if value is None else int(value)
+
+
+def _window_reason(window: int, asked: int) -> str:
+    # DefaultSearchContext.preProcess, checked on every shard of the index.
+    return (
+        f"Result window is too large, from + size must be less than or equal to: [{window}] "
+        f"but was [{asked}]. See the scroll api for a more efficient way to request large data "
+        "sets. This limit can be set by changing the [index.max_result_window] index level "
+        "setting."
+    )
+
+
+def _window_failure(ctx: Ctx, name: str, asked: int) -> Json:
+    """One shard's failure in a search answer (ShardSearchFailure)."""
+    reason = _window_reason(max_result_window(ctx, name), asked)
+    return {
+        "shard": 0,
+        "index": name,
+        "node": "sandbox-node-0",
+        "reason": {"type": "illegal_argument_exception", "reason": reason},
+    }
+
+
+def _all_shards_failed(failures: list[Json]) -> EsError:
+    """400 `search_phase_execution_exception` over the shards' errors.
+
+    SearchPhaseExecutionException: the status of the shards' cause, its root causes theirs.
+    """
+    causes = [f["reason"] for f in failures]
+    return EsError(
+        400,
+        "search_phase_execution_exception",
+        "all shards failed",
+        extra={"phase": "query", "grouped": True, "failed_shards": failures[:1]},
+        caused_by=dict(causes[0]),
+        root_cause=causes[:1],
+    )
+
+
+def _total_hits(total: int, track: Any) -> Json:
+    """`hits.total` as `track_total_hits` asks (SearchSourceBuilder).
+
+    Counted up to 10 000 by default, exactly with `true`, up to N with an integer, left out with
+    `false` or -1.
+    """
+    if track is None:
+        limit: int | None = TRACK_TOTAL_HITS_UP_TO
+    elif isinstance(track, bool) or str(track).lower() in ("true", "false"):
+        if str(track).lower() == "false":
+            return {}
+        limit = None
+    else:
+        limit = parse_int(track, "track_total_hits")
+        if limit == -1:  # SearchContext.TRACK_TOTAL_HITS_DISABLED
+            return {}
+        if limit < 0:
+            raise illegal_argument(
+                f"[track_total_hits] parameter must be positive or equals to -1, got {limit}"
+            )
+    if limit is not None and total > limit:
+        return {"total": {"value": limit, "relation": "gte"}}
+    return {"total": {"value": total, "relation": "eq"}}
 
 
 def count(ctx: Ctx, req: Request) -> Any:

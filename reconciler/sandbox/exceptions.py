@@ -18,6 +18,9 @@ class EsError(Exception):
         reason: Message text (`error.reason`).
         extra: Additional keys for the root cause (e.g. `index`, `header`).
         caused_by: Optional nested cause `{"type", "reason"}`.
+        root_cause: The `root_cause` list when it is not this error itself (a search whose
+            shards all failed answers `search_phase_execution_exception` over the shards'
+            errors).
         commit: Whether the request's state changes stay despite the error.
     """
 
@@ -31,6 +34,7 @@ class EsError(Exception):
         caused_by: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
         commit: bool = False,
+        root_cause: list[dict[str, Any]] | None = None,
     ) -> None:
         super().__init__(reason)
         self.status = status
@@ -41,11 +45,12 @@ class EsError(Exception):
         self.headers = headers or {}
         # The change took effect before the error (a wait that timed out): keep the state.
         self.commit = commit
+        self.root_cause = root_cause
 
     def body(self) -> dict[str, Any]:
         """The JSON body Elasticsearch answers for this error (es-ml-api.md §0.1)."""
         root: dict[str, Any] = {"type": self.type, "reason": self.reason, **self.extra}
-        err: dict[str, Any] = {"root_cause": [root], **root}
+        err: dict[str, Any] = {"root_cause": self.root_cause or [root], **root}
         if self.caused_by is not None:
             err["caused_by"] = self.caused_by
         return {"error": err, "status": self.status}

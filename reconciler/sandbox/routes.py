@@ -20,6 +20,7 @@ from reconciler.sandbox import (
     filters_calendars,
     forecasts,
     index_admin,
+    index_settings,
     jobs,
     ml_extras,
     results,
@@ -393,6 +394,7 @@ ROUTES: list[Route] = [
             trained_models.ROUTES
             + ml_extras.ROUTES
             + index_admin.ROUTES
+            + index_settings.ROUTES
             + cluster_settings.ROUTES
             + field_caps.ROUTES
         )

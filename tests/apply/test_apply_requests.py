@@ -37,6 +37,10 @@ OVERHEAD = [
     "GET /_ml/calendars/_all/events",
     "GET /_ml/calendars",
     "GET /mlsync-registry*/_search",
+    # The registry's search window, before the first member is written: the settings update
+    # finds no registry (404), so it is made with the window (once per cluster).
+    "PUT /mlsync-registry/_settings",
+    "PUT /mlsync-registry",
     "DELETE /mlsync-locks/_doc/default",
 ]
 

@@ -15,6 +15,11 @@ JOB = Ref(kind=Kind.JOB, id="tx")
 FILTER = Ref(kind=Kind.FILTER, id="safe")
 
 
+def read_registry(client: MLClient) -> registry.Registry:
+    """The registry as one default-window search reads it (these tests write it directly)."""
+    return registry.parse_registry(client.perform(registry.search_call(registry.PAGE)).body)
+
+
 @pytest.fixture
 def client() -> MLClient:
     return MLClient(
@@ -26,16 +31,16 @@ def test_a_claim_is_exclusive_across_scopes(client: MLClient) -> None:
     client.perform(registry.add_member_call(FILTER, "dev"))
     with pytest.raises(ConflictError):
         client.perform(registry.add_member_call(FILTER, "prod"))
-    owners = registry.parse_registry(client.perform(registry.search_call()).body).owners
+    owners = read_registry(client).owners
     assert owners == {FILTER: "dev"}
     client.perform(registry.remove_member_call(FILTER))
     client.perform(registry.add_member_call(FILTER, "prod"))
-    owners = registry.parse_registry(client.perform(registry.search_call()).body).owners
+    owners = read_registry(client).owners
     assert owners == {FILTER: "prod"}
 
 
 def test_a_missing_registry_is_empty(client: MLClient) -> None:
-    assert registry.parse_registry(client.perform(registry.search_call()).body).owners == {}
+    assert read_registry(client).owners == {}
 
 
 def test_reader_reads_the_registry_in_one_request(client: MLClient) -> None:
@@ -63,7 +68,7 @@ def test_documents_mlsync_did_not_write_are_errors(client: MLClient) -> None:
         )
     )
     with pytest.raises(registry.RegistryError) as caught:
-        registry.parse_registry(client.perform(registry.search_call()).body)
+        read_registry(client)
     message = str(caught.value)
     assert "Filter:other" in message and "junk" in message and "delete them" in message
 
@@ -81,17 +86,17 @@ def test_good_scope_names(name: str) -> None:
 
 def test_a_jobs_restore_record_is_read_and_a_bad_one_is_an_error(client: MLClient) -> None:
     client.perform(registry.member_call(JOB, "dev", ["maint", "holidays"]))
-    found = registry.parse_registry(client.perform(registry.search_call()).body)
+    found = read_registry(client)
     assert found.owners == {JOB: "dev"}
     assert found.restores == {JOB: ["holidays", "maint"]}
     # Written again without a record: the member stays, the record is gone.
     client.perform(registry.member_call(JOB, "dev", []))
-    found = registry.parse_registry(client.perform(registry.search_call()).body)
+    found = read_registry(client)
     assert (found.owners, found.restores) == ({JOB: "dev"}, {})
     # Only a job has one, and it is a list of calendar ids.
     for ref, record in ((FILTER, ["maint"]), (JOB, "maint"), (JOB, [3])):
         body = {"kind": ref.kind.value, "id": ref.id, "scope": "dev", "restore_calendars": record}
         client.perform(api.index_document(registry.REGISTRY_INDEX, registry.entry_id(ref), body))
         with pytest.raises(registry.RegistryError, match=registry.entry_id(ref)):
-            registry.parse_registry(client.perform(registry.search_call()).body)
+            read_registry(client)
         client.perform(registry.remove_member_call(ref))

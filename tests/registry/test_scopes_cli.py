@@ -77,7 +77,7 @@ def client(state: Path) -> MLClient:
 
 def members(state: Path) -> dict[str, str]:
     c = client(state)
-    owners = registry.parse_registry(c.perform(registry.search_call()).body).owners
+    owners = registry.parse_registry(c.perform(registry.search_call(registry.PAGE)).body).owners
     c.close()
     return {str(ref): scope for ref, scope in owners.items()}
 

@@ -20,6 +20,11 @@ MAIN = "from reconciler.cli import main; main()"
 FILTER = "kind: Filter\nid: {id}\nspec: {{items: [{item}]}}\n"
 
 
+def read_registry(client: MLClient) -> registry.Registry:
+    """The registry as one default-window search reads it (these tests write it directly)."""
+    return registry.parse_registry(client.perform(registry.search_call(registry.PAGE)).body)
+
+
 def spawn(state: Path, folder: Path, scope: str) -> subprocess.Popen[str]:
     argv = [sys.executable, "-c", MAIN, "apply", str(folder), "--auto-approve", "--scope", scope]
     argv += ["--sandbox", "--sandbox-state", str(state)]
@@ -48,7 +53,7 @@ def test_two_scopes_racing_for_one_resource_never_both_act_on_it(tmp_path: Path)
         hosts=["http://sandbox:9200"],
         transport=SandboxTransport(Sandbox(state_file=state, implicit_indices=True)),
     )
-    owners = registry.parse_registry(client.perform(registry.search_call()).body).owners
+    owners = read_registry(client).owners
     shared = client.perform(api.get_filters("shared")).body["filters"][0]
     client.close()
     winner = {str(r): s for r, s in owners.items()}["Filter/shared"]
