@@ -4,7 +4,10 @@ Input: a `Plan` and a client. Output: an `ApplyResult`. I/O: the plan's calls an
 through the client (see `executor.py` for the policy on ordering, failures and restores).
 
 Modules: `gate` (the --allow-destroy check, pure), `executor` (scheduling and steps),
-`waits` (polling run state), `outcome` (result and progress values).
+`waits` (polling run state), `outcome` (result and progress values), `bulk` (registry writes
+as one `_bulk` request and its answer checked, pure), `batch` (sending it and settling each
+step from its item), `registry_window` (the registry's search window, set before its first
+write).
 """
 
 from __future__ import annotations

@@ -9,6 +9,11 @@ Policy (summarised for users in `mlsync apply --help`):
   overlap: each also waits for the previous step on that resource to finish (an ordering-only
   safety net; it does not change which steps are skipped).
 - Up to `concurrency` steps are in flight; ready steps start in plan order.
+- Ownership-registry writes that are ready at the same time (the claims before the creates,
+  the removals after deletes, restore records) go out as one `_bulk` request per group of
+  up to `bulk.BULK_LIMIT`, which takes one slot; each step is settled from its own item with
+  the outcome the step's single request would have had (`batch.py`). A lone one is sent as
+  it is. The plan keeps one step per resource: plans, their files and rendering do not change.
 - After a call with `wait_for`, the resource's stats are polled until that run state is
   reported (`waits.py`); a timeout or a `failed` state fails the step. No poll follows an
   answer that already says the state was reached (`{"opened": true, "node": ...}` from `_open`,
@@ -38,6 +43,7 @@ Policy (summarised for users in `mlsync apply --help`):
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import threading
 import time
@@ -45,6 +51,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
+from reconciler.apply import batch, bulk
 from reconciler.apply.outcome import (
     STOPPING_OPS,
     ApplyResult,
@@ -54,6 +61,7 @@ from reconciler.apply.outcome import (
     StepOutcome,
     StepStatus,
 )
+from reconciler.apply.registry_window import widen_registry
 from reconciler.apply.waits import (
     TRANSITIONAL,
     Client,
@@ -71,6 +79,8 @@ from reconciler.errors import MlsyncError, PlanError
 from reconciler.model import Plan, Step
 
 Guard = Callable[[], None]
+#: What runs in one worker: a single step, or a bulk of registry writes.
+Running = dict[Future[list[StepOutcome]], tuple[Step, ...]]
 
 #: Steps in flight by default: Terraform's default `-parallelism`, what users expect. Safe for
 #: Elasticsearch because each step is one small REST call on a different resource (never a
@@ -110,8 +120,10 @@ def apply_plan(
     """
     if concurrency < 1:
         raise ValueError(f"concurrency must be at least 1, got {concurrency}")
+    warning = widen_registry(client, plan.steps)
     run = _Run(plan, client, wait_timeout, poll_interval, on_event, guard, cancel)
-    return run.execute(concurrency)
+    result = run.execute(concurrency)
+    return dataclasses.replace(result, warnings=(warning,)) if warning else result
 
 
 class _Run:
@@ -185,7 +197,7 @@ class _Run:
     def execute(self, concurrency: int) -> ApplyResult:
         """Run the scheduler loop until every step has an outcome."""
         started = time.monotonic()
-        running: dict[Future[StepOutcome], Step] = {}
+        running: Running = {}
         with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="mlsync-apply") as pool:
             try:
                 while len(self.outcomes) < len(self.steps):
@@ -202,7 +214,8 @@ class _Run:
                     for future in finished:
                         # Recorded before it leaves `running`: an interrupt between the two
                         # lines must not lose the outcome (`_finish` is idempotent).
-                        self._finish(_result_of(future, running[future]))
+                        for outcome in _results_of(future, running[future]):
+                            self._finish(outcome)
                         del running[future]
             except KeyboardInterrupt:
                 self.aborted = self.aborted or "interrupted"
@@ -212,12 +225,13 @@ class _Run:
         outcomes = tuple(self.outcomes[s.index] for s in self.steps)
         return ApplyResult(outcomes, time.monotonic() - started, self.aborted)
 
-    def _drain(self, running: dict[Future[StepOutcome], Step]) -> None:
+    def _drain(self, running: Running) -> None:
         """Collect the steps in flight at an interrupt (their waits stop at once: `cancel`)."""
         while running:
             try:
-                for future, step in list(running.items()):
-                    self._finish(_result_of(future, step))
+                for future, steps in list(running.items()):
+                    for outcome in _results_of(future, steps):
+                        self._finish(outcome)
                     del running[future]
             except KeyboardInterrupt:  # pressed again: no restarts, but keep every outcome
                 self._hurry = True
@@ -271,17 +285,17 @@ class _Run:
             result = StepOutcome(step, result.status, note, result.elapsed)
         return result
 
-    def _start_ready(
-        self,
-        pool: ThreadPoolExecutor,
-        running: dict[Future[StepOutcome], Step],
-        concurrency: int,
-    ) -> None:
-        while self._ready and len(running) < concurrency:
+    def _start_ready(self, pool: ThreadPoolExecutor, running: Running, concurrency: int) -> None:
+        """Start ready steps in plan order; registry writes ready together share a bulk."""
+        batches: dict[str, list[Step]] = {}
+        while self._ready:
             if self.cancel.is_set():
-                return  # interrupted: `_wind_down` decides what still runs
-            _, index = heapq.heappop(self._ready)
-            step = self.by_index[index]
+                break  # interrupted: `_wind_down` decides what still runs
+            step = self.by_index[self._ready[0][1]]
+            group = bulk.group_of(step.call)
+            if group not in batches and len(running) + len(batches) >= concurrency:
+                break  # a step that needs a slot of its own, and none is free
+            heapq.heappop(self._ready)
             if self.aborted:
                 self._finish(_skipped(step, f"not started: apply {self.aborted}"))
                 continue
@@ -296,7 +310,30 @@ class _Run:
                     self.aborted = f"aborted: {exc}"
                     self._finish(_skipped(step, f"not started: apply {self.aborted}"))
                     continue
-            running[pool.submit(self._run_step, step, verdict)] = step
+            if group is None or verdict:
+                running[pool.submit(self._run_one, step, verdict)] = (step,)
+                continue
+            batches.setdefault(group, []).append(step)
+            if len(batches[group]) == bulk.BULK_LIMIT:
+                self._submit_batch(pool, running, batches.pop(group))
+        for steps in batches.values():
+            if self.aborted:  # the lock was lost while collecting: none of them is sent
+                for step in steps:
+                    self._finish(_skipped(step, f"not started: apply {self.aborted}"))
+            elif self.cancel.is_set():  # back in the queue, for `_wind_down` to decide
+                for step in steps:
+                    heapq.heappush(self._ready, (self._position[step.index], step.index))
+            else:
+                self._submit_batch(pool, running, steps)
+
+    def _submit_batch(self, pool: ThreadPoolExecutor, running: Running, steps: list[Step]) -> None:
+        if len(steps) == 1:  # a lone registry write is sent as it is: one request either way
+            running[pool.submit(self._run_one, steps[0], False)] = (steps[0],)
+        else:
+            running[pool.submit(self._run_batch, steps)] = tuple(steps)
+
+    def _run_one(self, step: Step, restore_after_failure: bool) -> list[StepOutcome]:
+        return [self._run_step(step, restore_after_failure)]
 
     def _verdict(self, step: Step) -> StepOutcome | bool:
         """Whether `step` may run (its dependencies have all finished).
@@ -377,6 +414,21 @@ class _Run:
         except Exception as exc:  # a bug must not leave the lock held or the table unprinted
             return outcome(StepStatus.FAILED, f"internal error: {exc!r}")
 
+    def _run_batch(self, steps: list[Step]) -> list[StepOutcome]:
+        """Run registry-write steps as one bulk request (`batch.py`); one outcome per step."""
+        started = time.monotonic()
+        for step in steps:
+            self._emit(EventKind.STARTED, step)
+        try:
+            results = batch.run_batch(self.client, steps, lambda s: self._call(s)[1])
+        except Exception as exc:  # a bug must not leave the lock held or the table unprinted
+            results = [(StepStatus.FAILED, f"internal error: {exc!r}")] * len(steps)
+        elapsed = time.monotonic() - started
+        return [
+            StepOutcome(step, status, message, elapsed)
+            for step, (status, message) in zip(steps, results, strict=True)
+        ]
+
     @staticmethod
     def _must_wait(step: Step, answer: Any, substituted: bool) -> bool:
         """A transition is polled unless its own (real) answer says the state was reached."""
@@ -450,8 +502,8 @@ def _skipped(step: Step, reason: str) -> StepOutcome:
     return StepOutcome(step, StepStatus.SKIPPED, reason)
 
 
-def _result_of(future: Future[StepOutcome], step: Step) -> StepOutcome:
+def _results_of(future: Future[list[StepOutcome]], steps: tuple[Step, ...]) -> list[StepOutcome]:
     try:
         return future.result()
-    except BaseException as exc:  # _run_step catches Exception; this is KeyboardInterrupt etc.
-        return StepOutcome(step, StepStatus.FAILED, f"interrupted: {exc!r}")
+    except BaseException as exc:  # the runners catch Exception; this is KeyboardInterrupt etc.
+        return [StepOutcome(step, StepStatus.FAILED, f"interrupted: {exc!r}") for step in steps]

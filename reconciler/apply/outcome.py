@@ -80,6 +80,8 @@ class ApplyResult:
     elapsed: float
     #: Set when the apply stopped scheduling early (lock lost, interrupted); the reason.
     aborted: str = ""
+    #: What the user should know that is no step's outcome (the registry's window not set).
+    warnings: tuple[str, ...] = ()
 
     def _with(self, status: StepStatus) -> tuple[StepOutcome, ...]:
         return tuple(o for o in self.outcomes if o.status is status)

@@ -34,14 +34,15 @@ class Response(Protocol):
 class Client(Protocol):
     """The single I/O seam apply needs: send one call, get the decoded answer or an error."""
 
-    def perform(self, call: Any) -> Any:
-        """Send `call`; raise `reconciler.client.errors.ClientError` subclasses on failure."""
+    def perform(self, call: Any, *, ndjson: bool = False) -> Any:
+        """Send `call` (its body as NDJSON lines with `ndjson`); raise `ClientError`s."""
 
 
-def send(client: Client, call: Call | api.Call) -> Any:
+def send(client: Client, call: Call | api.Call, *, ndjson: bool = False) -> Any:
     """Send a plan `Call` through the client (converting it to the client's request type)."""
     request = call if isinstance(call, api.Call) else api.Call.model_validate(call.model_dump())
-    return client.perform(request)
+    # Only a bulk passes `ndjson`: a client that sends nothing else needs no such argument.
+    return client.perform(request, ndjson=True) if ndjson else client.perform(request)
 
 
 #: Stats endpoint and collection key per kind (es-ml-api.md §6.1-§6.3).

@@ -165,6 +165,41 @@ def delete_document(
     )
 
 
+def bulk(index: str, operations: Sequence[Mapping[str, Any]], **params: Any) -> Call:
+    """`POST /{index}/_bulk`: action lines, each `index`/`create` followed by its source.
+
+    The body is the NDJSON line list; send it with `perform(call, ndjson=True)`. Items are
+    independent: the answer is a 200 with `errors: true` when some failed, one item per
+    operation in request order (Elasticsearch's TransportBulkAction / BulkItemResponse).
+    """
+    call = _build("bulk", index=index, operations=[dict(op) for op in operations], **params)
+    # The table allows PUT and POST; POST is the method Elasticsearch documents first.
+    return call.model_copy(update={"method": "POST"})
+
+
+#: The actions of a bulk request, and those that carry a source line after them.
+BULK_ACTIONS = ("index", "create", "update", "delete")
+_WITH_SOURCE = ("index", "create", "update")
+
+
+def bulk_actions(body: Any) -> list[str] | None:
+    """The action of each operation of a bulk body (a list of lines), or None if malformed."""
+    if not isinstance(body, list):
+        return None
+    actions: list[str] = []
+    lines = iter(body)
+    for line in lines:
+        if not (isinstance(line, Mapping) and len(line) == 1):
+            return None
+        (action,) = line
+        if action not in BULK_ACTIONS:
+            return None
+        actions.append(str(action))
+        if action in _WITH_SOURCE and next(lines, None) is None:
+            return None
+    return actions
+
+
 # --------------------------------------------------------------------------- anomaly detection jobs
 
 
@@ -595,6 +630,9 @@ class CallClass(StrEnum):
     TRANSITION = "transition"  # _open/_close/_start/_stop: repeating reaches the same state
     DELETE = "delete"  # a 404 after a retry means it is gone, i.e. done
     CREATE = "create"  # confirmed by reading before it is ever sent again
+    #: A bulk of create and delete actions only: sent again whole, every item that landed
+    #: before is refused (409) or not found (404); the caller settles each item.
+    BULK = "bulk"
     WRITE = "write"  # anything else: never repeated once it may have reached the server
 
 
@@ -607,6 +645,7 @@ _CREATE_ML = re.compile(
     r"^/_ml/(anomaly_detectors|datafeeds|data_frame/analytics|filters|calendars)/([^/_][^/]*)$"
 )
 _CREATE_DOC = re.compile(r"^/([^/_][^/]*)/_create/([^/]+)$")
+_BULK = re.compile(r"^(/[^/_][^/]*)?/_bulk$")
 
 
 def classify(call: Call) -> CallClass:
@@ -621,6 +660,10 @@ def classify(call: Call) -> CallClass:
         return CallClass.READ
     if call.method == "PUT" and (_CREATE_ML.match(call.path) or _CREATE_DOC.match(call.path)):
         return CallClass.CREATE
+    if call.method in ("PUT", "POST") and _BULK.match(call.path):
+        actions = bulk_actions(call.body)
+        if actions and set(actions) <= {"create", "delete"}:
+            return CallClass.BULK
     return CallClass.WRITE
 
 

@@ -293,6 +293,7 @@ class ClientCore:
                     attempts=sent,
                     duration=took,
                     node=request.node,
+                    repeated=maybe_applied,
                 )
                 if 200 <= status < 300:
                     self._check_product(call, answer_headers)

@@ -66,6 +66,9 @@ class ApiResponseMeta:
     #: True when the outcome was established after the original answer was lost or refused:
     #: by reading back a create, or by ES reporting an already-done transition or delete.
     confirmed: bool = False
+    #: True when the call was sent again after an attempt that may have taken effect (a lost
+    #: answer, 502/503/504): a bulk item refused as existing may be that attempt's own write.
+    repeated: bool = False
     #: Seconds the answering request took.
     duration: float = 0.0
     #: The address of the host that answered (scheme://host:port).

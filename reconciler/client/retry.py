@@ -10,7 +10,9 @@ Rules (ux-conventions.md §1.5, es-ml-api.md §5):
 - A lost answer (read timeout, dropped connection) or 502/503/504 may hide a call that took
   effect: reads, state transitions and deletes are repeated (a repeated `_close`/`_stop`
   is a 200; an already-done `_open`/`_start` or delete is recognised by the caller); a create
-  is confirmed by reading before it is sent again; any other write is not repeated.
+  is confirmed by reading before it is sent again; a bulk of creates and deletes only is
+  sent again whole (what landed the first time comes back 409 / 404, and the answer's
+  `meta.repeated` tells the caller to settle those items); any other write is not repeated.
 - 429 means ES rejected the request before executing it, so any call may be repeated.
 - Backoff is "equal jitter": `d = min(cap, base * 2**n)`, wait `d/2 + U(0, d/2)`, at least the
   server's `Retry-After`; attempts and total time are both bounded.
@@ -110,7 +112,7 @@ class RetryPolicy(BaseModel):
                 return Action.RETRY
         elif failure == "timeout" and not self.retry_on_timeout:
             return Action.GIVE_UP
-        if klass in (CallClass.READ, CallClass.TRANSITION, CallClass.DELETE):
+        if klass in (CallClass.READ, CallClass.TRANSITION, CallClass.DELETE, CallClass.BULK):
             return Action.RETRY
         if klass is CallClass.CREATE:
             return Action.CONFIRM

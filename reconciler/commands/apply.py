@@ -49,7 +49,6 @@ from rich.table import Table
 from rich.text import Text
 
 from reconciler import lock as cluster_lock
-from reconciler import registry
 from reconciler.apply import (
     DEFAULT_CONCURRENCY,
     ApplyResult,
@@ -62,7 +61,6 @@ from reconciler.apply import (
     result_document,
 )
 from reconciler.client import MLClient
-from reconciler.client.errors import BadRequestError, ClientError, NotFoundError, describe_error
 from reconciler.client.preflight import ClusterInfo
 from reconciler.cluster import read_cluster
 from reconciler.commands.common import (
@@ -380,35 +378,6 @@ def _take_lock(client: MLClient, options: dict[str, Any], plan: Plan | None = No
     return lock
 
 
-def _widen_registry(client: MLClient) -> None:
-    """Give the ownership registry mlsync's search window before a member is written.
-
-    One request (the settings update); two the first time, when there is no registry yet and
-    it is made with the window. Without it the registry, made by its first member write, would
-    keep Elasticsearch's default of 10 000, and a plan could not read a larger fleet's members
-    in one search. Not fatal: members are written either way, and a plan of up to 10 000
-    members reads them (one request more); the warning says what is missing.
-    """
-    update, create = registry.settings_calls()
-    try:
-        try:
-            client.perform(update)
-        except NotFoundError:
-            try:
-                client.perform(create)
-            except BadRequestError as exc:
-                if exc.message != "resource_already_exists_exception":
-                    raise
-                client.perform(update)  # made by another apply in between
-    except ClientError as exc:
-        echo_err(
-            f"Warning: could not set the search window of the ownership registry "
-            f"{registry.REGISTRY_INDEX} ({describe_error(exc)}); plans read at most "
-            f"{registry.PAGE} members of it until an apply can (it needs the manage "
-            "privilege on that index)"
-        )
-
-
 def _execute(
     plan: Plan,
     client: MLClient,
@@ -430,8 +399,6 @@ def _execute(
     with lock:
         if held is None:
             _stale_check(plan, client, info, saved=options["plan_file"] is not None)
-        if registry.writes_registry(step.call for step in plan.steps):
-            _widen_registry(client)
         if _stderr_is_tty():
             console = Console(stderr=True)
             with LiveProgress(console, len(plan.steps)) as live:
@@ -439,6 +406,8 @@ def _execute(
         else:
             with PlainProgress() as plain:
                 result = apply_plan(plan, client, on_event=plain, guard=lock.check, **common)
+    for warning in result.warnings:
+        echo_err(f"Warning: {warning}")
     if lock.release_error:
         echo_err(f"Warning: {lock.release_error}")
     return result

@@ -247,7 +247,10 @@ def bulk(ctx: Ctx, req: Request) -> Json:
             items.append({action: {**body, "status": status}})
         except EsError as err:
             errors = True
-            error = err.body().get("error", {})
+            # BulkItemResponse#toXContent renders an item's failure with
+            # ElasticsearchException.generateThrowableXContent: type, reason, metadata and
+            # caused_by, without the `root_cause` list only the REST error envelope adds.
+            error = {k: v for k, v in err.body()["error"].items() if k != "root_cause"}
             items.append(
                 {action: {"_index": index, "_id": doc_id, "status": err.status, "error": error}}
             )

@@ -114,6 +114,18 @@ def test_catalogue_endpoints() -> None:
         (api.post_calendar_events("c", []), CallClass.WRITE),
         (api.index_document("i", "d", {}), CallClass.WRITE),
         (api.revert_model_snapshot("j", "s"), CallClass.WRITE),
+        # A bulk of creates and deletes only: sent again, what landed is refused or gone.
+        (
+            api.bulk("i", [{"create": {"_id": "a"}}, {"x": 1}, {"delete": {"_id": "b"}}]),
+            CallClass.BULK,
+        ),
+        (
+            api.bulk("i", [{"create": {"_id": "a"}}, {"x": 1}, {"index": {"_id": "b"}}, {}]),
+            CallClass.WRITE,
+        ),
+        (api.bulk("i", [{"update": {"_id": "a"}}, {"doc": {}}]), CallClass.WRITE),
+        (api.bulk("i", [{"create": {"_id": "a"}}]), CallClass.WRITE),  # no source line
+        (api.bulk("i", []), CallClass.WRITE),
     ],
 )
 def test_classify(call: Call, klass: CallClass) -> None:

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from reconciler import AsyncMLClient, MLClient
+from reconciler.client import api
 from reconciler.client.errors import (
     BadRequestError,
     ConnectionError,
@@ -134,6 +135,29 @@ def test_a_lock_document_create_is_confirmed_by_its_content(client: MLClient, ad
     )
     assert resp.meta.confirmed and resp.body["result"] == "created" and resp.body["_seq_no"] >= 0
     assert len(admin.log("PUT", "/mlsync-locks/_create/default")) == 1
+
+
+def test_a_bulk_of_creates_whose_answer_is_lost_is_sent_again_and_says_so(
+    client: MLClient, admin: Admin
+) -> None:
+    admin.faults({"method": "POST", "path": "/_bulk$", "timeout": True, "times": 1})
+    ops = [{"create": {"_id": "a"}}, {"v": 1}, {"delete": {"_id": "gone"}}]
+    resp = client.perform(api.bulk("docs", ops), ndjson=True)
+    # The first attempt landed: the repeat finds its document (409) and nothing to delete.
+    assert [e["status"] for e in admin.log("POST", "/docs/_bulk")] == [200, 200]
+    assert [i["create"]["status"] for i in resp.body["items"][:1]] == [409]
+    assert resp.meta.repeated and not resp.meta.confirmed
+    fresh = client.perform(api.bulk("docs", [{"create": {"_id": "b"}}, {"v": 2}]), ndjson=True)
+    assert not fresh.meta.repeated
+
+
+def test_a_bulk_with_index_writes_is_not_sent_again_after_a_lost_answer(
+    client: MLClient, admin: Admin
+) -> None:
+    admin.faults({"method": "POST", "path": "/_bulk$", "timeout": True, "times": 1})
+    with pytest.raises(ConnectionTimeout):
+        client.perform(api.bulk("docs", [{"index": {"_id": "a"}}, {"v": 1}]), ndjson=True)
+    assert len(admin.log("POST", "/docs/_bulk")) == 1
 
 
 def test_a_delete_whose_answer_is_lost_is_done_when_the_retry_says_404(

@@ -45,6 +45,10 @@ def test_backoff_grows_then_caps() -> None:
         (CallClass.DELETE, 503, Action.RETRY),
         (CallClass.CREATE, "timeout", Action.CONFIRM),
         (CallClass.CREATE, 502, Action.CONFIRM),
+        (CallClass.BULK, "timeout", Action.RETRY),
+        (CallClass.BULK, "lost", Action.RETRY),
+        (CallClass.BULK, 503, Action.RETRY),
+        (CallClass.BULK, 500, Action.GIVE_UP),
         (CallClass.WRITE, "timeout", Action.GIVE_UP),
         (CallClass.WRITE, 504, Action.GIVE_UP),
         (CallClass.WRITE, 429, Action.RETRY),  # rejected before execution

@@ -109,3 +109,33 @@ def test_apply_gives_the_registry_its_window_first_made_or_already_there(tmp_pat
     (folder / "g.yaml").write_text("kind: Filter\nid: two\nspec: {items: [b]}\n")
     apply()
     assert window() == str(registry.WINDOW)
+
+
+def test_a_refused_window_is_a_warning_and_the_members_are_written(tmp_path: Path) -> None:
+    state = tmp_path / "state.db"
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / "f.yaml").write_text("kind: Filter\nid: one\nspec: {items: [a]}\n")
+    client = new_client(state)
+    denied = {
+        "type": "security_exception",
+        "reason": "action [indices:admin/settings/update] is unauthorized",
+    }
+    rules = [
+        {
+            "method": "PUT",
+            "path": "^/mlsync-registry(/_settings)?$",
+            "status": 403,
+            "body": {"error": {"root_cause": [denied], **denied}, "status": 403},
+        },
+    ]
+    client.perform(Call(method="PUT", path="/_sandbox/faults", body=rules))
+    client.close()
+    args = ["apply", str(folder), "--auto-approve", "--sandbox", "--sandbox-state", str(state)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "Warning: could not set the search window of the ownership registry" in result.output
+    assert "create_index and manage privileges" in result.output
+    client = new_client(state)
+    client.perform(Call(method="PUT", path="/_sandbox/faults", body=[]))
+    assert {str(r) for r in read_cluster(client).owners} == {"Filter/one"}

@@ -172,3 +172,39 @@ def test_bulk_update_merges_upserts_and_reports_missing_documents(api: Api) -> N
     assert items[2]["error"]["type"] == "document_missing_exception"
     assert items[2]["error"]["reason"] == "[2]: document missing"
     assert api.ok("GET", "/u/_doc/1")["_source"] == {"a": 1, "o": {"x": 1, "y": 2}}
+
+
+def test_bulk_items_fail_one_by_one_as_elasticsearch_renders_them(api: Api) -> None:
+    api.ok("PUT", "/r/_doc/taken", {"scope": "other"})
+    lines = [
+        {"create": {"_id": "new"}},
+        {"scope": "mine"},
+        {"create": {"_id": "taken"}},
+        {"scope": "mine"},
+        {"delete": {"_id": "missing"}},
+    ]
+    raw = "".join(json.dumps(line) + "\n" for line in lines)
+    resp = api.client.post(
+        "/r/_bulk?refresh=true", content=raw, headers={"content-type": "application/x-ndjson"}
+    )
+    assert resp.status_code == 200
+    body = resp.json()
+    assert body["errors"] is True
+    created, refused, missing = body["items"]
+    assert (created["create"]["status"], created["create"]["result"]) == (201, "created")
+    # BulkItemResponse: `_index`, `_id`, `status` and the failure's own fields, no root_cause.
+    conflict = refused["create"]
+    assert (conflict["_id"], conflict["status"]) == ("taken", 409)
+    assert conflict["error"]["type"] == "version_conflict_engine_exception"
+    assert "root_cause" not in conflict["error"]
+    assert conflict["error"]["index"] == "r"
+    # A delete of a missing document is no failure: 404 `not_found`, and alone `errors: false`.
+    assert (missing["delete"]["status"], missing["delete"]["result"]) == (404, "not_found")
+    assert "error" not in missing["delete"]
+    only = api.client.post(
+        "/r/_bulk",
+        content=json.dumps({"delete": {"_id": "missing"}}) + "\n",
+        headers={"content-type": "application/x-ndjson"},
+    )
+    assert only.json()["errors"] is False
+    assert api.ok("GET", "/r/_doc/taken")["_source"] == {"scope": "other"}
