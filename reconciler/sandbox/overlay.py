@@ -14,11 +14,12 @@ the base's indexes corrected for what this overlay assigned.
 A request that cannot change anything (GET and HEAD: Elasticsearch's read APIs are read-only)
 gets an overlay with `shared_reads`: values are handed out as the store parsed them, without a
 private copy and without the comparison at commit; only assignments are tracked and committed.
-That is safe because the store's parsed values live for one transaction and only values
-assigned (or handed out mutable, `store.Collection.view`) are written at flush: a handler that
-changed a shared value in place would change this request's view, never the stored state.
-Setting `CHECK_SHARED_READS` (the sandbox tests do) verifies at commit that no shared value was
-changed in place.
+Only values assigned (or handed out mutable, see `store.Collection.view_get`) are written at
+flush, and requests that may write get their own parses: a handler that changed a shared value
+in place would change what read-only requests of this process see (the store keeps parsed rows
+between transactions), never the stored state nor what a write reads. Setting
+`CHECK_SHARED_READS` (the sandbox tests do) verifies at commit that no shared value was changed
+in place.
 """
 
 from __future__ import annotations

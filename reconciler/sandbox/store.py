@@ -14,6 +14,11 @@ Secondary indexes (`INDEXES`: datafeeds by job, jobs by group, tasks with a pend
 ...) are derived from the stored values whenever a row is written; `Collection.lookup` answers
 from them, corrected for rows assigned earlier in the same transaction. An indexed field must
 therefore be changed by assigning the object (`coll[id] = value`), which every handler does.
+
+Read-only requests (`Collection.view_get`) get values parsed once and kept by the `Store`
+between transactions, keyed by collection and id with the JSON they were parsed from: a parse is
+reused only while the row read in the current transaction has the same JSON, so what another
+process wrote is always seen. These shared values must never be changed (overlay.py).
 """
 
 from __future__ import annotations
