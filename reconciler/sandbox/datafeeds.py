@@ -21,7 +21,7 @@ from reconciler.sandbox.exceptions import (
 )
 from reconciler.sandbox.expressions import expand_ids
 from reconciler.sandbox.jobs import get_job, job_state, missing_job
-from reconciler.sandbox.overlay import read
+from reconciler.sandbox.overlay import prefetch, read
 from reconciler.sandbox.validation import (
     check_fields,
     parse_date_math,
@@ -101,10 +101,14 @@ def datafeed_stats(ctx: Ctx, req: Request) -> Json:
         allow_no_match=req.flag("allow_no_match", True),
     )
     out = []
+    prefetch(ctx.state["datafeed_tasks"], ids)
+    prefetch(ctx.state["datafeed_searches"], ids)
+    prefetch(ctx.state["datafeeds"], ids)
+    results_index.prefetch(ctx, [ctx.state["datafeeds"][df_id]["job_id"] for df_id in ids])
     for df_id in ids:
         df = ctx.state["datafeeds"][df_id]
         task = ctx.state["datafeed_tasks"].get(df_id)
-        buckets = len(results_index.results(ctx, df["job_id"], "buckets"))
+        buckets = results_index.count(ctx, df["job_id"], "buckets")
         searches = int(ctx.state.get("datafeed_searches", {}).get(df_id, 0))
         entry: Json = {"datafeed_id": df_id, "state": datafeed_state(ctx, df_id)}
         if task is not None and cluster_settings.upgrade_mode_enabled(ctx):

@@ -414,10 +414,12 @@ def get_dfa(ctx: Ctx, req: Request) -> Json:
     exclude = req.flag("exclude_generated", False, body_too=False)
     items = []
     for dfa_id in _page(req, ids):
-        config = copy.deepcopy(ctx.state["dfa"][dfa_id])
-        if exclude:
-            for key in ("create_time", "version", "authorization"):
-                config.pop(key, None)
+        # A new top level (the answer is encoded before anything could change the rest).
+        config = {
+            k: v
+            for k, v in ctx.state["dfa"][dfa_id].items()
+            if not (exclude and k in ("create_time", "version", "authorization"))
+        }
         items.append(config)
     return {"count": len(ids), "data_frame_analytics": items}
 

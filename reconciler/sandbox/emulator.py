@@ -40,6 +40,7 @@ _ANON_DENIED = (
     "unable to authenticate with provided credentials and anonymous access is not allowed for "
     "this request"
 )
+_READ_ONLY = frozenset({"GET", "HEAD"})
 _COMPAT_RE = re.compile(r"compatible-with\s*=\s*(\d+)")
 _JSON_TYPES = (
     "application/json",
@@ -228,7 +229,8 @@ class Sandbox:
             upgrade_mode.check(ctx, route.handler)
             # Handlers work on a copy-on-write overlay: an error leaves the state untouched, and a
             # request costs what it touches, not the size of the whole state.
-            work = Overlay(ctx.state)
+            # GET and HEAD change nothing in Elasticsearch: their handlers read shared values.
+            work = Overlay(ctx.state, shared_reads=method in _READ_ONLY)
             work_ctx = Ctx(work, ctx.config, ctx.now)  # type: ignore[arg-type]
             try:
                 result = route.handler(work_ctx, request)

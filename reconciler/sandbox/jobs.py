@@ -28,7 +28,7 @@ from reconciler.sandbox.exceptions import (
     not_found,
 )
 from reconciler.sandbox.expressions import expand_ids
-from reconciler.sandbox.overlay import read
+from reconciler.sandbox.overlay import prefetch, prefetch_index, read
 from reconciler.sandbox.transitions import default_model_size_stats, finish_close
 from reconciler.sandbox.validation import check_fields, non_negative, parse_duration, validate_id
 
@@ -184,6 +184,9 @@ def get_jobs(ctx: Ctx, req: Request) -> Json:
     """GET /_ml/anomaly_detectors[/{job_id}]."""
     ids = expand_jobs(ctx, req.path_params.get("job_id"), req.flag("allow_no_match", True))
     exclude = req.flag("exclude_generated", False)
+    datafeeds = ctx.state["datafeeds"]
+    prefetch_index(datafeeds, "job_id", ids)
+    prefetch(datafeeds, [d for i in ids for d in datafeeds.lookup("job_id", i)])
     return {"count": len(ids), "jobs": [render_job(ctx, i, exclude_generated=exclude) for i in ids]}
 
 
@@ -247,6 +250,8 @@ def job_stats_entry(ctx: Ctx, job_id: str) -> Json:
 def job_stats(ctx: Ctx, req: Request) -> Json:
     """GET /_ml/anomaly_detectors[/{job_id}]/_stats."""
     ids = expand_jobs(ctx, req.path_params.get("job_id"), req.flag("allow_no_match", True))
+    prefetch(ctx.state["job_tasks"], ids)
+    results_index.prefetch(ctx, ids)
     return {"count": len(ids), "jobs": [job_stats_entry(ctx, i) for i in ids]}
 
 

@@ -10,25 +10,55 @@ overlay copies only what a handler touches: a collection (`jobs`, `datafeeds`, .
 in a nested overlay, and a single resource is deep-copied the first time it is read. On commit
 only values that differ from the base are written back, and index lookups (`lookup`) answer from
 the base's indexes corrected for what this overlay assigned.
+
+A request that cannot change anything (GET and HEAD: Elasticsearch's read APIs are read-only)
+gets an overlay with `shared_reads`: values are handed out as the store parsed them, without a
+private copy and without the comparison at commit; only assignments are tracked and committed.
+Only values assigned (or handed out mutable, see `store.Collection.view_get`) are written at
+flush, and requests that may write get their own parses: a handler that changed a shared value
+in place would change what read-only requests of this process see (the store keeps parsed rows
+between transactions), never the stored state nor what a write reads. Setting
+`CHECK_SHARED_READS` (the sandbox tests do) verifies at commit that no shared value was changed
+in place.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Iterable, Iterator, MutableMapping
 from typing import Any
 
 _DELETED = object()
 
+#: Verify at commit that no value handed out by a `shared_reads` overlay was changed in place
+#: (costs a copy of every value read; the sandbox tests turn it on).
+CHECK_SHARED_READS = False
+
+
+class SharedValueChanged(AssertionError):
+    """A handler of a read-only request changed a value it only read (an emulator bug)."""
+
 
 class Overlay(MutableMapping[str, Any]):
-    """A mutable view over `base`; `depth` 0 is the state, 1 a collection inside it."""
+    """A mutable view over `base`; `depth` 0 is the state, 1 a collection inside it.
 
-    def __init__(self, base: MutableMapping[str, Any], depth: int = 0) -> None:
+    `shared_reads`: values read are the base's own, for reading only (see the module docstring).
+    """
+
+    def __init__(
+        self, base: MutableMapping[str, Any], depth: int = 0, *, shared_reads: bool = False
+    ) -> None:
         self._base = base
         self._depth = depth
+        self._shared = shared_reads
         self._changes: dict[str, Any] = {}
         self._written: set[str] = set()  # keys assigned or deleted (not just read)
+        # CHECK_SHARED_READS: key → (value handed out, a copy of it then)
+        self._handed: dict[str, tuple[Any, Any]] = {}
+        # shared reads of a collection: the base's `view_get` (store.Collection) or `get`
+        self._view: Any = None
+        if shared_reads and depth == 1:
+            self._view = getattr(base, "view_get", None) or base.get
 
     def __getitem__(self, key: str) -> Any:
         if key in self._changes:
@@ -36,16 +66,34 @@ class Overlay(MutableMapping[str, Any]):
             if value is _DELETED:
                 raise KeyError(key)
             return value
+        if self._view is not None:
+            value = self._view(key, _DELETED)
+            if value is _DELETED:
+                raise KeyError(key)
+            if CHECK_SHARED_READS:
+                self._remember(key, value)
+            return value
         if self._depth == 0:
             value = _peek(self._base, key)
             if not isinstance(value, MutableMapping):
                 return value
-            value = Overlay(value, 1)
+            value = Overlay(value, 1, shared_reads=self._shared)
         else:
             value = _private(self._base, key)
             if not isinstance(value, dict | list):
                 return value
         self._changes[key] = value
+        return value
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """`self[key]`, or `default` when absent (without an exception for shared reads)."""
+        if self._view is None or key in self._changes:
+            return super().get(key, default)
+        value = self._view(key, _DELETED)
+        if value is _DELETED:
+            return default
+        if CHECK_SHARED_READS:
+            self._remember(key, value)
         return value
 
     def __setitem__(self, key: str, value: Any) -> None:
@@ -88,11 +136,33 @@ class Overlay(MutableMapping[str, Any]):
             if value is _DELETED:
                 raise KeyError(key)
             return _copy(_plain(value))
+        if self._view is not None:
+            return self[key]
         return _private(self._base, key)
+
+    def _remember(self, key: str, value: Any) -> None:
+        """Keep a copy of a shared value to check at commit that it was not changed."""
+        if isinstance(value, dict | list) and key not in self._handed:
+            self._handed[key] = (value, _copy(value))
+
+    def prefetch(self, keys: Iterable[str]) -> None:
+        """Tell the base (a store collection) that these values are about to be read."""
+        base_prefetch = getattr(self._base, "prefetch", None)
+        if base_prefetch is not None:
+            base_prefetch([key for key in keys if key not in self._changes])
+
+    def prefetch_index(self, index: str, keys: Iterable[str]) -> None:
+        """Tell the base that lookups of these keys in `index` are about to come."""
+        ahead = getattr(self._base, "prefetch_index", None)
+        if ahead is not None:
+            ahead(index, keys)
 
     def lookup(self, index: str, key: str) -> list[str]:
         """Ids listed under `key` in the base's `index`, with this overlay's assignments."""
-        found = set(self._base.lookup(index, key))  # type: ignore[attr-defined]
+        stored: list[str] = self._base.lookup(index, key)  # type: ignore[attr-defined]
+        if not self._written:
+            return stored
+        found = set(stored)
         keys_of = self._base.index_function(index)  # type: ignore[attr-defined]
         for oid in self._written:
             value = self._changes[oid]
@@ -116,6 +186,9 @@ class Overlay(MutableMapping[str, Any]):
 
     def commit(self) -> None:
         """Write every change into the base document (values equal to the base are skipped)."""
+        for key, (value, before) in self._handed.items():
+            if key not in self._written and value != before:
+                raise SharedValueChanged(f"[{key}] was changed in place by a read-only request")
         for key, value in self._changes.items():
             if value is _DELETED:
                 self._base.pop(key, None)
@@ -135,6 +208,20 @@ def read(mapping: Any, key: str) -> Any:
     """A private copy of `mapping[key]` for reading; through an overlay it is not tracked."""
     reader = getattr(mapping, "read", None)
     return _copy(mapping[key]) if reader is None else reader(key)
+
+
+def prefetch(mapping: Any, keys: Iterable[str]) -> None:
+    """Read ahead the values of `keys` (one query for many rows) when `mapping` can."""
+    ahead = getattr(mapping, "prefetch", None)
+    if ahead is not None:
+        ahead(keys)
+
+
+def prefetch_index(mapping: Any, index: str, keys: Iterable[str]) -> None:
+    """Read ahead the entries of `keys` in `mapping`'s `index` when it can."""
+    ahead = getattr(mapping, "prefetch_index", None)
+    if ahead is not None:
+        ahead(index, keys)
 
 
 def _peek(mapping: Any, key: str) -> Any:

@@ -14,6 +14,11 @@ Secondary indexes (`INDEXES`: datafeeds by job, jobs by group, tasks with a pend
 ...) are derived from the stored values whenever a row is written; `Collection.lookup` answers
 from them, corrected for rows assigned earlier in the same transaction. An indexed field must
 therefore be changed by assigning the object (`coll[id] = value`), which every handler does.
+
+Read-only requests (`Collection.view_get`) get values parsed once and kept by the `Store`
+between transactions, keyed by collection and id with the JSON they were parsed from: a parse is
+reused only while the row read in the current transaction has the same JSON, so what another
+process wrote is always seen. These shared values must never be changed (overlay.py).
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +67,16 @@ IndexKeys = Callable[[Any], list[str]]
 #: also looks up each one's task, results and forecasts, mostly absent: one query answers all.
 BULK_AFTER = 64
 BULK_RATIO = 4
+
+#: Ids per query of `Collection.prefetch` (SQLite allows 32 766 parameters since 3.32).
+PREFETCH_CHUNK = 500
+
+#: Parsed rows kept between transactions for read-only requests (`Collection.view_get`); the
+#: table is emptied when it reaches this many (a bound on memory, not a tuning knob).
+PARSED_LIMIT = 100_000
+
+#: (collection, id) → (the row's JSON, that JSON parsed once): shared, never to be changed.
+ParsedRows = dict[tuple[str, str], tuple[str, Any]]
 
 
 def _task_pending(task: Any) -> list[str]:
@@ -137,6 +152,7 @@ CREATE TABLE request_counts (endpoint TEXT PRIMARY KEY, n INTEGER NOT NULL) WITH
 """
 
 _MISSING: Any = object()
+_UNSET: Any = object()
 
 
 class StateFileError(Exception):
@@ -160,12 +176,18 @@ class Collection(MutableMapping[str, Any]):
 
     `__getitem__` hands out the cached object itself (callers outside an overlay may mutate it
     in place; `State.flush` compares its JSON with what was loaded). `peek` reads without that
-    bookkeeping, for the overlay, which copies before anyone can mutate.
+    bookkeeping, for the overlay, which copies before anyone can mutate. `view_get` serves
+    read-only requests from `parsed`, the store's rows parsed by earlier transactions, valid
+    while the row's JSON is the same.
     """
 
-    def __init__(self, conn: sqlite3.Connection, name: str) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection, name: str, parsed: ParsedRows | None = None
+    ) -> None:
         self._conn = conn
         self.name = name
+        self._parsed: ParsedRows = {} if parsed is None else parsed
+        self._views: dict[str, Any] = {}  # id → value from `_parsed` (shared, read-only)
         self._indexes = INDEXES.get(name, {})
         self._cache: dict[str, Any] = {}  # id → value, or _MISSING (absent / deleted)
         self._loaded: dict[str, str | None] = {}  # id → JSON as stored (None: no row)
@@ -175,6 +197,11 @@ class Collection(MutableMapping[str, Any]):
         self._complete = False  # every stored row is in `_loaded` (absent ids have no row)
         self._point_reads = 0
         self._next_bulk_check = BULK_AFTER
+        # index → lookups so far, the stored entries read (key → ids), and the indexes read
+        # whole; the idx table changes only at flush, which ends the transaction
+        self._index_lookups: dict[str, int] = {}
+        self._index_known: dict[str, dict[str, list[str]]] = {}
+        self._index_complete: set[str] = set()
 
     # --- rows ------------------------------------------------------------------------------
 
@@ -197,25 +224,49 @@ class Collection(MutableMapping[str, Any]):
         self._loaded[key] = text
         return text
 
-    def _load_all_if_small(self) -> None:
-        """Read every row in one query if there are at most `BULK_RATIO` x the point reads so far.
+    def prefetch(self, keys: Iterable[str]) -> None:
+        """Read the rows of `keys` not read yet in a few queries (a request about to read them).
 
-        The request then costs at most a constant factor more than what it read already, and
-        each further read, hit or miss, needs no query. (The count is a scan of the collection's
-        index entries inside SQLite, done once per doubling of the point reads.)
+        Absent keys are remembered as absent; nothing is parsed.
         """
         if self._cleared or self._complete:
             return
+        wanted = [key for key in dict.fromkeys(keys) if key not in self._loaded]
+        if len(wanted) >= BULK_AFTER and self._load_all_if_small(len(wanted)):
+            return  # (a collection not much larger than what is wanted: one query for all)
+        for start in range(0, len(wanted), PREFETCH_CHUNK):
+            chunk = wanted[start : start + PREFETCH_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            for key, text in self._conn.execute(
+                f"SELECT id, value FROM objects WHERE coll = ? AND id IN ({marks})",
+                (self.name, *chunk),
+            ):
+                self._loaded[key] = text
+            for key in chunk:
+                self._loaded.setdefault(key, None)
+
+    def _load_all_if_small(self, reads: int | None = None) -> bool:
+        """Read every row in one query if there are at most `BULK_RATIO` x `reads` of them.
+
+        `reads`: the point reads so far (default) or the rows about to be read (`prefetch`).
+        The request then costs at most a constant factor more than what it reads anyway, and
+        each further read, hit or miss, needs no query. (The count is a scan of the collection's
+        index entries inside SQLite, done once per doubling of the point reads.) Returns
+        whether every row is now loaded.
+        """
+        if self._cleared or self._complete:
+            return self._complete
         stored = self._conn.execute(
             "SELECT count(*) FROM objects WHERE coll = ?", (self.name,)
         ).fetchone()[0]
-        if stored > BULK_RATIO * self._point_reads:
-            return
+        if stored > BULK_RATIO * (self._point_reads if reads is None else reads):
+            return False
         for key, text in self._conn.execute(
             "SELECT id, value FROM objects WHERE coll = ?", (self.name,)
         ):
             self._loaded.setdefault(key, text)
         self._complete = True
+        return True
 
     def _fetch(self, key: str) -> Any:
         if key in self._cache:
@@ -241,6 +292,40 @@ class Collection(MutableMapping[str, Any]):
             raise KeyError(key)
         return json.loads(text)
 
+    def view_get(self, key: str, default: Any = None) -> Any:
+        """The value for a read-only request (`default` when absent): shared unless exposed.
+
+        A value not handed out mutable is never written at flush, so sharing it is safe even
+        if a caller changed it; one already exposed (assigned, or settled before the handler)
+        is written from the cache, so the caller gets a copy of it.
+        """
+        value = self._views.get(key, _UNSET)  # (exposing a value drops it from `_views`)
+        if value is not _UNSET:
+            return default if value is _MISSING else value
+        if key in self._exposed:
+            value = self._cache[key]
+            return default if value is _MISSING else json.loads(_dumps(value))
+        value = self._cache.get(key, _UNSET)
+        if value is not _UNSET:
+            return default if value is _MISSING else value
+        text = self._text(key)
+        if text is None:
+            self._views[key] = _MISSING
+            return default
+        # The row parsed by an earlier transaction, if its JSON is still the same (any process
+        # may have written it since: the text read in this transaction is the truth).
+        slot = (self.name, key)
+        known = self._parsed.get(slot)
+        if known is not None and known[0] == text:
+            value = known[1]
+        else:
+            value = json.loads(text)
+            if len(self._parsed) >= PARSED_LIMIT:
+                self._parsed.clear()
+            self._parsed[slot] = (text, value)
+        self._views[key] = value
+        return value
+
     def peek(self, key: str) -> Any:
         """The value for reading only (KeyError when absent)."""
         value = self._fetch(key)
@@ -251,30 +336,52 @@ class Collection(MutableMapping[str, Any]):
     def __getitem__(self, key: str) -> Any:
         value = self.peek(key)
         self._exposed.add(key)
+        self._views.pop(key, None)
         return value
 
     def __setitem__(self, key: str, value: Any) -> None:
-        self._fetch(key)
+        self._text(key)  # what is stored, for flush to compare with (no need to parse it)
         self._cache[key] = value
         self._exposed.add(key)
         self._assigned.add(key)
+        self._views.pop(key, None)
 
     def __delitem__(self, key: str) -> None:
-        if self._fetch(key) is _MISSING:
+        if key not in self:
             raise KeyError(key)
         self._cache[key] = _MISSING
         self._exposed.add(key)
         self._assigned.add(key)
+        self._views.pop(key, None)
 
     def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and self._fetch(key) is not _MISSING
+        if not isinstance(key, str):
+            return False
+        value = self._cache.get(key, _UNSET)
+        if value is not _UNSET:
+            return value is not _MISSING
+        return self._text(key) is not None  # no parse needed
 
     def _stored_ids(self) -> list[str]:
+        """Every stored id, in write order; their rows' JSON is kept too (not parsed).
+
+        A request that lists a collection (`_all`, a wildcard) mostly reads what it listed:
+        reading the rows with their ids spares a query per row later (`_text`).
+        """
         if self._cleared:
             return []
+        if self._complete:
+            rows = self._conn.execute(
+                "SELECT id FROM objects WHERE coll = ? ORDER BY seq", (self.name,)
+            ).fetchall()
+            return [row[0] for row in rows]
         rows = self._conn.execute(
-            "SELECT id FROM objects WHERE coll = ? ORDER BY seq", (self.name,)
+            "SELECT id, value FROM objects WHERE coll = ? ORDER BY seq", (self.name,)
         ).fetchall()
+        loaded = self._loaded
+        for key, text in rows:
+            loaded.setdefault(key, text)
+        self._complete = True
         return [row[0] for row in rows]
 
     def __iter__(self) -> Iterator[str]:
@@ -309,6 +416,7 @@ class Collection(MutableMapping[str, Any]):
         for key in self._stored_ids():
             self._loaded.setdefault(key, "")  # deleted below even if never loaded
         self._cleared = True
+        self._views.clear()
         for key in list(self._cache):
             self._cache[key] = _MISSING
         for key in self._loaded:
@@ -322,16 +430,70 @@ class Collection(MutableMapping[str, Any]):
         """The function giving the keys an object is listed under in `index`."""
         return self._indexes[index]
 
+    def _stored_lookup(self, index: str, key: str) -> set[str]:
+        """Ids listed under `key` in the stored `index` (as of the transaction's start).
+
+        Each key is queried once per transaction, or not at all once `prefetch_index` read it.
+        Like rows (`_load_all_if_small`): once a transaction's lookups in one index add up to a
+        quarter of that index's entries, the whole index is read in one query and the further
+        lookups need none (a GET of every job looks up each one's datafeed and documents).
+        """
+        if self._cleared:
+            return set()
+        known = self._index_known.setdefault(index, {})
+        ids = known.get(key)
+        if ids is not None:
+            return set(ids)
+        if index not in self._index_complete:
+            done = self._index_lookups[index] = self._index_lookups.get(index, 0) + 1
+            if done >= BULK_AFTER and done & (done - 1) == 0:  # at 64, 128, 256, ... lookups
+                self._load_index_if_small(index, done)
+        if index in self._index_complete:
+            return set(known.get(key, ()))
+        rows = self._conn.execute(
+            "SELECT id FROM idx WHERE coll = ? AND name = ? AND key = ?",
+            (self.name, index, key),
+        ).fetchall()
+        known[key] = [row[0] for row in rows]
+        return set(known[key])
+
+    def _load_index_if_small(self, index: str, lookups: int) -> None:
+        stored = self._conn.execute(
+            "SELECT count(*) FROM idx WHERE coll = ? AND name = ?", (self.name, index)
+        ).fetchone()[0]
+        if stored > BULK_RATIO * lookups:
+            return
+        table: dict[str, list[str]] = {}
+        for key, oid in self._conn.execute(
+            "SELECT key, id FROM idx WHERE coll = ? AND name = ?", (self.name, index)
+        ):
+            table.setdefault(key, []).append(oid)
+        self._index_known[index] = table
+        self._index_complete.add(index)
+
+    def prefetch_index(self, index: str, keys: Iterable[str]) -> None:
+        """Read the stored entries of `index` under `keys` in a few queries (lookups to come)."""
+        if self._cleared or index in self._index_complete:
+            return
+        known = self._index_known.setdefault(index, {})
+        wanted = [key for key in dict.fromkeys(keys) if key not in known]
+        for start in range(0, len(wanted), PREFETCH_CHUNK):
+            chunk = wanted[start : start + PREFETCH_CHUNK]
+            for key in chunk:
+                known[key] = []
+            marks = ",".join("?" * len(chunk))
+            for key, oid in self._conn.execute(
+                f"SELECT key, id FROM idx WHERE coll = ? AND name = ? AND key IN ({marks})",
+                (self.name, index, *chunk),
+            ):
+                known[key].append(oid)
+
     def lookup(self, index: str, key: str) -> list[str]:
         """Ids listed under `key` in `index`, sorted, including this transaction's changes."""
+        found = self._stored_lookup(index, key)
+        if not self._assigned:
+            return sorted(found)
         keys_of = self._indexes[index]
-        found: set[str] = set()
-        if not self._cleared:
-            rows = self._conn.execute(
-                "SELECT id FROM idx WHERE coll = ? AND name = ? AND key = ?",
-                (self.name, index, key),
-            ).fetchall()
-            found = {row[0] for row in rows}
         for oid in self._assigned:
             value = self._cache[oid]
             if value is not _MISSING and key in keys_of(value):
@@ -363,6 +525,8 @@ class Collection(MutableMapping[str, Any]):
     def flush(self) -> None:
         """Write the rows whose JSON changed, and their index rows."""
         conn = self._conn
+        self._index_known.clear()  # the idx rows change below
+        self._index_complete.clear()
         if self._cleared:
             conn.execute("DELETE FROM objects WHERE coll = ?", (self.name,))
             conn.execute("DELETE FROM idx WHERE coll = ?", (self.name,))
@@ -407,8 +571,9 @@ class Collection(MutableMapping[str, Any]):
 class State(MutableMapping[str, Any]):
     """The state inside one transaction: collections, single values and the request log."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, parsed: ParsedRows | None = None) -> None:
         self._conn = conn
+        self._parsed: ParsedRows = {} if parsed is None else parsed
         self._collections: dict[str, Collection] = {}
         self._values: dict[str, Any] = {}
         self._loaded: dict[str, str | None] = {}
@@ -416,7 +581,7 @@ class State(MutableMapping[str, Any]):
     def __getitem__(self, key: str) -> Any:
         if key in COLLECTIONS:
             if key not in self._collections:
-                self._collections[key] = Collection(self._conn, key)
+                self._collections[key] = Collection(self._conn, key, self._parsed)
             return self._collections[key]
         if key == "requests":
             return self.requests()
@@ -533,6 +698,7 @@ class Store:
         self.path = None if path is None else Path(path)
         self._lock = threading.RLock()
         self._state: State | None = None
+        self._parsed: ParsedRows = {}  # shared by this store's transactions (Collection)
         self._conn = self._connect()
 
     def _connect(self) -> sqlite3.Connection:
@@ -586,7 +752,7 @@ class Store:
                 self._conn.execute("BEGIN IMMEDIATE")
             except sqlite3.DatabaseError as exc:
                 raise StateFileError(str(exc)) from None
-            state = State(self._conn)
+            state = State(self._conn, self._parsed)
             self._state = state
             try:
                 yield state

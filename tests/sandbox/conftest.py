@@ -8,7 +8,7 @@ import httpx
 import pytest
 from sandbox_helpers import Api, Clock
 
-from reconciler.sandbox import Sandbox, SandboxTransport
+from reconciler.sandbox import Sandbox, SandboxTransport, overlay
 
 
 @pytest.fixture
@@ -25,3 +25,9 @@ def sandbox(clock: Clock) -> Sandbox:
 def api(sandbox: Sandbox) -> Iterator[Api]:
     with httpx.Client(transport=SandboxTransport(sandbox), base_url="http://sandbox") as client:
         yield Api(client, sandbox)
+
+
+@pytest.fixture(autouse=True)
+def check_shared_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every sandbox test also checks that read-only requests change no value in place."""
+    monkeypatch.setattr(overlay, "CHECK_SHARED_READS", True)
