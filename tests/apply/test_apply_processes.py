@@ -172,7 +172,9 @@ def test_two_concurrent_applies_exactly_one_proceeds(tmp_path: Path) -> None:
 def test_sigterm_mid_apply_releases_the_lock_and_reports(tmp_path: Path) -> None:
     # A cancelled CI job sends SIGTERM: apply stops, reports, releases the lock, exits 1.
     state = tmp_path / "state.json"
-    sandbox = new_state(state, transition_delay=0.2)
+    # Opens take 1.5 s: the signal lands while the apply waits for them, however slow the
+    # machine (with 0.2 s, a loaded machine saw the apply end before the signal was sent).
+    sandbox = new_state(state, transition_delay=1.5)
     manifests = write_manifests(tmp_path, 2)
     proc = spawn_apply(state, manifests, "--lock-ttl", "300")
     deadline = time.monotonic() + 60
