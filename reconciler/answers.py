@@ -36,7 +36,9 @@ Number = StrictInt | StrictFloat
 
 
 class _Shape(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    # Extra fields pass either way ("allow" or "ignore"); the checked models are dropped once
+    # checked, and ignoring saves keeping a copy of every extra field of every item.
+    model_config = ConfigDict(extra="ignore")
 
 
 # ----------------------------------------------------------------------------- datafeeds

@@ -135,12 +135,12 @@ def read_cluster(client: ClientLike, info: ClusterInfoLike | None = None) -> Liv
     # `custom_settings` whole. The generated fields are dropped by the canonical form.
     embedded: dict[str, Json] = {}
     for body in _read(client, api.get_jobs("_all"), "jobs"):
-        ref = Ref(kind=Kind.JOB, id=body["job_id"])
+        ref = Ref.of(Kind.JOB, body["job_id"])
         if isinstance(body.get("datafeed_config"), dict):
             feed = body["datafeed_config"]
             embedded[feed["datafeed_id"]] = feed
         stats = job_stats.get(ref.id, {})
-        state[ref] = Resource(
+        state[ref] = _live(
             ref=ref,
             body=body,
             state=stats.get("state", "closed"),
@@ -161,10 +161,10 @@ def read_cluster(client: ClientLike, info: ClusterInfoLike | None = None) -> Liv
     if feed_stats.keys() - embedded.keys():
         feeds = _read(client, api.get_datafeeds("_all"), "datafeeds")
     for body in feeds:
-        ref = Ref(kind=Kind.DATAFEED, id=body["datafeed_id"])
-        job = state.get(Ref(kind=Kind.JOB, id=str(body.get("job_id"))))
+        ref = Ref.of(Kind.DATAFEED, body["datafeed_id"])
+        job = state.get(Ref.of(Kind.JOB, str(body.get("job_id"))))
         stats = feed_stats.get(ref.id, {})
-        state[ref] = Resource(
+        state[ref] = _live(
             ref=ref,
             body=body,
             state=stats.get("state", "stopped"),
@@ -188,14 +188,14 @@ def read_cluster(client: ClientLike, info: ClusterInfoLike | None = None) -> Liv
         lambda f, n: api.get_data_frame_analytics("_all", from_=f, size=n, exclude_generated=True),
         "data_frame_analytics",
     ):
-        ref = Ref(kind=Kind.DFA, id=body["id"])
+        ref = Ref.of(Kind.DFA, body["id"])
         stats = dfa_stats.get(ref.id, {})
         progress = stats.get("progress") or []
         completed = bool(progress) and all(p.get("progress_percent") == 100 for p in progress)
         # It started at least once: its destination index may hold documents (reindexed ones,
         # results), so a replace must empty it (a first start refuses a non-empty one).
         ran = any(int(p.get("progress_percent") or 0) > 0 for p in progress)
-        state[ref] = Resource(
+        state[ref] = _live(
             ref=ref,
             body=body,
             state=stats.get("state", "stopped"),
@@ -203,18 +203,18 @@ def read_cluster(client: ClientLike, info: ClusterInfoLike | None = None) -> Liv
             facts={"completed": completed, "ran": ran, "failure": _failure(stats)},
         )
     for body in _read_pages(client, lambda f, n: api.get_filters(None, f, n), "filters"):
-        ref = Ref(kind=Kind.FILTER, id=body["filter_id"])
-        state[ref] = Resource(ref=ref, body=body)
+        ref = Ref.of(Kind.FILTER, body["filter_id"])
+        state[ref] = _live(ref=ref, body=body)
     events: dict[str, list[dict[str, Any]]] = {}
     for event in _read_pages(client, lambda f, n: api.get_calendar_events("_all", f, n), "events"):
         events.setdefault(str(event.get("calendar_id")), []).append(event)
     for body in _read_pages(client, lambda f, n: api.get_calendars(None, f, n), "calendars"):
-        ref = Ref(kind=Kind.CALENDAR, id=body["calendar_id"])
+        ref = Ref.of(Kind.CALENDAR, body["calendar_id"])
         own_events = events.get(ref.id, [])
         event_ids = {
             event_key(canonical_event(e)): e["event_id"] for e in own_events if "event_id" in e
         }
-        state[ref] = Resource(
+        state[ref] = _live(
             ref=ref, body={**body, "events": own_events}, facts={"event_ids": event_ids}
         )
 
@@ -291,6 +291,15 @@ def _canonical(
         except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
             raise unexpected(_SOURCE_PATH[ref.kind], f"{ref}: {exc}") from None
     return out
+
+
+def _live(**fields: Any) -> Resource:
+    """A live `Resource` from values the answers' shapes have checked already (`answers`).
+
+    `model_construct` takes them as they are: validating again would only copy every body
+    (and pydantic's validation of `dict[str, Any]` checks nothing a JSON object can fail).
+    """
+    return Resource.model_construct(**fields)
 
 
 def _failure(stats: dict[str, Any]) -> str | None:

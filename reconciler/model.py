@@ -8,6 +8,7 @@ Both the desired side (manifests) and the live side (cluster) are read into the 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
@@ -68,6 +69,16 @@ class Ref(BaseModel):
             return self.id == other.id and self.kind == other.kind
         return NotImplemented
 
+    @classmethod
+    def of(cls, kind: Kind, ident: str) -> Ref:
+        """`Ref(kind=kind, id=ident)`, one shared value per address (refs are immutable).
+
+        Building a pydantic value costs far more than finding it again, and the planner and
+        the cluster reader name the same few thousand addresses over and over (a datafeed's
+        job, a calendar's jobs); a dict lookup with the same object skips `__eq__` too.
+        """
+        return _shared_ref(kind, ident)
+
     @property
     def sort_key(self) -> tuple[int, str]:
         """Parents-first, then by id: the deterministic order of plans and output."""
@@ -84,6 +95,11 @@ class Ref(BaseModel):
                 return cls(kind=kind, id=ident)
         names = ", ".join(k.value for k in Kind)
         raise ValueError(f"unknown kind {kind_text!r} in {text!r}; expected one of {names}")
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _shared_ref(kind: Kind, ident: str) -> Ref:
+    return Ref(kind=kind, id=ident)
 
 
 class SourceLocation(BaseModel):

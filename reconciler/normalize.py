@@ -145,22 +145,31 @@ def _copy(value: Any) -> Any:
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
+def _copy_without(body: Body, names: frozenset[str]) -> Body:
+    """A copy of `body` without its top-level keys in `names` (see `_copy`)."""
+    return {k: v if type(v) in _SCALARS else _copy(v) for k, v in body.items() if k not in names}
+
+
 def copy_body(body: Body) -> Body:
     """A copy of a body that can be changed without touching the original (see `_copy`)."""
     copied: Body = _copy(body)
     return copied
 
 
+#: The values an optional field may have that mean the same as leaving it out.
+_EMPTY: tuple[Any, ...] = ("", [], {}, None)
+
+
 def _drop_empty(body: Body, *keys: str) -> None:
     """Optional fields whose empty value means the same as absent (`""`, `[]`, `{}`)."""
     for key in keys:
-        if key in body and body[key] in ("", [], {}, None):
+        if key in body and body[key] in _EMPTY:
             del body[key]
 
 
 def _fill(body: Body, key: str, default: Any) -> None:
-    if key not in body or body[key] is None:
-        body[key] = _copy(default)
+    if body.get(key) is None:  # absent, or null
+        body[key] = default if type(default) in _SCALARS else _copy(default)
 
 
 # ----------------------------------------------------------------------------- jobs
@@ -178,6 +187,7 @@ JOB_GENERATED = (
     "blocked",
     "datafeed_config",
 )
+_JOB_GENERATED = frozenset(JOB_GENERATED)  # a set for the per-key test
 
 
 #: The stop words of the default categorization analyzer (es-ml-api.md §1.2,
@@ -279,7 +289,7 @@ def _canonical_analysis_config(config: Body) -> Body:
 
 def canonical_job(body: Body, defaults: ServerDefaults) -> Body:
     """Canonical anomaly detection job configuration (es-ml-api.md §1.1-§1.5)."""
-    out = {k: _copy(v) for k, v in body.items() if k not in JOB_GENERATED}
+    out = _copy_without(body, _JOB_GENERATED)
     out = ownership.without_marker(Kind.JOB, out)
     if isinstance(out.get("custom_settings"), dict):
         # Kibana adds `created_by`; `exclude_generated` strips it too (§1.1).
@@ -327,6 +337,7 @@ def canonical_job(body: Body, defaults: ServerDefaults) -> Body:
 # ----------------------------------------------------------------------------- datafeeds
 
 DATAFEED_GENERATED = ("datafeed_id", "authorization", "headers")
+_DATAFEED_GENERATED = frozenset(DATAFEED_GENERATED)
 
 #: SearchRequest.DEFAULT_INDICES_OPTIONS, as GET returns it (§2.1).
 DEFAULT_INDICES_OPTIONS: Body = {
@@ -358,7 +369,7 @@ def canonical_expand_wildcards(value: Any) -> Any:
 
 def canonical_datafeed(body: Body) -> Body:
     """Canonical datafeed configuration (es-ml-api.md §2.1-§2.4)."""
-    out = {k: _copy(v) for k, v in body.items() if k not in DATAFEED_GENERATED}
+    out = _copy_without(body, _DATAFEED_GENERATED)
     if "indexes" in out:  # alias (§2.1)
         out.setdefault("indices", out.pop("indexes"))
     if "aggs" in out:
@@ -394,6 +405,7 @@ def canonical_datafeed(body: Body) -> Body:
 # ----------------------------------------------------------------------------- DFA
 
 DFA_GENERATED = ("id", "create_time", "version", "authorization")
+_DFA_GENERATED = frozenset(DFA_GENERATED)
 
 #: Analysis defaults as returned by the server (§3.2). Values depending on the
 #: dependent variable are filled in `_canonical_analysis`.
@@ -451,7 +463,7 @@ def _canonical_fields_filter(value: Any) -> Any:
 
 def canonical_dfa(body: Body, defaults: ServerDefaults) -> Body:
     """Canonical data frame analytics configuration (es-ml-api.md §3.1-§3.2)."""
-    out = {k: _copy(v) for k, v in body.items() if k not in DFA_GENERATED}
+    out = _copy_without(body, _DFA_GENERATED)
     out = ownership.without_marker(Kind.DFA, out)
     if isinstance(out.get("source"), dict):
         source = dict(out["source"])
@@ -620,50 +632,100 @@ COMPUTED: dict[Kind, tuple[tuple[str, ...], ...]] = {
 }
 
 
-def _remove_path(live: Any, desired: Any, path: tuple[str, ...]) -> None:
-    """Delete `path` from `live` wherever `desired` does not have it."""
-    if not path or not isinstance(live, dict | list):
-        return
-    head, rest = path[0], path[1:]
-    if isinstance(live, list):
-        if head != "*":
-            return
+#: A tree of paths: per key (or `*`), the tree below it, or None where the path ends.
+PathTree = dict[str, "PathTree | None"]
+
+
+def _path_tree(paths: tuple[tuple[str, ...], ...]) -> PathTree:
+    tree: PathTree = {}
+    for path in paths:
+        node = tree
+        for segment in path[:-1]:
+            below = node.setdefault(segment, {})
+            assert below is not None, f"{path}: a computed path inside another"
+            node = below
+        assert path[-1] not in node, f"{path}: a computed path inside another"
+        node[path[-1]] = None
+    return tree
+
+
+#: `COMPUTED` as one tree per kind, so a body is walked once for all its paths.
+_COMPUTED_TREES: dict[Kind, PathTree] = {
+    kind: _path_tree(paths) for kind, paths in COMPUTED.items()
+}
+
+
+def _without_paths(live: Any, desired: Any, tree: PathTree) -> Any:
+    """`live` without the paths of `tree` wherever `desired` does not have them.
+
+    `live` itself is never changed: what is removed is copied out along its way (a new dict or
+    list per level, the rest shared), and with nothing to remove the answer is `live` itself.
+    A list takes the tree below `*` for each item, the item at the same index of `desired`
+    being its desired side; a dict takes the tree below each key (`*`: every key).
+    """
+    if type(live) is list or isinstance(live, list):
+        below = tree.get("*")
+        if below is None:
+            return live
+        items: list[Any] | None = None
         for i, item in enumerate(live):
             other = desired[i] if isinstance(desired, list) and i < len(desired) else None
-            _remove_path(item, other, rest)
-        return
-    keys = list(live) if head == "*" else [head]
-    for key in keys:
-        if key not in live:
-            continue
-        other = desired.get(key) if isinstance(desired, dict) else None
-        if not rest:
-            if not isinstance(desired, dict) or key not in desired:
-                del live[key]
-        else:
-            _remove_path(live[key], other, rest)
+            kept = _without_paths(item, other, below)
+            if kept is not item:
+                items = list(live) if items is None else items
+                items[i] = kept
+        return live if items is None else items
+    if not isinstance(live, dict):
+        return live
+    wanted = desired if isinstance(desired, dict) else None
+    out: Body | None = None
+    for key, below in tree.items():
+        for name in list(live) if key == "*" else (key,):
+            if name not in live:
+                continue
+            if below is None:
+                if wanted is None or name not in wanted:
+                    out = dict(live) if out is None else out
+                    del out[name]
+                continue
+            value = live[name]
+            kept = _without_paths(value, None if wanted is None else wanted.get(name), below)
+            if kept is not value:
+                out = dict(live) if out is None else out
+                out[name] = kept
+    return live if out is None else out
 
 
-def drop_unset_computed(kind: Kind, desired: Body, live: Body, *, in_place: bool = False) -> Body:
-    """Return `live` without the computed fields that the (canonical) desired body leaves out.
+def without_unset_computed(kind: Kind, desired: Body, live: Body) -> Body:
+    """`live` without the computed fields that the (canonical) desired body leaves out.
 
-    `in_place` edits `live` itself instead of a copy (for a caller that owns it).
+    `live` is never changed, and the answer shares every part it does not change with it
+    (`live` itself when nothing is dropped, the common case): read it, do not change it, or
+    copy it first (`copy_body`). The planner compares every live resource this way; copying
+    each whole body to drop a field or two cost more than the rest of the comparison.
     """
-    out = live if in_place else _copy(live)
-    for path in COMPUTED[kind]:
-        _remove_path(out, desired, path)
+    out: Body = _without_paths(live, desired, _COMPUTED_TREES[kind])
     if kind is Kind.DATAFEED and isinstance(out.get("indices_options"), dict):
         declared = desired.get("indices_options") or {}
-        out["indices_options"] = {
-            k: v
-            for k, v in out["indices_options"].items()
-            if k in declared or k in DEFAULT_INDICES_OPTIONS
-        }
+        options = out["indices_options"]
+        kept = {k: v for k, v in options.items() if k in declared or k in DEFAULT_INDICES_OPTIONS}
+        if len(kept) != len(options):
+            out = {**out, "indices_options": kept}
     if kind is Kind.JOB:
         config = desired.get("analysis_config") or {}
         live_config = out.get("analysis_config")
         # Without a categorization field there is no analyzer to compare.
         if isinstance(live_config, dict) and not config.get("categorization_field_name"):
-            live_config.pop("categorization_analyzer", None)
-            live_config.pop("per_partition_categorization", None)
+            unused = ("categorization_analyzer", "per_partition_categorization")
+            if any(key in live_config for key in unused):
+                kept = {k: v for k, v in live_config.items() if k not in unused}
+                out = {**out, "analysis_config": kept}
     return out
+
+
+def drop_unset_computed(kind: Kind, desired: Body, live: Body) -> Body:
+    """A copy of `live` without the computed fields that the (canonical) desired body leaves out.
+
+    The copy is the caller's own (`without_unset_computed` is the same without the copy).
+    """
+    return copy_body(without_unset_computed(kind, desired, live))

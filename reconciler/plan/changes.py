@@ -59,8 +59,7 @@ def changes(ctx: Context, steps: Sequence[Step]) -> tuple[Change, ...]:
     """
     after = states_after(steps)
     out = []
-    for ref in sorted(ctx.decisions, key=lambda r: r.sort_key):
-        d = ctx.decisions[ref]
+    for ref, d in ctx.decisions.items():  # in plan order (`Context.decisions`)
         if d.desired is None and d.action is Action.NOOP:
             continue  # unmanaged: listed separately
         out.append(_change(d, after.get(ref, d.live_state)))
@@ -101,14 +100,9 @@ def _change(d: Decision, state_after: str | None) -> Change:
 def unmanaged(ctx: Context) -> tuple[Ref, ...]:
     """Live resources no manifest declares, no other scope owns, and the plan leaves alone."""
     return tuple(
-        sorted(
-            (
-                r
-                for r, d in ctx.decisions.items()
-                if d.desired is None and d.action is Action.NOOP and not ctx.ownership.foreign(r)
-            ),
-            key=lambda r: r.sort_key,
-        )
+        r  # in plan order (`Context.decisions`)
+        for r, d in ctx.decisions.items()
+        if d.desired is None and d.action is Action.NOOP and not ctx.ownership.foreign(r)
     )
 
 
@@ -116,7 +110,7 @@ def other_scopes(ctx: Context) -> dict[str, str]:
     """Live resources in the plan that another scope owns: address -> that scope."""
     return {
         str(ref): owner
-        for ref in sorted(ctx.decisions, key=lambda r: r.sort_key)
+        for ref in ctx.decisions  # in plan order (`Context.decisions`)
         if (owner := ctx.ownership.foreign(ref)) is not None
     }
 

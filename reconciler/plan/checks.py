@@ -58,7 +58,7 @@ def _check_datafeed(ctx: Context, ref: Ref, res: Resource) -> list[str]:
     problems = []
     where = res.source or ref
     job_id = datafeed_job(res) or ""
-    job_ref = Ref(kind=Kind.JOB, id=job_id)
+    job_ref = Ref.of(Kind.JOB, job_id)
     job, live_job = ctx.desired.get(job_ref), ctx.live.get(job_ref)
     # The job's state once applied: declared, else as it is now, else closed (a new job).
     job_state = job.state if job and job.state else None

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from reconciler.model import Action, FieldChange, Kind, LiveState, Ref, Resource, State
-from reconciler.normalize import ServerDefaults, canonical, copy_body
+from reconciler.normalize import ServerDefaults, canonical
 from reconciler.plan.indexes import Indexes
 from reconciler.plan.inputs import Body, PlanOptions, ReferenceLike
 from reconciler.plan.rules import RUNNING, datafeed_job
@@ -80,6 +80,10 @@ class Decision:
         return self.want_state in RUNNING
 
 
+def _sort_key(ref: Ref) -> tuple[int, str]:
+    return ref.sort_key
+
+
 class Context:
     """Everything one plan computation shares between its stages."""
 
@@ -100,13 +104,18 @@ class Context:
         self.live: State = dict(live.resources)
         self.references = references
         self.warnings: list[str] = []
+        #: One per resource, in plan order (`decide_all` fills it walking `order`, and nothing
+        #: adds to it later): the stages that list resources walk it as it is.
         self.decisions: dict[Ref, Decision] = {}
         #: Calendar -> jobs to put back in it (`cascade.memberships_to_restore`).
         self.restores: dict[Ref, list[str]] = {}
         #: Job id -> the calendars it is put back in (`restores` inverted, sorted ids).
         self.restore_records: dict[str, list[str]] = {}
+        #: Every resource on either side in plan order (parents first, then by id); targeting
+        #: narrows it with the states. Sorted once: every stage walks this order.
+        self.order: list[Ref] = sorted(self.desired.keys() | self.live.keys(), key=_sort_key)
         # Over the whole states: targeting only drops resources (see reconciler.plan.indexes).
-        self.index = Indexes.build(self.desired, self.live)
+        self.index = Indexes.build(self.desired, self.live, self.order)
         owners = {r: res.owner for r, res in live.resources.items() if res.owner is not None}
         self.ownership = Ownership(
             scope=options.scope, owners={**owners, **live.owners}, restores=live.restores
@@ -115,15 +124,16 @@ class Context:
         self.stale_members: list[Ref] = []
 
     def live_canonical(self, live: Resource) -> Body:
-        """The canonical form of a live resource's body, the caller's own copy.
+        """The canonical form of a live resource's body; read-only (copy it to change it).
 
-        Reading the cluster computed it already, for the fingerprint (`LiveState.canonical`):
-        copying it costs a fraction of computing it again. Computed anew when the body or the
-        defaults are not the ones it was computed from.
+        Reading the cluster computed it already, for the fingerprint (`LiveState.canonical`),
+        and that value is handed out as it is: the planner only reads it (`decide` compares
+        it through `without_unset_computed`, which changes nothing). Computed anew when the
+        body or the defaults are not the ones it was computed from.
         """
         known = self.live_state.canonical.get(live.ref)
         if known is not None and known[0] is live.body and known[1] == self.defaults:
-            return copy_body(known[2])
+            return known[2]
         return canonical(live.ref.kind, live.body, self.defaults)
 
     def datafeeds_of(self, job_id: str) -> list[Ref]:
@@ -133,4 +143,4 @@ class Context:
     def job_of_feed(self, ref: Ref) -> Ref:
         """The job a datafeed in the plan feeds (as declared, else as it is live)."""
         d = self.decisions[ref]
-        return Ref(kind=Kind.JOB, id=datafeed_job(d.desired) or datafeed_job(d.live) or "")
+        return Ref.of(Kind.JOB, datafeed_job(d.desired) or datafeed_job(d.live) or "")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from reconciler.diff import diff_bodies, dotted
 from reconciler.model import Action, FieldChange, Kind, Ref, Resource
-from reconciler.normalize import SET_LISTS, canonical, drop_unset_computed
+from reconciler.normalize import SET_LISTS, canonical, copy_body, without_unset_computed
 from reconciler.plan.context import Context, Decision
 from reconciler.plan.rules import RUN_STATES, datafeed_job, prunable, run_state, state_action
 from reconciler.policy import JOB_NEXT_OPEN, FieldClass, classify
@@ -75,7 +75,7 @@ def _job_left_failed(ctx: Context, feed: Resource) -> bool:
     # because job [y] is failed"). That is so without --recover-failed, and also with it when
     # the job's manifest declares no `state:` (recovery reopens only a declared state). The job
     # is decided first (parents first), so its final action and run state are known here.
-    job = ctx.decisions.get(Ref(kind=Kind.JOB, id=datafeed_job(feed) or ""))
+    job = ctx.decisions.get(Ref.of(Kind.JOB, datafeed_job(feed) or ""))
     # Without --recover-failed, `_failed` has already cleared the job's run state.
     return (
         job is not None
@@ -110,7 +110,7 @@ DECIDE: dict[Kind, KindDecide] = {
 
 def decide_all(ctx: Context) -> None:
     """Decide every resource, parents first (a datafeed's decision reads its job's)."""
-    for ref in sorted(ctx.desired.keys() | ctx.live.keys(), key=lambda r: r.sort_key):
+    for ref in ctx.order:
         ctx.decisions[ref] = decide(ctx, ref, ctx.desired.get(ref), ctx.live.get(ref))
 
 
@@ -141,19 +141,39 @@ def decide(ctx: Context, ref: Ref, desired: Resource | None, live: Resource | No
         d.want_state = d.live_state if d.live_state != "failed" else None
         if rules.keep_state is not None:
             d.want_state = rules.keep_state(ctx, desired, d.want_state)
+    # Read-only (it may be the read's own value): nothing below changes it, so it keeps the
+    # unset computed fields `d.live_canon` drops (the unsettable ones are among them).
     live_canon = ctx.live_canonical(live)
-    # Read before `live_canon` loses its unset computed fields (the unsettable ones are among
-    # them); warned only if the resource is updated (below).
-    unsettable = [
-        (name, live_canon[name])
-        for name in rules.unsettable
-        if name in live_canon and name not in d.desired_canon
-    ]
-    # `live_canon` is this function's own copy: no need for another one.
-    d.live_canon = drop_unset_computed(ref.kind, d.desired_canon, live_canon, in_place=True)
-    atomic = SET_LISTS[ref.kind]
+    d.live_canon = without_unset_computed(ref.kind, d.desired_canon, live_canon)
+    if d.live_canon != d.desired_canon:
+        # The field changes hold parts of it: the plan's own copy, not the read's value.
+        d.live_canon = copy_body(d.live_canon)
+        _diff_fields(d)
+    _decide_adoption(ctx, d, live)
+    d.state_ok = _state_satisfied(d)
+    _decide_action(ctx, d)
+    if held and d.running_now and d.action in (Action.RESTART_UPDATE, Action.REPLACE):
+        _wait_for_failed_job(ctx, d)
+    if d.action in (Action.UPDATE, Action.RESTART_UPDATE):
+        # Said only when the job is updated: the update keeps the value the manifest left
+        # out. Repeated on every plan of an unchanged job, it would be noise in every PR.
+        for name in rules.unsettable:
+            if name in live_canon and name not in d.desired_canon:
+                ctx.warnings.append(
+                    f"{ref}: {name} is {live_canon[name]!r} on the cluster and the manifest "
+                    "leaves it out; the job update API cannot unset it, so it stays (set it "
+                    "in the manifest to change it)"
+                )
+    if d.live_state == "failed":
+        _failed(ctx, d)
+    return d
+
+
+def _diff_fields(d: Decision) -> None:
+    """The field changes from the live canonical body to the desired one, classified."""
+    atomic = SET_LISTS[d.ref.kind]
     for path, before, after in diff_bodies(d.live_canon, d.desired_canon, atomic):
-        klass = classify(ref.kind, path, removed=after is None)
+        klass = classify(d.ref.kind, path, removed=after is None)
         d.fields.append(
             FieldChange(
                 path=dotted(path),
@@ -163,23 +183,6 @@ def decide(ctx: Context, ref: Ref, desired: Resource | None, live: Resource | No
                 needs_restart=klass is FieldClass.RESTART,
             )
         )
-    _decide_adoption(ctx, d, live)
-    d.state_ok = _state_satisfied(d)
-    _decide_action(ctx, d)
-    if held and d.running_now and d.action in (Action.RESTART_UPDATE, Action.REPLACE):
-        _wait_for_failed_job(ctx, d)
-    if d.action in (Action.UPDATE, Action.RESTART_UPDATE):
-        # Said only when the job is updated: the update keeps the value the manifest left
-        # out. Repeated on every plan of an unchanged job, it would be noise in every PR.
-        for name, value in unsettable:
-            ctx.warnings.append(
-                f"{ref}: {name} is {value!r} on the cluster and the manifest "
-                "leaves it out; the job update API cannot unset it, so it stays (set it "
-                "in the manifest to change it)"
-            )
-    if d.live_state == "failed":
-        _failed(ctx, d)
-    return d
 
 
 def _wait_for_failed_job(ctx: Context, d: Decision) -> None:
@@ -256,31 +259,31 @@ def _decide_adoption(ctx: Context, d: Decision, live: Resource) -> None:
 def _decide_action(ctx: Context, d: Decision) -> None:
     ref, live = d.ref, d.live
     assert live is not None
+    if not d.fields:  # the common case: no field changes
+        if not d.state_ok:
+            d.action = state_action(ref.kind, d.want_state)
+        elif d.adopt:
+            d.action = Action.ADOPT
+        return
     replace = [f.path for f in d.fields if f.forces_replacement]
     restart = [f.path for f in d.fields if f.needs_restart]
     if replace:
         d.action = Action.REPLACE
         d.reasons.append(f"{', '.join(replace)} cannot be updated in place")
         return
-    if d.fields:
-        if restart and d.running_now:
-            d.action = Action.RESTART_UPDATE
-            d.reasons.append(f"{', '.join(restart)} can only change while it is {_down(ref)}")
-        else:
-            d.action = Action.UPDATE
-        on_update = DECIDE[ref.kind].on_update
-        if on_update is not None:
-            on_update(ctx, d)
-        return
-    if not d.state_ok:
-        d.action = state_action(ref.kind, d.want_state)
-    elif d.adopt:
-        d.action = Action.ADOPT
+    if restart and d.running_now:
+        d.action = Action.RESTART_UPDATE
+        d.reasons.append(f"{', '.join(restart)} can only change while it is {_down(ref)}")
+    else:
+        d.action = Action.UPDATE
+    on_update = DECIDE[ref.kind].on_update
+    if on_update is not None:
+        on_update(ctx, d)
 
 
 def _job_runs(ctx: Context, feed: Resource) -> bool:
     """Will the datafeed's job be open once the plan is applied?"""
-    job = ctx.decisions.get(Ref(kind=Kind.JOB, id=datafeed_job(feed) or ""))
+    job = ctx.decisions.get(Ref.of(Kind.JOB, datafeed_job(feed) or ""))
     if job is None or job.want_state == "opened":
         return True
     # A failed job that is force-closed (to be changed or replaced) with no declared state

@@ -55,8 +55,11 @@ class Indexes:
     desired_filters_of_job: dict[Ref, set[str]] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, desired: State, live: State) -> Indexes:
-        """Index both states in one pass each (plus one sort for the plan order)."""
+    def build(cls, desired: State, live: State, order: Iterable[Ref] | None = None) -> Indexes:
+        """Index both states in one pass each (plus one sort for the plan order).
+
+        `order`: every ref of both states in plan order, if the caller sorted them already.
+        """
         idx = cls()
         for ref, res in live.items():
             if ref.kind is Kind.DATAFEED:
@@ -72,10 +75,16 @@ class Indexes:
         for ref, res in desired.items():
             if ref.kind is Kind.JOB:
                 idx.desired_filters_of_job[ref] = filter_ids(res.body)
-        for ref in sorted(desired.keys() | live.keys(), key=lambda r: r.sort_key):
+        if order is None:
+            order = sorted(desired.keys() | live.keys(), key=lambda r: r.sort_key)
+        for ref in order:
             if ref.kind is Kind.DATAFEED:
-                jobs = {datafeed_job(desired.get(ref)), datafeed_job(live.get(ref))}
-                _append(idx.datafeeds_by_job, sorted(j for j in jobs if j is not None), ref)
+                declared, running = datafeed_job(desired.get(ref)), datafeed_job(live.get(ref))
+                if declared == running:  # the common case: one job, or none
+                    _append(idx.datafeeds_by_job, () if declared is None else (declared,), ref)
+                else:
+                    jobs = (j for j in (declared, running) if j is not None)
+                    _append(idx.datafeeds_by_job, sorted(jobs), ref)
             elif ref.kind is Kind.JOB and ref in live:
                 _append(idx.live_jobs_by_filter, filter_ids(live[ref].body), ref)
         return idx

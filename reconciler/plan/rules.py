@@ -95,6 +95,6 @@ def prunable(live: Resource, live_state: State, own: Ownership) -> bool:
     if own.is_member(live):
         return True
     if live.ref.kind is Kind.DATAFEED and own.owner(live.ref) is None:
-        job = live_state.get(Ref(kind=Kind.JOB, id=datafeed_job(live) or ""))
+        job = live_state.get(Ref.of(Kind.JOB, datafeed_job(live) or ""))
         return job is not None and own.is_member(job) and not job.elastic_managed
     return False

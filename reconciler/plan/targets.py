@@ -23,7 +23,7 @@ def apply_targets(ctx: Context) -> None:
     for side in (ctx.desired, ctx.live):
         for ref, res in side.items():
             if ref.kind is Kind.DATAFEED:
-                job_ref = Ref(kind=Kind.JOB, id=datafeed_job(res) or "")
+                job_ref = Ref.of(Kind.JOB, datafeed_job(res) or "")
                 if ref in wanted or job_ref in wanted:
                     wanted |= {ref, job_ref}
     # A job needs the filters its custom rules use (opening it fails without them, §1.3.1),
@@ -34,6 +34,7 @@ def apply_targets(ctx: Context) -> None:
             wanted |= {r for r in needs(ctx, ref) if r in ctx.desired}
     ctx.desired = {r: v for r, v in ctx.desired.items() if r in wanted}
     ctx.live = {r: v for r, v in ctx.live.items() if r in wanted}
+    ctx.order = [r for r in ctx.order if r in wanted]
     named = sorted(str(t) for t in ctx.options.targets)
     # A glob may name hundreds: the warning names a few (the plan lists them all anyway).
     shown = ", ".join(named[:10]) + (f" and {len(named) - 10} more" if len(named) > 10 else "")

@@ -160,8 +160,8 @@ def test_the_planner_reuses_the_reads_canonical_form_and_plans_the_same(
     fresh = make_plan(manifests.resources, dataclasses.replace(live, canonical={}))
     assert len(computed) == 6
     assert fresh.model_dump() == reused.model_dump()
-    # The copy handed to the planner is its own (it drops the computed fields the manifest
-    # leaves out, e.g. detector_description): the read's value is unchanged.
+    # The planner reads the read's value without changing it (it compares it without the
+    # computed fields the manifest leaves out, e.g. detector_description): it is unchanged.
     for ref, (body, defaults, canon) in live.canonical.items():
         assert canon == original(ref.kind, body, defaults)
         assert "detector_description" in str(canon) or ref.kind.value != "AnomalyDetectionJob"
