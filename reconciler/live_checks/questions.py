@@ -160,12 +160,12 @@ def _memory_limit(body: Mapping[str, Any]) -> Any:
     return limits.get("model_memory_limit") if isinstance(limits, dict) else None
 
 
-def _dest_deleted(plan: Plan, ref: Ref, dest: str) -> bool:
-    """The plan empties the destination itself (a replace deletes the old one first)."""
-    return any(
-        s.ref == ref and s.call.method == "DELETE" and s.call.path.strip("/") == dest
-        for s in plan.steps
-    )
+def _deleted_paths(plan: Plan) -> set[tuple[Ref, str]]:
+    """Each resource's DELETE calls, by path: what the plan empties itself.
+
+    A DFA replace deletes the old destination first. One pass over the steps, not one per DFA.
+    """
+    return {(s.ref, s.call.path.strip("/")) for s in plan.steps if s.call.method == "DELETE"}
 
 
 def survey(plan: Plan, desired: Sequence[Resource], live: LiveState) -> Survey:
@@ -175,6 +175,8 @@ def survey(plan: Plan, desired: Sequence[Resource], live: LiveState) -> Survey:
     if not changes:
         return Survey()
     state = live.resources
+    # What the plan deletes, computed once: looked up per datafeed and per DFA below.
+    deleted, deleted_paths = plan_deletes(plan), _deleted_paths(plan)
     questions: dict[str, Call] = {}
     checks: set[str] = set()
     skipped: list[str] = []
@@ -200,7 +202,7 @@ def survey(plan: Plan, desired: Sequence[Resource], live: LiveState) -> Survey:
             continue
         job_ref = Ref(kind=Kind.JOB, id=str(feed.get("job_id")))
         job = body_of(job_ref)
-        if job is None or (job_ref in plan_deletes(plan)):
+        if job is None or job_ref in deleted:
             continue
         indices = [i for i in _strings(feed.get("indices") or feed.get("indexes")) if i]
         local = [i for i in indices if ":" not in i]  # remote clusters are not resolvable here
@@ -296,7 +298,7 @@ def survey(plan: Plan, desired: Sequence[Resource], live: LiveState) -> Survey:
         dest_body = body.get("dest")
         dest = dest_body.get("index") if isinstance(dest_body, dict) else None
         creates = changes[ref].action in (Action.CREATE, Action.REPLACE)
-        if isinstance(dest, str) and dest and creates and not _dest_deleted(plan, ref, dest):
+        if isinstance(dest, str) and dest and creates and (ref, dest) not in deleted_paths:
             questions[_key("dest", ref)] = api.count(dest)
             checks.add("dfa_dest_index")
         limit = body.get("model_memory_limit")

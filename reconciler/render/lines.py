@@ -27,7 +27,7 @@ from typing import Any
 
 from reconciler import ownership
 from reconciler.diff import dotted
-from reconciler.model import Action, Change, FieldChange, Kind, Step
+from reconciler.model import Action, Change, FieldChange, Kind, Ref, Step
 from reconciler.normalize import SET_LISTS
 
 
@@ -267,8 +267,23 @@ def _leaves(value: Any, path: str) -> list[tuple[str, Any]]:
     return [(path, value)]
 
 
+def steps_by_ref(steps: Sequence[Step]) -> dict[Ref, list[Step]]:
+    """Each resource's steps, in plan order.
+
+    Built once per rendering, so that each change reads its own steps instead of scanning the
+    whole plan (which made rendering quadratic).
+    """
+    out: dict[Ref, list[Step]] = {}
+    for step in steps:
+        out.setdefault(step.ref, []).append(step)
+    return out
+
+
 def created_body(change: Change, steps: Sequence[Step]) -> dict[str, Any]:
-    """The whole body a create writes: `change.after`, else what the plan's calls send."""
+    """The whole body a create writes: `change.after`, else what its steps send.
+
+    `steps`: the plan's steps of this resource (`steps_by_ref`).
+    """
     if change.after is not None:
         return change.after
     body: dict[str, Any] = {}
@@ -304,7 +319,7 @@ def state_line(change: Change) -> Line | None:
 
 
 def body_lines(change: Change, steps: Sequence[Step]) -> list[Line]:
-    """Everything shown under a resource's headline, in order."""
+    """Everything shown under a resource's headline, in order (`steps`: the resource's own)."""
     lines = (
         attribute_lines(change, steps) if change.action is Action.CREATE else field_lines(change)
     )

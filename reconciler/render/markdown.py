@@ -11,7 +11,9 @@ said (Atlantis and tfcmt hit the same 65,536-character limit).
 
 from __future__ import annotations
 
-from reconciler.model import Change, Plan, Risk
+from collections.abc import Sequence
+
+from reconciler.model import Change, Plan, Risk, Step
 from reconciler.render.common import (
     SYMBOL,
     headline,
@@ -20,7 +22,7 @@ from reconciler.render.common import (
     summary_line,
     visible,
 )
-from reconciler.render.lines import Line, body_lines
+from reconciler.render.lines import Line, body_lines, steps_by_ref
 
 #: GitHub's limit for one issue/PR comment body.
 GITHUB_COMMENT_LIMIT = 65_536
@@ -54,14 +56,17 @@ def marker(plan: Plan) -> str:
     return f"<!-- mlsync:plan env={plan.environment or 'default'} -->"
 
 
-def section(change: Change, plan: Plan, room: int | None = None) -> str:
-    """One resource's collapsible section; cut to `room` characters when given."""
+def section(change: Change, steps: Sequence[Step], room: int | None = None) -> str:
+    """One resource's collapsible section; cut to `room` characters when given.
+
+    `steps`: this resource's steps (`steps_by_ref`).
+    """
     head = (
         f"<details><summary>{SYMBOL[change.action]} <code>{change.ref}</code> "
         f"{headline(change)}</summary>\n\n```diff\n"
     )
     end = "\n```\n</details>"
-    body = [diff_line(line) for line in body_lines(change, plan.steps)] or ["  (no field changes)"]
+    body = [diff_line(line) for line in body_lines(change, steps)] or ["  (no field changes)"]
     if room is not None:
         left = room - len(head) - len(end) - 80
         for n, line in enumerate(body):
@@ -125,11 +130,12 @@ def render_markdown(plan: Plan, *, limit: int = GITHUB_COMMENT_LIMIT) -> str:
     rows = _table(changes, int(budget * TABLE_SHARE)) if changes else []
     budget -= sum(len(r) + 1 for r in rows)
     sections: list[str] = []
+    own = steps_by_ref(plan.steps)
     for i, c in enumerate(changes):
-        part = section(c, plan)
+        part = section(c, own.get(c.ref, ()))
         if len(part) + 2 > budget and not sections and budget > MIN_SECTION:
             # The riskiest resource is always shown, if need be cut short.
-            part = section(c, plan, room=budget - 2)
+            part = section(c, own.get(c.ref, ()), room=budget - 2)
         if budget - len(part) - 2 < 0:
             sections.append(
                 f"_{len(changes) - i} more resource section(s) omitted to stay under "

@@ -18,7 +18,7 @@ from reconciler.render.common import (
     summary_line,
     visible,
 )
-from reconciler.render.lines import Line, body_lines
+from reconciler.render.lines import Line, body_lines, steps_by_ref
 
 
 def text_line(line: Line, indent: str = "      ") -> str:
@@ -40,10 +40,11 @@ def render_text(plan: Plan) -> str:
     drift = [c for c in visible(plan) if c.state_only]
     if not config and not drift:
         out.append(no_changes(plan))
+    own = steps_by_ref(plan.steps)
     for change in config:
         source = f"  ({change.source})" if change.source else ""
         out.append(f"  {SYMBOL[change.action]} {change.ref} {headline(change)}{source}")
-        out += [text_line(line) for line in body_lines(change, plan.steps)]
+        out += [text_line(line) for line in body_lines(change, own.get(change.ref, ()))]
         out.append("")
     if drift:
         out.append("Run state (drift from the desired state):")
@@ -52,7 +53,8 @@ def render_text(plan: Plan) -> str:
                 f"  {SYMBOL[change.action]} {change.ref} {headline(change)} "
                 f"({change.state_before} -> {change.state_after})"
             )
-            out += [text_line(line) for line in body_lines(change, plan.steps) if line.mark]
+            lines = body_lines(change, own.get(change.ref, ()))
+            out += [text_line(line) for line in lines if line.mark]
         out.append("")
     destructive = plan.destructive_changes
     if destructive:
