@@ -31,6 +31,7 @@ single search must see every claim made before it.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -122,7 +123,7 @@ def settings_calls() -> tuple[Call, Call]:
     )
 
 
-def writes_registry(calls: Any) -> bool:
+def writes_registry(calls: Iterable[Call]) -> bool:
     """Does any of these calls write a registry document?"""
     return any(call.path.startswith(f"/{REGISTRY_INDEX}/") for call in calls)
 
