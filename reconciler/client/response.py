@@ -181,10 +181,17 @@ def decode_body(content: bytes, content_type: str) -> Any:
     text = content.decode("utf-8", errors="replace")
     if "json" in content_type or text.lstrip()[:1] in ("{", "["):
         try:
-            return json.loads(text)
+            return json.loads(text, parse_constant=_not_json)
         except ValueError:
             return text
     return text
+
+
+def _not_json(constant: str) -> Any:
+    # `NaN`, `Infinity` and `-Infinity` are not JSON, and Elasticsearch never writes them
+    # (Jackson quotes non-finite numbers): an answer holding one is not Elasticsearch's, and
+    # a float that is not a number would compare unequal to itself in every plan.
+    raise ValueError(f"{constant} is not a JSON value")
 
 
 def make_response(body: Any, meta: ApiResponseMeta) -> ApiResponse:

@@ -416,7 +416,7 @@ def _declarations(
 ) -> Iterator[_Item]:
     """The resources a valid manifest declares (a job may also declare its datafeed)."""
     spec: dict[str, Any] = es_values(data.get("spec") or {}, _validated(manifest.spec))
-    ref = Ref(kind=Kind(manifest.kind), id=manifest.id)
+    ref = Ref.of(Kind(manifest.kind), manifest.id)
 
     def declare(**extra: Any) -> Declaration:
         return Declaration(ref=ref, doc=doc, base=(), id_path=("id",), body_path=("spec",), **extra)
@@ -552,7 +552,7 @@ def _inline_datafeed(job: JobManifest, data: dict[str, Any], doc: Document, base
             )
         )
     problems += check_datafeed(spec_model, body_path)
-    ref = Ref(kind=Kind.DATAFEED, id=resolved)
+    ref = Ref.of(Kind.DATAFEED, resolved)
     raw = es_values(raw, _validated(spec_model))
     raw["job_id"] = job.id
     line, column = doc.locate(base, key=True)

@@ -105,7 +105,7 @@ def _explain_restore(ctx: Context, cref: Ref, job_ids: list[str]) -> None:
     """Say why jobs go back into a calendar, on each job (replace) or on the calendar."""
     readd: list[str] = []
     for job_id in job_ids:
-        jd = ctx.decisions[Ref(kind=Kind.JOB, id=job_id)]
+        jd = ctx.decisions[Ref.of(Kind.JOB, job_id)]
         if jd.action is Action.REPLACE:
             jd.reasons.append(
                 f"deleting it removes it from calendar {cref.id}; it is added back after the "
@@ -155,7 +155,7 @@ def memberships_to_restore(ctx: Context) -> dict[Ref, list[str]]:
             for cref in index.live_calendars_by_job.get(jref.id, ()):
                 replaced.setdefault(cref, set()).add(jref.id)
         for calendar_id in recorded_calendars(ctx, jd):
-            cref = Ref(kind=Kind.CALENDAR, id=calendar_id)
+            cref = Ref.of(Kind.CALENDAR, calendar_id)
             # A live calendar that does not list it (the job's few calendars, not the
             # calendar's many jobs; a job still to create is in none).
             listed = index.live_calendars_by_job.get(jref.id, ())

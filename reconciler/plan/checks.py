@@ -132,7 +132,7 @@ def _check_calendar_decision(ctx: Context, d: Decision) -> list[str]:
         return []
     problems = []
     for job_id in d.desired.body.get("job_ids") or []:
-        job = ctx.decisions.get(Ref(kind=Kind.JOB, id=str(job_id)))
+        job = ctx.decisions.get(Ref.of(Kind.JOB, str(job_id)))
         if job is not None and job.action is Action.DELETE and job.desired is None:
             problems.append(
                 f"{d.desired.source or d.ref}: calendar {d.ref.id} lists job {job_id}, which "

@@ -278,7 +278,7 @@ def build_steps(ctx: Context) -> tuple[Step, ...]:
             "add-jobs",
             api.put_calendar_job(cref.id, job_ids),
             phase="readd",
-            after=[s.get(Ref(kind=Kind.JOB, id=j), "apply") for j in job_ids],
+            after=[s.get(Ref.of(Kind.JOB, j), "apply") for j in job_ids],
             description=f"re-add replaced jobs {', '.join(job_ids)} to calendar {cref.id}",
         )
         for job_id in job_ids:

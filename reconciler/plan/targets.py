@@ -45,7 +45,7 @@ def apply_targets(ctx: Context) -> None:
 
 
 def _job_filters(ctx: Context, ref: Ref) -> set[Ref]:
-    return {Ref(kind=Kind.FILTER, id=f) for f in ctx.index.desired_filters_of_job[ref]}
+    return {Ref.of(Kind.FILTER, f) for f in ctx.index.desired_filters_of_job[ref]}
 
 
 #: Per kind: the declared resources a targeted one needs to be applied (beyond the

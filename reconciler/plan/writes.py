@@ -48,7 +48,7 @@ def _no_deps(s: StepList, ctx: Context, d: Decision) -> Deps:
 def _job_deps(s: StepList, ctx: Context, d: Decision) -> Deps:
     # Opening a job fails without the filters its rules use (§1.3.1): they are written first.
     filters = ctx.index.desired_filters_of_job[d.ref]
-    return [s.get(Ref(kind=Kind.FILTER, id=f), "apply") for f in filters]
+    return [s.get(Ref.of(Kind.FILTER, f), "apply") for f in filters]
 
 
 def _datafeed_deps(s: StepList, ctx: Context, d: Decision) -> Deps:
@@ -64,7 +64,7 @@ def _calendar_deps(s: StepList, ctx: Context, d: Decision) -> Deps:
     # lists a job being deleted or replaced is written after that delete.
     assert d.desired is not None
     jobs = d.desired.body.get("job_ids") or []
-    return [s.get(Ref(kind=Kind.JOB, id=j), "delete") for j in jobs]
+    return [s.get(Ref.of(Kind.JOB, j), "delete") for j in jobs]
 
 
 def _raw(d: Decision) -> Body:
@@ -166,11 +166,11 @@ def calendar_update(s: StepList, d: Decision, after: list[int | None], gone: set
     add = sorted(want_jobs - live_jobs)
     remove = sorted(live_jobs - want_jobs - gone)
     if add:
-        after = [s.get(Ref(kind=Kind.JOB, id=j), "apply") for j in add]
-        after += [s.get(Ref(kind=Kind.JOB, id=j), "delete") for j in add]
+        after = [s.get(Ref.of(Kind.JOB, j), "apply") for j in add]
+        after += [s.get(Ref.of(Kind.JOB, j), "delete") for j in add]
         s.add(ref, "add-jobs", api.put_calendar_job(ref.id, add), phase="apply", after=after)
     if remove:
-        after = [s.get(Ref(kind=Kind.JOB, id=j), "delete") for j in remove]
+        after = [s.get(Ref.of(Kind.JOB, j), "delete") for j in remove]
         s.add(
             ref, "remove-jobs", api.delete_calendar_job(ref.id, remove), phase="apply", after=after
         )

@@ -7,7 +7,6 @@ with typed access to query parameters and the JSON body. No I/O.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -147,11 +146,6 @@ def node_info() -> Json:
             "ml.config_version": "12.0.0",
         },
     }
-
-
-def dumps(value: Any) -> bytes:
-    """Compact JSON like Elasticsearch's default output."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 def elapsed_string(ms: int) -> str:

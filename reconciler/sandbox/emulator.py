@@ -25,8 +25,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.sandbox import admin, routes, upgrade_mode
-from reconciler.sandbox.context import Config, Ctx, Request, dumps
+from reconciler.sandbox.context import Config, Ctx, Request
 from reconciler.sandbox.documents import Reply
+from reconciler.sandbox.encoding import dumps
 from reconciler.sandbox.exceptions import EsError
 from reconciler.sandbox.faults import FaultDecision, evaluate, validate_rules
 from reconciler.sandbox.filter_path import apply_filter_path

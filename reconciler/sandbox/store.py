@@ -32,6 +32,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMappin
 from pathlib import Path
 from typing import Any
 
+from reconciler.sandbox.encoding import dumps_text
+
 Json = dict[str, Any]
 
 #: `PRAGMA user_version` of a state database written by this module (1 was the JSON file; 2 kept
@@ -159,8 +161,7 @@ class StateFileError(Exception):
     """The state file is not a sandbox state database (damaged, or another kind of file)."""
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+_dumps = dumps_text
 
 
 def empty_state() -> Json:

@@ -127,22 +127,54 @@ json_values = st.recursive(
     st.none()
     | st.booleans()
     | st.integers()
-    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.integers(min_value=-(2**70), max_value=2**70)  # beyond 64 bits too
+    | st.floats(allow_nan=False, allow_infinity=False)  # answers and manifests hold no others
     | st.text(max_size=5),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner),
     max_leaves=20,
 )
 
 
+def _same_types(a: Any, b: Any) -> bool:
+    """Equal and of the same JSON types all the way down (`1 == 1.0` does not count)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same_types(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same_types(x, y) for x, y in zip(a, b, strict=True))
+    # (repr: 0.0 and -0.0 are equal numbers but not the same JSON text)
+    return type(a) is type(b) and a == b and (not isinstance(a, float) or repr(a) == repr(b))
+
+
 @settings(max_examples=300, deadline=None)
 @given(json_values)
-def test_the_fingerprint_text_is_json_dumps_with_sorted_keys(value: Any) -> None:
-    assert _encode(value) == json.dumps(value, sort_keys=True, default=str)
+def test_the_fingerprint_text_is_the_value_as_json_whatever_its_key_order(value: Any) -> None:
+    text = _encode(value)
+    # It is the value (nothing lost, an integer beyond 64 bits included) ...
+    assert _same_types(json.loads(text), value)
+    # ... and the same text for the same value, whatever order its keys were built in.
+    assert _encode(_reversed_keys(value)) == text
+
+
+def _reversed_keys(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _reversed_keys(value[k]) for k in reversed(list(value))}
+    if isinstance(value, list):
+        return [_reversed_keys(v) for v in value]
+    return value
+
+
+@settings(max_examples=300, deadline=None)
+@given(json_values, json_values)
+def test_different_values_have_different_fingerprint_texts(a: Any, b: Any) -> None:
+    assert (_encode(a) == _encode(b)) == _same_types(a, b)
 
 
 def test_the_fingerprint_text_turns_other_values_into_strings() -> None:
     value = [{"b": Kind.JOB, "a": object.__name__}, Ref(kind=Kind.JOB, id="j")]
-    assert _encode(value) == json.dumps(value, sort_keys=True, default=str)
+    assert json.loads(_encode(value)) == [
+        {"a": "object", "b": "AnomalyDetectionJob"},
+        "AnomalyDetectionJob/j",
+    ]
 
 
 # ----------------------------------------------------------------------------- shared refs

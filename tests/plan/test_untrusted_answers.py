@@ -182,3 +182,30 @@ def test_each_broken_answer_is_named_with_its_get_and_field(
     assert isinstance(result.exception, SystemExit)
     assert "Error: unexpected answer from Elasticsearch to GET" in result.output
     assert message in result.output
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_an_answer_with_a_number_json_cannot_hold_is_refused(
+    seeded: Path, monkeypatch: pytest.MonkeyPatch, constant: str
+) -> None:
+    # Python's JSON parser reads these tokens; Elasticsearch never writes them, and a NaN in a
+    # live body would differ from itself in every plan (and print as null in a fingerprint).
+    class NotANumber(SandboxTransport):
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            answer = super().handle_request(request)
+            if request.method != "GET" or request.url.path != "/_ml/anomaly_detectors/_all":
+                return answer
+            body = json.loads(answer.read())
+            # In a free-form part, which no shape check types.
+            body["jobs"][0].setdefault("custom_settings", {})["weight"] = "@@"
+            text = json.dumps(body).replace('"@@"', constant)
+            headers = {"content-type": "application/json"}
+            return httpx.Response(answer.status_code, headers=headers, text=text)
+
+    monkeypatch.setattr(reconciler.sandbox, "SandboxTransport", NotANumber)
+    result = plan(seeded)
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit)
+    assert (
+        "Error: unexpected answer from Elasticsearch to GET /_ml/anomaly_detectors" in result.output
+    )
