@@ -19,6 +19,12 @@ Read-only requests (`Collection.view_get`) get values parsed once and kept by th
 between transactions, keyed by collection and id with the JSON they were parsed from: a parse is
 reused only while the row read in the current transaction has the same JSON, so what another
 process wrote is always seen. These shared values must never be changed (overlay.py).
+
+A collection read whole by one transaction (every row, or a whole index) and not written by it
+stays warm for the next ones (`Warm`): they find its rows' JSON and those indexes without a
+query, until a transaction writes the collection or another connection commits anything
+(SQLite's `PRAGMA data_version` tells: it changes exactly when another connection committed).
+A GET of every job then costs what it renders, not a re-read of every row it reads.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +86,19 @@ PARSED_LIMIT = 100_000
 
 #: (collection, id) → (the row's JSON, that JSON parsed once): shared, never to be changed.
 ParsedRows = dict[tuple[str, str], tuple[str, Any]]
+
+
+@dataclass(frozen=True)
+class Warm:
+    """A collection as the last transaction that read it whole left it (shared, read-only).
+
+    `texts`: every stored row's JSON by id; `ids`: the ids in write order, if that transaction
+    listed them; `indexes`: the index tables it read whole (key → ids).
+    """
+
+    texts: Mapping[str, str]
+    ids: tuple[str, ...] | None
+    indexes: Mapping[str, dict[str, list[str]]]
 
 
 def _task_pending(task: Any) -> list[str]:
@@ -183,7 +203,11 @@ class Collection(MutableMapping[str, Any]):
     """
 
     def __init__(
-        self, conn: sqlite3.Connection, name: str, parsed: ParsedRows | None = None
+        self,
+        conn: sqlite3.Connection,
+        name: str,
+        parsed: ParsedRows | None = None,
+        warm: Warm | None = None,
     ) -> None:
         self._conn = conn
         self.name = name
@@ -203,6 +227,15 @@ class Collection(MutableMapping[str, Any]):
         self._index_lookups: dict[str, int] = {}
         self._index_known: dict[str, dict[str, list[str]]] = {}
         self._index_complete: set[str] = set()
+        # The rows' JSON as an earlier transaction read them all (`Warm`): `_loaded` holds
+        # only what this one read or wrote, over it, so starting warm copies nothing.
+        self._base: Mapping[str, str] = {}
+        self._ids: tuple[str, ...] | None = None  # every stored id in write order, once listed
+        self.wrote = False  # flush wrote a row (the warm copy, if any, is out of date)
+        if warm is not None:
+            self._base, self._ids, self._complete = warm.texts, warm.ids, True
+            self._index_known = dict(warm.indexes)
+            self._index_complete = set(warm.indexes)
 
     # --- rows ------------------------------------------------------------------------------
 
@@ -215,8 +248,8 @@ class Collection(MutableMapping[str, Any]):
         if self._point_reads >= self._next_bulk_check:
             self._next_bulk_check *= 2
             self._load_all_if_small()
-        if self._complete:  # every stored row is in `_loaded`: absent means no row
-            return self._loaded.setdefault(key, None)
+        if self._complete:  # every stored row is in `_loaded` or `_base`: absent means no row
+            return self._loaded.setdefault(key, self._base.get(key))
         if not self._cleared:
             row = self._conn.execute(
                 "SELECT value FROM objects WHERE coll = ? AND id = ?", (self.name, key)
@@ -371,19 +404,22 @@ class Collection(MutableMapping[str, Any]):
         """
         if self._cleared:
             return []
+        if self._ids is not None:
+            return list(self._ids)
         if self._complete:
             rows = self._conn.execute(
                 "SELECT id FROM objects WHERE coll = ? ORDER BY seq", (self.name,)
             ).fetchall()
-            return [row[0] for row in rows]
-        rows = self._conn.execute(
-            "SELECT id, value FROM objects WHERE coll = ? ORDER BY seq", (self.name,)
-        ).fetchall()
-        loaded = self._loaded
-        for key, text in rows:
-            loaded.setdefault(key, text)
-        self._complete = True
-        return [row[0] for row in rows]
+        else:
+            rows = self._conn.execute(
+                "SELECT id, value FROM objects WHERE coll = ? ORDER BY seq", (self.name,)
+            ).fetchall()
+            loaded = self._loaded
+            for key, text in rows:
+                loaded.setdefault(key, text)
+            self._complete = True
+        self._ids = tuple(row[0] for row in rows)
+        return list(self._ids)
 
     def __iter__(self) -> Iterator[str]:
         stored = self._stored_ids()
@@ -441,8 +477,7 @@ class Collection(MutableMapping[str, Any]):
         """
         if self._cleared:
             return set()
-        known = self._index_known.setdefault(index, {})
-        ids = known.get(key)
+        ids = self._index_known.get(index, {}).get(key)
         if ids is not None:
             return set(ids)
         if index not in self._index_complete:
@@ -450,13 +485,15 @@ class Collection(MutableMapping[str, Any]):
             if done >= BULK_AFTER and done & (done - 1) == 0:  # at 64, 128, 256, ... lookups
                 self._load_index_if_small(index, done)
         if index in self._index_complete:
-            return set(known.get(key, ()))
+            # (the table read whole, which replaced the partial one: look it up there)
+            return set(self._index_known[index].get(key, ()))
         rows = self._conn.execute(
             "SELECT id FROM idx WHERE coll = ? AND name = ? AND key = ?",
             (self.name, index, key),
         ).fetchall()
-        known[key] = [row[0] for row in rows]
-        return set(known[key])
+        found = [row[0] for row in rows]
+        self._index_known.setdefault(index, {})[key] = found
+        return set(found)
 
     def _load_index_if_small(self, index: str, lookups: int) -> None:
         stored = self._conn.execute(
@@ -476,7 +513,7 @@ class Collection(MutableMapping[str, Any]):
         """Read the stored entries of `index` under `keys` in a few queries (lookups to come)."""
         if self._cleared or index in self._index_complete:
             return
-        known = self._index_known.setdefault(index, {})
+        known = self._index_known.setdefault(index, {})  # (incomplete: never a warm table)
         wanted = [key for key in dict.fromkeys(keys) if key not in known]
         for start in range(0, len(wanted), PREFETCH_CHUNK):
             chunk = wanted[start : start + PREFETCH_CHUNK]
@@ -524,15 +561,14 @@ class Collection(MutableMapping[str, Any]):
     # --- write-back ------------------------------------------------------------------------
 
     def flush(self) -> None:
-        """Write the rows whose JSON changed, and their index rows."""
+        """Write the rows whose JSON changed, and their index rows (`wrote`: any)."""
         conn = self._conn
-        self._index_known.clear()  # the idx rows change below
-        self._index_complete.clear()
         if self._cleared:
             conn.execute("DELETE FROM objects WHERE coll = ?", (self.name,))
             conn.execute("DELETE FROM idx WHERE coll = ?", (self.name,))
             self._loaded = {k: None for k in self._loaded}
             self._cleared = False
+            self.wrote = True
         for key in self._exposed:
             value = self._cache[key]
             before = self._loaded.get(key)
@@ -540,6 +576,7 @@ class Collection(MutableMapping[str, Any]):
                 if before is not None:
                     conn.execute("DELETE FROM objects WHERE coll = ? AND id = ?", (self.name, key))
                     self._write_index(key, None)
+                    self.wrote = True
                 self._loaded[key] = None
                 continue
             text = _dumps(value)
@@ -552,8 +589,26 @@ class Collection(MutableMapping[str, Any]):
             )
             self._write_index(key, value)
             self._loaded[key] = text
+            self.wrote = True
         self._exposed.clear()
         self._assigned.clear()
+        if self.wrote:  # what was read of the idx rows and the row order is out of date
+            self._index_known.clear()
+            self._index_complete.clear()
+            self._ids = None
+
+    def warm(self) -> Warm | None:
+        """This collection for the next transactions, if it was read whole and not written.
+
+        Called once the transaction committed (after `flush`).
+        """
+        if self.wrote or not self._complete:
+            return None
+        texts: Mapping[str, str] = self._base
+        if not self._base:  # read whole from the database by this transaction
+            texts = {key: text for key, text in self._loaded.items() if text is not None}
+        tables = {name: self._index_known[name] for name in self._index_complete}
+        return Warm(texts=texts, ids=self._ids, indexes=tables)
 
     def _write_index(self, key: str, value: Any) -> None:
         if not self._indexes:
@@ -572,9 +627,15 @@ class Collection(MutableMapping[str, Any]):
 class State(MutableMapping[str, Any]):
     """The state inside one transaction: collections, single values and the request log."""
 
-    def __init__(self, conn: sqlite3.Connection, parsed: ParsedRows | None = None) -> None:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        parsed: ParsedRows | None = None,
+        warm: dict[str, Warm] | None = None,
+    ) -> None:
         self._conn = conn
         self._parsed: ParsedRows = {} if parsed is None else parsed
+        self._warm: dict[str, Warm] = {} if warm is None else warm
         self._collections: dict[str, Collection] = {}
         self._values: dict[str, Any] = {}
         self._loaded: dict[str, str | None] = {}
@@ -582,7 +643,8 @@ class State(MutableMapping[str, Any]):
     def __getitem__(self, key: str) -> Any:
         if key in COLLECTIONS:
             if key not in self._collections:
-                self._collections[key] = Collection(self._conn, key, self._parsed)
+                warm = self._warm.get(key)
+                self._collections[key] = Collection(self._conn, key, self._parsed, warm)
             return self._collections[key]
         if key == "requests":
             return self.requests()
@@ -677,6 +739,15 @@ class State(MutableMapping[str, Any]):
 
     # --- write-back ------------------------------------------------------------------------
 
+    def warm_up(self) -> None:
+        """Once committed: keep warm what was read whole and not written, drop what was written."""
+        for name, collection in self._collections.items():
+            warm = collection.warm()
+            if warm is None:
+                self._warm.pop(name, None)
+            else:
+                self._warm[name] = warm
+
     def flush(self) -> None:
         """Write every changed row (collections and single values)."""
         for collection in self._collections.values():
@@ -700,6 +771,10 @@ class Store:
         self._lock = threading.RLock()
         self._state: State | None = None
         self._parsed: ParsedRows = {}  # shared by this store's transactions (Collection)
+        # Collections read whole and unchanged since (`Warm`), valid while no other connection
+        # has committed: `PRAGMA data_version` is the same as when they were kept.
+        self._warm: dict[str, Warm] = {}
+        self._data_version: int | None = None
         self._conn = self._connect()
 
     def _connect(self) -> sqlite3.Connection:
@@ -751,17 +826,25 @@ class Store:
                 return
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
+                # Read inside the transaction: no other connection can commit until it ends.
+                version = self._conn.execute("PRAGMA data_version").fetchone()[0]
             except sqlite3.DatabaseError as exc:
                 raise StateFileError(str(exc)) from None
-            state = State(self._conn, self._parsed)
+            if version != self._data_version:  # another process wrote: nothing is warm
+                self._warm.clear()
+                self._data_version = version
+            state = State(self._conn, self._parsed, self._warm)
             self._state = state
             try:
                 yield state
                 state.flush()
                 self._conn.execute("COMMIT")
             except BaseException:
+                self._warm.clear()  # (what the failed transaction read may be half-updated)
                 self._conn.execute("ROLLBACK")
                 raise
+            else:
+                state.warm_up()
             finally:
                 self._state = None
 
