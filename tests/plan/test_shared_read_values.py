@@ -3,8 +3,8 @@
 - the planner compares a live resource through `without_unset_computed`, which never changes
   the read's canonical value and shares what it keeps with it: it must answer what dropping the
   computed fields from a copy answers;
-- the fingerprint text is `json.dumps(..., sort_keys=True, default=str)`, from an encoder built
-  once;
+- the fingerprint text is the value as JSON with sorted keys: the same text for the same value
+  whatever its key order, a different one for a different value;
 - `Ref.of` hands out one shared ref per address, equal to a new one;
 - the answers' shapes ignore fields they do not name: a newer version's extra fields, at any
   depth, pass the check and are kept in the bodies as received;
