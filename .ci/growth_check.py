@@ -28,8 +28,9 @@ ROOT = Path(__file__).resolve().parent.parent
 #: name -> command (run from the repository root). The quick modes use three sizes, the last
 #: 4x the first (250/500/1000 jobs, or as the line says). Adding a benchmark is one line.
 BENCHMARKS: dict[str, list[str]] = {
-    # 1000/2000/4000 jobs: at 250 the planning figures are 30-60 ms, where a cache miss or a
-    # scheduler tick is a tenth of the time and the ratio says more about the machine.
+    # 2000/4000/8000 jobs: at 250 the planning figures are 30-60 ms, where a scheduler tick is
+    # a tenth of the time, and at 1000 the fleet still fits in the processor's caches (see
+    # QUICK_SIZES there): either way the ratio says more about the machine than the code.
     "plan (in process)": ["benchmarks/plan_growth.py", "--quick"],
     "sandbox per request": ["benchmarks/sandbox_requests.py", "--quick"],
     "apply (in process)": [

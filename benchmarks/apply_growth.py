@@ -13,6 +13,13 @@ concurrency and the ideal pipelined bound.
     python benchmarks/apply_growth.py --modes inprocess --latencies 0 --sizes 1000,2000
     python benchmarks/apply_growth.py --compare-only --compare-jobs 100
 
+The fixtures of every size (the fleets; for `cli` the manifest trees) are built first; then
+each of `--repeats` rounds (default 5; 2 with --quick) applies every size once, each time on a
+new empty sandbox made (and planned against) outside the timing, and each size keeps its best
+round. The rounds interleave the sizes because a shared machine's speed drifts over minutes:
+timed size by size, a doubling that ran on a slow stretch showed x2.4 and the next x1.6 for
+linear code. The rows are printed when all rounds are done.
+
 Modes: `inprocess` runs `apply_plan` over the httpx transport to an in-memory sandbox (the
 plan is computed before the clock starts); `cli` runs `mlsync apply --auto-approve` as a
 subprocess against `mlsync sandbox serve` on a free loopback port (everything included:
@@ -29,19 +36,32 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-from bench_common import best_of, emit, fleet, ratios, run_cli, served_sandbox, sizes, write_tree
+from bench_common import (
+    clocked,
+    emit,
+    fleet,
+    interleaved,
+    ratios,
+    run_cli,
+    served_sandbox,
+    sizes,
+    write_tree,
+)
 
 from reconciler.apply import DEFAULT_CONCURRENCY, apply_plan
 from reconciler.apply.bulk import BULK_LIMIT
 from reconciler.client import MLClient, api
 from reconciler.cluster import read_cluster
-from reconciler.model import Plan
+from reconciler.model import Plan, Resource
 from reconciler.plan import make_plan
 from reconciler.sandbox import Sandbox, SandboxTransport
+
+#: Rounds of the growth with `--quick` (CI's growth check runs it three times and keeps the
+#: best of those too): two, so that each run interleaves the sizes, at twice the cost of one.
+QUICK_REPEATS = 2
 
 
 def critical_path(plan: Plan) -> int:
@@ -58,14 +78,16 @@ def critical_path(plan: Plan) -> int:
 
 
 def inprocess(
-    jobs: int, latency: float, concurrency: int, url: str = "", replan: bool = True
+    wanted: list[Resource], latency: float, concurrency: int, url: str = "", replan: bool = True
 ) -> dict[str, Any]:
-    """One apply of `jobs` jobs + datafeeds on an empty sandbox, by `apply_plan` in this process.
+    """One apply of the fleet `wanted` on an empty sandbox, by `apply_plan` in this process.
 
-    Without `url` over the httpx transport to an in-memory sandbox; with `url`, over a real
-    socket to a served sandbox (which is reset first). `replan`: check that a new plan is
-    empty afterwards (slow while planning is not linear; otherwise the request count is checked).
+    Without `url` over the httpx transport to an in-memory sandbox (a new one per call); with
+    `url`, over a real socket to a served sandbox (which is reset first). Only the apply is
+    timed, not the plan before it. `replan`: check that a new plan is empty afterwards (slow
+    while planning is not linear; otherwise the request count is checked).
     """
+    jobs = len(wanted) // 2  # a job and its datafeed each
     if url:
         client = MLClient(hosts=[url])
         client.perform(api.Call(method="POST", path="/_sandbox/_reset"))
@@ -73,17 +95,15 @@ def inprocess(
         transport = SandboxTransport(Sandbox(implicit_indices=True))
         client = MLClient(hosts=["http://sandbox:9200"], transport=transport)
     info = client.preflight()
-    wanted = fleet(jobs)
     plan = make_plan(wanted, read_cluster(client, info))
     client.perform(api.Call(method="PUT", path="/_sandbox/transitions", body={"latency": latency}))
     before = client.request_count
-    started, cpu_started = time.perf_counter(), time.process_time()
-    result = apply_plan(plan, client, concurrency=concurrency, poll_interval=0.05)
-    elapsed = time.perf_counter() - started
     # CPU time of the whole process (every worker thread and the in-process sandbox): with no
     # latency the apply is CPU-bound, and unlike wall time this does not grow when other
     # processes load the machine, so the CI growth check reads it.
-    cpu = time.process_time() - cpu_started
+    elapsed, cpu, result = clocked(
+        lambda: apply_plan(plan, client, concurrency=concurrency, poll_interval=0.05)
+    )
     requests = client.request_count - before
     client.perform(api.Call(method="PUT", path="/_sandbox/transitions", body={"latency": 0}))
     # every step is one round trip (no poll after an answer that says the state was reached):
@@ -108,36 +128,54 @@ def inprocess(
 
 def growth(args: argparse.Namespace) -> None:
     """Apply time per size, per mode and latency, with the ratio per size step."""
+    repeats = args.repeats or (QUICK_REPEATS if args.quick else 5)
+    jobs = sizes(args.sizes, args.quick)
     for mode in args.modes.split(","):
+        series = cli_series if mode == "cli" else inprocess_series
         for latency in (float(x) for x in args.latencies.split(",")):
-            rows: list[dict[str, Any]] = []
-            if mode == "cli":
-                with served_sandbox() as server, tempfile.TemporaryDirectory() as tmp:
-                    for n in sizes(args.sizes, args.quick):
-                        tree = write_tree(Path(tmp) / f"n{n}", n)
-
-                        def once(tree: Path = tree, latency: float = latency) -> float:
-                            server.reset(latency)
-                            return run_cli(server.url, "apply", str(tree), "--auto-approve")
-
-                        seconds = best_of(args.repeats, once)
-                        rows.append({"jobs": n, "s": seconds, "requests": server.requests()})
-            else:
-                for n in sizes(args.sizes, args.quick):
-                    repeats = max(1, args.repeats)
-                    measured = [
-                        inprocess(n, latency, DEFAULT_CONCURRENCY, replan=not args.quick)
-                        for _ in range(repeats)
-                    ]
-                    best = min(measured, key=lambda r: r["s"])
-                    row = {"jobs": n, "s": best["s"], "requests": best["requests"]}
-                    row["cpu_s"] = min(r["cpu_s"] for r in measured)
-                    if args.quick:
-                        # CI checks the growth of CPU time (see `inprocess`), never wall time.
-                        row = {"jobs": n, "clock": "cpu", "s": min(r["cpu_s"] for r in measured)}
-                        row["requests"] = best["requests"]
-                    rows.append(row)
+            rows = series(jobs, latency, repeats, args.quick)
             report(f"apply_{mode}", latency, rows, args.quick)
+
+
+# The two series build the fixtures of every size first, then each of `repeats` rounds applies
+# every size once (`interleaved`: the shared machine's speed drifts, and interleaved it drifts
+# under every size alike), each time on an empty sandbox, and each size keeps its best round.
+
+
+def cli_series(jobs: list[int], latency: float, repeats: int, quick: bool) -> list[dict[str, Any]]:
+    """`mlsync apply` of each size's manifest tree (all written first) to a reset sandbox."""
+    with served_sandbox() as server, tempfile.TemporaryDirectory() as tmp:
+        trees = {n: write_tree(Path(tmp) / f"n{n}", n) for n in jobs}
+
+        def once(n: int) -> dict[str, float]:
+            server.reset(latency)
+            seconds = run_cli(server.url, "apply", str(trees[n]), "--auto-approve")
+            return {"s": seconds, "requests": server.requests()}
+
+        best = interleaved(repeats, jobs, once)
+    return [{"jobs": n, **b} for n, b in zip(jobs, best, strict=True)]
+
+
+def inprocess_series(
+    jobs: list[int], latency: float, repeats: int, quick: bool
+) -> list[dict[str, Any]]:
+    """`apply_plan` of each size's fleet (all built first) on a new in-memory sandbox."""
+    fleets = {n: fleet(n) for n in jobs}
+    best = interleaved(
+        repeats,
+        jobs,
+        lambda n: inprocess(fleets[n], latency, DEFAULT_CONCURRENCY, replan=not quick),
+    )
+    if quick:
+        # CI checks the growth of CPU time (see `inprocess`), never wall time.
+        return [
+            {"jobs": n, "clock": "cpu", "s": b["cpu_s"], "requests": b["requests"]}
+            for n, b in zip(jobs, best, strict=True)
+        ]
+    return [
+        {"jobs": n, "s": b["s"], "requests": b["requests"], "cpu_s": b["cpu_s"]}
+        for n, b in zip(jobs, best, strict=True)
+    ]
 
 
 def report(bench: str, latency: float, rows: list[dict[str, Any]], quick: bool) -> None:
@@ -169,9 +207,10 @@ def compare(args: argparse.Namespace) -> None:
 
 def _compare(args: argparse.Namespace, url: str) -> None:
     jobs, latency = args.compare_jobs, args.compare_latency
-    seq = inprocess(jobs, latency, 1, url)
+    wanted = fleet(jobs)
+    seq = inprocess(wanted, latency, 1, url)
     default = min(
-        (inprocess(jobs, latency, DEFAULT_CONCURRENCY, url) for _ in range(args.repeats)),
+        (inprocess(wanted, latency, DEFAULT_CONCURRENCY, url) for _ in range(args.repeats or 1)),
         key=lambda r: r["s"],
     )
     requests, chain = default["requests"], default["critical_path"]
@@ -229,7 +268,12 @@ def main() -> None:
     parser.add_argument("--sizes", help="comma-separated job counts")
     parser.add_argument("--modes", default="inprocess,cli")
     parser.add_argument("--latencies", default="0,0.02", help="seconds per answer, comma list")
-    parser.add_argument("--repeats", type=int, default=1, help="best of this many runs")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        help=f"growth: rounds, best kept (default 5; {QUICK_REPEATS} with --quick); "
+        "comparison: runs at the default concurrency (default 1)",
+    )
     parser.add_argument("--compare-jobs", type=int, default=100)
     parser.add_argument("--compare-latency", type=float, default=0.02)
     parser.add_argument("--compare-mode", choices=("inprocess", "served"), default="inprocess")

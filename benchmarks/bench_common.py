@@ -2,12 +2,14 @@
 
 Input: sizes and options from the benchmark scripts. Output: manifest trees and `Resource`
 lists of N jobs with datafeeds, a `mlsync sandbox serve` subprocess on a free loopback port,
-best-of-N timings, and one JSON line per measurement. I/O: temp files, subprocesses, sockets.
+best-of-N timings (also interleaved over the sizes: `interleaved`), and one JSON line per
+measurement. I/O: temp files, subprocesses, sockets.
 """
 
 from __future__ import annotations
 
 import contextlib
+import gc
 import itertools
 import json
 import os
@@ -17,9 +19,11 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from reconciler.model import Kind, Ref, Resource
+
+T = TypeVar("T")
 
 #: `--quick` sizes (CI's growth check: 1000 is 4x 250) and the full sizes of the issue.
 QUICK_SIZES = (250, 500, 1000)
@@ -78,6 +82,53 @@ def write_tree(root: Path, jobs: int, per_file: int = 100) -> Path:
 def best_of(repeats: int, run: Callable[[], float]) -> float:
     """The smallest of `repeats` timings: the least disturbed by other load on the machine."""
     return min(run() for _ in range(max(1, repeats)))
+
+
+def clocked(fn: Callable[[], T]) -> tuple[float, float, T]:
+    """The wall and CPU time of one run of `fn`, and its result.
+
+    CPU time (this process only, every thread) is what to compare on a shared machine: other
+    processes stretch the wall time but not it.
+
+    The run starts from a collected heap (`gc.collect()`, outside the timing). The stages pause
+    the cyclic collector and pay, when they end, one young-generation pass over what they built;
+    without this, whether a full collection of the whole heap (the earlier runs' results, the
+    seeded sandbox, this benchmark's own data) falls due inside a run or just after it depends
+    on the allocation counters left by what ran before, so one size got a 0.4 s scan that is not
+    its own and the next did not, and the growth ratios swung from x1.5 to x3.7 per doubling.
+    """
+    gc.collect()
+    started, cpu_started = time.perf_counter(), time.process_time()
+    result = fn()
+    return time.perf_counter() - started, time.process_time() - cpu_started, result
+
+
+def interleaved(
+    rounds: int, sizes: Sequence[int], measure: Callable[[int], dict[str, float]]
+) -> list[dict[str, float]]:
+    """Per size (in order), the least of each figure `measure(size)` returned over the rounds.
+
+    Each round measures every size once. The speed of a shared machine drifts over minutes
+    (other tenants come and go): measured size after size, one size ran on a fast stretch and
+    the next on a slow one, and linear code showed x2.4 for one doubling and x1.6 for the next.
+    Interleaved, every round sees all sizes under about the same conditions, so the drift no
+    longer lands between two sizes. The least, not the median: noise only ever adds time.
+
+    Call it with every size's fixtures built: they are frozen out of the collector's sight
+    (`gc.freeze()`) for the rounds, so the `gc.collect()` before each timed run (`clocked`)
+    scans only what the rounds made, not every size's fixtures, every time.
+    """
+    best: list[dict[str, float]] = [{} for _ in sizes]
+    gc.collect()
+    gc.freeze()
+    try:
+        for _ in range(max(1, rounds)):
+            for cell, size in zip(best, sizes, strict=True):
+                for key, value in measure(size).items():
+                    cell[key] = min(value, cell.get(key, value))
+    finally:
+        gc.unfreeze()
+    return best
 
 
 def emit(record: dict[str, Any]) -> None:

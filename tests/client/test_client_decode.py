@@ -1,4 +1,4 @@
-"""Decoding answers: the fast parser gives exactly the standard library's values, or defers to it."""
+"""Decoding answers: the fast parser gives the standard library's values, or defers to it."""
 
 from __future__ import annotations
 
