@@ -15,6 +15,7 @@ from collections.abc import Callable
 from reconciler import ownership
 from reconciler.model import Action, FieldChange, Kind, Ref
 from reconciler.plan.context import Context, Decision
+from reconciler.plan.rules import DELETES
 
 
 def cascade(ctx: Context) -> None:
@@ -45,12 +46,12 @@ def _job_cascade(ctx: Context, d: Decision) -> None:
             if ctx.decisions[feed].running_now:
                 d.reasons.append(f"its datafeed {feed.id} is stopped first and restarted after")
         return
-    if d.action not in (Action.REPLACE, Action.DELETE):
+    if d.action not in DELETES:
         return
     verb = "replaced" if d.action is Action.REPLACE else "deleted"
     for feed in ctx.datafeeds_of(d.ref.id):
         fd = ctx.decisions[feed]
-        if fd.action in (Action.DELETE, Action.REPLACE):
+        if fd.action in DELETES:
             continue
         if fd.desired is None:
             fd.action = Action.DELETE
@@ -184,7 +185,10 @@ def recorded_calendars(ctx: Context, jd: Decision) -> list[str]:
     `custom_settings`.
     """
     legacy = ownership.pending_calendars(jd.live.body) if jd.live is not None else []
-    return sorted({*ctx.ownership.recorded_calendars(jd.ref), *legacy})
+    recorded = ctx.ownership.recorded_calendars(jd.ref)
+    if not legacy and not recorded:  # the common case: no record
+        return []
+    return sorted({*recorded, *legacy})
 
 
 def _records(restores: dict[Ref, list[str]]) -> dict[str, list[str]]:

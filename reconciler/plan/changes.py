@@ -8,12 +8,13 @@ Pure, no I/O.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from operator import attrgetter
 
 from reconciler import ownership
 from reconciler.model import Action, Change, FieldChange, Kind, Ref, Risk, Step
 from reconciler.plan.context import Context, Decision
 from reconciler.plan.order import STEPS
-from reconciler.plan.rules import RUN_STATES
+from reconciler.plan.rules import DELETES, RUN_STATES, STATE_ONLY
 
 RISK: dict[Action, Risk] = {
     Action.NOOP: Risk.NONE,
@@ -70,29 +71,28 @@ def _change(d: Decision, state_after: str | None) -> Change:
     action = d.action
     destroys = None
     destroyed = DESTROYS[d.ref.kind]
-    if action in (Action.REPLACE, Action.DELETE) and destroyed is not None:
+    if action in DELETES and destroyed is not None:
         destroys = destroyed(d)
-    fields = list(d.fields)
+    fields = d.fields
     if d.mark:
-        fields.append(
-            FieldChange(
-                path=f"custom_settings.{ownership.MARKER_KEY}",
-                before=None,
-                after=ownership.MARKER_VALUE,
-            )
+        marker = FieldChange(
+            path=f"custom_settings.{ownership.MARKER_KEY}",
+            before=None,
+            after=ownership.MARKER_VALUE,
         )
+        fields = [*fields, marker]
     if action is Action.DELETE:
         state_after = None
     return Change(
         ref=d.ref,
         action=action,
         risk=RISK[action],
-        fields=tuple(sorted(fields, key=lambda f: f.path)),
+        fields=tuple(sorted(fields, key=attrgetter("path"))),
         state_before=d.live_state,
         state_after=state_after if RUN_STATES[d.ref.kind] else None,
         reasons=tuple(d.reasons),
         destroys=destroys,
-        state_only=action in (Action.OPEN, Action.CLOSE, Action.START, Action.STOP),
+        state_only=action in STATE_ONLY,
         source=d.desired.source if d.desired else None,
     )
 

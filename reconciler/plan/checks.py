@@ -84,10 +84,9 @@ def _check_datafeed(ctx: Context, ref: Ref, res: Resource) -> list[str]:
             "manifest declares it; declare the job or remove the datafeed"
         )
     for other_ref in ctx.index.live_datafeeds_by_job.get(job_id, ()):
-        if (
-            other_ref != ref
-            and other_ref not in ctx.desired
-            and not (prune and prunable(ctx.live[other_ref], ctx.live, own))
+        # A live datafeed of the job that no manifest declares (so never `ref` itself).
+        if other_ref not in ctx.desired and not (
+            prune and prunable(ctx.live[other_ref], ctx.live, own)
         ):
             # One datafeed per job (es-ml-api.md §2.5): the PUT would be a 409.
             problems.append(

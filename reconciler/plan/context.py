@@ -8,12 +8,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 
-from reconciler.model import Action, FieldChange, Kind, LiveState, Ref, Resource, State
+from reconciler.model import (
+    KIND_ORDER,
+    Action,
+    FieldChange,
+    Kind,
+    LiveState,
+    Ref,
+    Resource,
+    State,
+)
 from reconciler.normalize import ServerDefaults, canonical
 from reconciler.plan.indexes import Indexes
 from reconciler.plan.inputs import Body, PlanOptions, ReferenceLike
-from reconciler.plan.rules import RUNNING, datafeed_job
+from reconciler.plan.rules import LEFT_AS_IS, RUNNING, datafeed_job
 from reconciler.scopes import Ownership
 
 
@@ -49,7 +59,7 @@ class Decision:
         as it is, failed, as the plan's warning says.
         """
         return self.live_state == "failed" and (
-            self.action not in (Action.NOOP, Action.ADOPT) or self.want_state is not None
+            self.action not in LEFT_AS_IS or self.want_state is not None
         )
 
     @property
@@ -80,8 +90,17 @@ class Decision:
         return self.want_state in RUNNING
 
 
-def _sort_key(ref: Ref) -> tuple[int, str]:
-    return ref.sort_key
+def plan_order(desired: State, live: State) -> list[Ref]:
+    """Every ref of either state in plan order: parents' kinds first (`KIND_ORDER`), then by id.
+
+    The same order as sorting by `Ref.sort_key`, for less: the dict merge reuses the stored
+    hashes (`Ref.__hash__` is Python code), and sorting each kind by id compares strings, not a
+    tuple built per ref.
+    """
+    by_kind: dict[Kind, list[Ref]] = {kind: [] for kind in sorted(Kind, key=KIND_ORDER.__getitem__)}
+    for ref in {**desired, **live}:
+        by_kind[ref.kind].append(ref)
+    return [ref for refs in by_kind.values() for ref in sorted(refs, key=attrgetter("id"))]
 
 
 class Context:
@@ -113,9 +132,9 @@ class Context:
         self.restore_records: dict[str, list[str]] = {}
         #: Every resource on either side in plan order (parents first, then by id); targeting
         #: narrows it with the states. Sorted once: every stage walks this order.
-        self.order: list[Ref] = sorted(self.desired.keys() | self.live.keys(), key=_sort_key)
+        self.order: list[Ref] = plan_order(self.desired, self.live)
         # Over the whole states: targeting only drops resources (see reconciler.plan.indexes).
-        self.index = Indexes.build(self.desired, self.live, self.order)
+        self.index = Indexes.build(self.desired, self.live)
         owners = {r: res.owner for r, res in live.resources.items() if res.owner is not None}
         self.ownership = Ownership(
             scope=options.scope, owners={**owners, **live.owners}, restores=live.restores

@@ -14,7 +14,16 @@ from reconciler.diff import diff_bodies, dotted
 from reconciler.model import Action, FieldChange, Kind, Ref, Resource
 from reconciler.normalize import SET_LISTS, canonical, copy_body, without_unset_computed
 from reconciler.plan.context import Context, Decision
-from reconciler.plan.rules import RUN_STATES, datafeed_job, prunable, run_state, state_action
+from reconciler.plan.rules import (
+    DELETES,
+    LEFT_AS_IS,
+    RUN_STATES,
+    UPDATES,
+    datafeed_job,
+    prunable,
+    run_state,
+    state_action,
+)
 from reconciler.policy import JOB_NEXT_OPEN, FieldClass, classify
 
 #: Job fields `_update` can set but never unset (es-ml-api.md §1.6): leaving one out of a
@@ -80,7 +89,7 @@ def _job_left_failed(ctx: Context, feed: Resource) -> bool:
     return (
         job is not None
         and job.live_state == "failed"
-        and job.action in (Action.NOOP, Action.ADOPT)
+        and job.action in LEFT_AS_IS
         and job.want_state is None
     )
 
@@ -110,8 +119,9 @@ DECIDE: dict[Kind, KindDecide] = {
 
 def decide_all(ctx: Context) -> None:
     """Decide every resource, parents first (a datafeed's decision reads its job's)."""
+    desired, live, decisions = ctx.desired, ctx.live, ctx.decisions
     for ref in ctx.order:
-        ctx.decisions[ref] = decide(ctx, ref, ctx.desired.get(ref), ctx.live.get(ref))
+        decisions[ref] = decide(ctx, ref, desired.get(ref), live.get(ref))
 
 
 def decide(ctx: Context, ref: Ref, desired: Resource | None, live: Resource | None) -> Decision:
@@ -154,7 +164,7 @@ def decide(ctx: Context, ref: Ref, desired: Resource | None, live: Resource | No
     _decide_action(ctx, d)
     if held and d.running_now and d.action in (Action.RESTART_UPDATE, Action.REPLACE):
         _wait_for_failed_job(ctx, d)
-    if d.action in (Action.UPDATE, Action.RESTART_UPDATE):
+    if d.action in UPDATES:
         # Said only when the job is updated: the update keeps the value the manifest left
         # out. Repeated on every plan of an unchanged job, it would be noise in every PR.
         for name in rules.unsettable:
@@ -219,10 +229,10 @@ def _failed(ctx: Context, d: Decision) -> None:
     assert d.live is not None
     why = failure_reason(d.live)
     verb = f"force-{_down(d.ref)}"
-    if d.action in (Action.DELETE, Action.REPLACE):
+    if d.action in DELETES:
         d.reasons.append(f"it has failed {why}: it is {verb} first")
         return
-    if ctx.options.recover_failed and d.action in (Action.NOOP, Action.ADOPT):
+    if ctx.options.recover_failed and d.action in LEFT_AS_IS:
         ctx.warnings.append(
             f"{d.ref} has failed {why}; its manifest sets no `state:`, so --recover-failed "
             "leaves it failed (declare the state it should run in)"

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Container, Iterable
 from dataclasses import dataclass, field
+from operator import attrgetter
 
-from reconciler.model import Kind, Ref, Resource, State
+from reconciler.model import Kind, Ref, State
 from reconciler.plan.inputs import Body
 from reconciler.plan.rules import datafeed_job
 
@@ -55,45 +56,43 @@ class Indexes:
     desired_filters_of_job: dict[Ref, set[str]] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, desired: State, live: State, order: Iterable[Ref] | None = None) -> Indexes:
-        """Index both states in one pass each (plus one sort for the plan order).
+    def build(cls, desired: State, live: State) -> Indexes:
+        """Index both states in one pass each, then put the lists in plan order.
 
-        `order`: every ref of both states in plan order, if the caller sorted them already.
+        Each list holds refs of one kind, whose plan order is their id order, so sorting a
+        list by id gives the order a walk of the whole plan would have found them in.
         """
         idx = cls()
         for ref, res in live.items():
-            if ref.kind is Kind.DATAFEED:
-                _append(idx.live_datafeeds_by_job, _job_keys(res), ref)
-            elif ref.kind is Kind.JOB:
+            kind = ref.kind
+            if kind is Kind.DATAFEED:
+                job = datafeed_job(res)
+                if job is not None:
+                    idx.live_datafeeds_by_job.setdefault(job, []).append(ref)
+                    # A datafeed moving to another job is listed under both jobs.
+                    if job != datafeed_job(desired.get(ref)):
+                        idx.datafeeds_by_job.setdefault(job, []).append(ref)
+            elif kind is Kind.JOB:
                 idx.live_job_ids.add(ref.id)
-                idx.live_groups.update(res.body.get("groups") or [])
-            elif ref.kind is Kind.FILTER:
+                idx.live_groups.update(res.body.get("groups") or ())
+                _append(idx.live_jobs_by_filter, filter_ids(res.body), ref)
+            elif kind is Kind.FILTER:
                 idx.live_filter_ids.add(ref.id)
-            elif ref.kind is Kind.CALENDAR:
+            elif kind is Kind.CALENDAR:
                 idx.live_calendar_order[ref] = len(idx.live_calendar_order)
-                _append(idx.live_calendars_by_job, set(res.body.get("job_ids") or []), ref)
+                _append(idx.live_calendars_by_job, set(res.body.get("job_ids") or ()), ref)
         for ref, res in desired.items():
-            if ref.kind is Kind.JOB:
+            kind = ref.kind
+            if kind is Kind.DATAFEED:
+                job = datafeed_job(res)
+                if job is not None:
+                    idx.datafeeds_by_job.setdefault(job, []).append(ref)
+            elif kind is Kind.JOB:
                 idx.desired_filters_of_job[ref] = filter_ids(res.body)
-        if order is None:
-            order = sorted(desired.keys() | live.keys(), key=lambda r: r.sort_key)
-        for ref in order:
-            if ref.kind is Kind.DATAFEED:
-                declared, running = datafeed_job(desired.get(ref)), datafeed_job(live.get(ref))
-                if declared == running:  # the common case: one job, or none
-                    _append(idx.datafeeds_by_job, () if declared is None else (declared,), ref)
-                else:
-                    jobs = (j for j in (declared, running) if j is not None)
-                    _append(idx.datafeeds_by_job, sorted(jobs), ref)
-            elif ref.kind is Kind.JOB and ref in live:
-                _append(idx.live_jobs_by_filter, filter_ids(live[ref].body), ref)
+        for refs in (*idx.datafeeds_by_job.values(), *idx.live_jobs_by_filter.values()):
+            refs.sort(key=attrgetter("id"))
         return idx
 
     def datafeeds_of(self, job_id: str, present: Container[Ref]) -> list[Ref]:
         """Datafeeds naming `job_id` on either side, in plan order; only those in `present`."""
         return [f for f in self.datafeeds_by_job.get(job_id, ()) if f in present]
-
-
-def _job_keys(res: Resource) -> list[str]:
-    job = datafeed_job(res)
-    return [] if job is None else [job]

@@ -20,7 +20,7 @@ from reconciler.plan.bodies import settings_after
 from reconciler.plan.cascade import restore_record
 from reconciler.plan.collector import StepList, first
 from reconciler.plan.context import Context, Decision
-from reconciler.plan.rules import RUN_STATES
+from reconciler.plan.rules import CREATES, DELETES, RUN_STATES
 from reconciler.plan.writes import create_or_update
 
 Deps = list[int | None]
@@ -79,12 +79,14 @@ def _feed_job_started(s: StepList, ctx: Context, ref: Ref) -> Deps:
     return [first(s.get(job, "start"), s.get(job, "apply"))]
 
 
+#: A job's actions that close it while it is changed or for good.
+_JOB_STOPS_FEED = frozenset({Action.REPLACE, Action.RESTART_UPDATE, Action.DELETE, Action.CLOSE})
+
+
 def _feed_stops_for_job(ctx: Context, d: Decision) -> bool:
     # A job closed for an update or a replace stops its datafeed first (§5.4).
     job = ctx.decisions.get(ctx.job_of_feed(d.ref))
-    return job is not None and (
-        job.action in (Action.REPLACE, Action.RESTART_UPDATE, Action.DELETE, Action.CLOSE)
-    )
+    return job is not None and job.action in _JOB_STOPS_FEED
 
 
 def _record_restores(s: StepList, ctx: Context, d: Decision) -> None:
@@ -179,13 +181,19 @@ LATE_DELETE_ORDER = (Kind.FILTER,)
 START_ORDER = (Kind.JOB, Kind.DATAFEED, Kind.DFA)
 
 
+#: A running resource stops before these actions' steps (close and stop: that is the step).
+_STOPPED_FIRST = frozenset(
+    {Action.DELETE, Action.REPLACE, Action.RESTART_UPDATE, Action.CLOSE, Action.STOP}
+)
+#: A start after these puts back the run state the resource had (`Step.restore`).
+_RESTORED = frozenset({Action.RESTART_UPDATE, Action.UPDATE, Action.NOOP})
+
+
 def _stopping(ctx: Context, d: Decision) -> bool:
     """Must this resource be stopped/closed before its other steps?"""
     if not d.running_now:
         return False
-    if d.action in (Action.DELETE, Action.REPLACE, Action.RESTART_UPDATE):
-        return True
-    if d.action in (Action.CLOSE, Action.STOP):
+    if d.action in _STOPPED_FIRST:
         return True
     if d.desired is not None and d.want_state is not None and not d.running_after:
         # Down is where it should end up, also when its configuration changes too.
@@ -248,7 +256,7 @@ def build_steps(ctx: Context) -> tuple[Step, ...]:
         for kind in kinds:
             rules = STEPS[kind]
             for d in by_kind[kind]:
-                if d.action not in (Action.DELETE, Action.REPLACE):
+                if d.action not in DELETES:
                     continue
                 if rules.delete_first is not None:
                     rules.delete_first(s, ctx, d)
@@ -264,7 +272,7 @@ def build_steps(ctx: Context) -> tuple[Step, ...]:
     delete(DELETE_ORDER)
 
     # Phase 3: creates and updates, parents first.
-    gone = {d.ref.id for d in by_kind[Kind.JOB] if d.action in (Action.DELETE, Action.REPLACE)}
+    gone = {d.ref.id for d in by_kind[Kind.JOB] if d.action in DELETES}
     for kind in WRITE_ORDER:
         for d in by_kind[kind]:
             if d.desired is not None:
@@ -300,13 +308,9 @@ def build_steps(ctx: Context) -> tuple[Step, ...]:
         for d in by_kind[kind]:
             if d.action is Action.DELETE or not d.running_after:
                 continue
-            if not (
-                d.ref in stopped or d.action in (Action.CREATE, Action.REPLACE) or not d.state_ok
-            ):
+            if not (d.ref in stopped or d.action in CREATES or not d.state_ok):
                 continue
-            restore = (
-                d.action in (Action.RESTART_UPDATE, Action.UPDATE, Action.NOOP) and d.running_now
-            )
+            restore = d.action in _RESTORED and d.running_now
             s.add(
                 d.ref,
                 rules.start_op,

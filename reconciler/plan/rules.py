@@ -13,6 +13,21 @@ from reconciler.scopes import Ownership
 
 RUNNING = frozenset({"opened", "started"})
 
+# Groups of actions the stages test every decision against. Sets, not tuples: on Python 3.11
+# reading a member off an enum class (`Action.DELETE`) goes through the enum metaclass's
+# attribute hook and costs several times the membership test itself, once per member per test.
+
+#: The live resource is deleted (a replace deletes it, then creates it again).
+DELETES = frozenset({Action.DELETE, Action.REPLACE})
+#: Created (a replace creates it again, after the delete).
+CREATES = frozenset({Action.CREATE, Action.REPLACE})
+#: Updated in place (a restart-update stops it first).
+UPDATES = frozenset({Action.UPDATE, Action.RESTART_UPDATE})
+#: Nothing is done to the resource itself (an adoption only joins the scope).
+LEFT_AS_IS = frozenset({Action.NOOP, Action.ADOPT})
+#: Only the run state changes.
+STATE_ONLY = frozenset({Action.OPEN, Action.CLOSE, Action.START, Action.STOP})
+
 
 @dataclass(frozen=True)
 class RunStates:

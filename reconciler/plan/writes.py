@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from reconciler import ownership
 from reconciler.client import api
-from reconciler.model import Action, Call, Kind, Ref
+from reconciler.model import Call, Kind, Ref
 from reconciler.normalize import canonical_event, event_key
 from reconciler.plan.bodies import (
     DATAFEED_RESETS,
@@ -24,6 +24,7 @@ from reconciler.plan.bodies import (
 from reconciler.plan.collector import StepList
 from reconciler.plan.context import Context, Decision
 from reconciler.plan.inputs import Body
+from reconciler.plan.rules import CREATES, UPDATES
 
 Deps = list[int | None]
 Updater = Callable[[StepList, Context, Decision, Deps, set[str]], None]
@@ -144,11 +145,11 @@ def create_or_update(s: StepList, ctx: Context, d: Decision, gone: set[str]) -> 
     """Add the create or update steps of `d` (`gone`: jobs this plan deletes or replaces)."""
     assert d.desired is not None
     writes = WRITES[d.ref.kind]
-    if d.action in (Action.CREATE, Action.REPLACE):
+    if d.action in CREATES:
         after = writes.after(s, ctx, d)
         for n, (op, call) in enumerate(writes.create(ctx, d)):
             s.add(d.ref, op, call, phase="apply", after=after if n == 0 else ())
-    elif d.action in (Action.UPDATE, Action.RESTART_UPDATE) or d.mark:
+    elif d.action in UPDATES or d.mark:
         # `mark`: adopted with no field to change, the update sends the marker alone.
         writes.update(s, ctx, d, writes.after(s, ctx, d), gone)
 
