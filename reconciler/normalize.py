@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -578,16 +579,19 @@ def canonical(kind: Kind, body: Body, defaults: ServerDefaults | None = None) ->
     `body` is never changed, and the answer shares the parts it does not change with it: read
     the answer, or copy it (`copy_body`) before changing it.
     """
-    defaults = defaults or ServerDefaults()
-    if kind is Kind.JOB:
-        return canonical_job(body, defaults)
-    if kind is Kind.DATAFEED:
-        return canonical_datafeed(body)
-    if kind is Kind.DFA:
-        return canonical_dfa(body, defaults)
-    if kind is Kind.FILTER:
-        return canonical_filter(body)
-    return canonical_calendar(body)
+    return CANONICAL[kind](body, defaults or _DEFAULTS)
+
+
+_DEFAULTS = ServerDefaults()
+
+#: Per kind: its canonical form (the server defaults are used by jobs and DFA only).
+CANONICAL: dict[Kind, Callable[[Body, ServerDefaults], Body]] = {
+    Kind.JOB: canonical_job,
+    Kind.DATAFEED: lambda body, _: canonical_datafeed(body),
+    Kind.DFA: canonical_dfa,
+    Kind.FILTER: lambda body, _: canonical_filter(body),
+    Kind.CALENDAR: lambda body, _: canonical_calendar(body),
+}
 
 
 # ----------------------------------------------------------------------------- set-like lists
