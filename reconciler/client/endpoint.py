@@ -21,6 +21,8 @@ Rules, as the official client and Elasticsearch's REST layer apply them:
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -53,9 +55,9 @@ class Route:
     path: str
     methods: tuple[str, ...]
 
-    @property
+    @functools.cached_property
     def parts(self) -> frozenset[str]:
-        """The `{placeholder}` names in the template."""
+        """The `{placeholder}` names in the template (computed once: every call matches it)."""
         return frozenset(s[1:-1] for s in self.path.split("/") if s.startswith("{"))
 
 
@@ -81,10 +83,12 @@ class Endpoint:
 
     def param(self, name: str) -> Param | None:
         """The parameter with this Python keyword, if the endpoint has one."""
-        for p in self.params:
-            if p.name == name:
-                return p
-        return None
+        return self._by_name.get(name)
+
+    @functools.cached_property
+    def _by_name(self) -> dict[str, Param]:
+        # Looked up for every argument of every call (a plan builds thousands).
+        return {p.name: p for p in self.params}
 
 
 def build_call(endpoint: Endpoint, arguments: Mapping[str, Any]) -> Call:
@@ -194,8 +198,14 @@ def _segment(name: str, value: Any) -> str:
             f"'{text}' passed for the argument '{name}': a path segment must be a non-empty "
             "string other than '.' and '..'"
         )
+    if _PLAIN.fullmatch(text):  # nothing to encode (ids mostly): `quote` would return it
+        return text
     # `,` and `*` stay readable: multi-id expressions use them (es-ml-api.md §0.4).
     return quote(text, safe=",*")
+
+
+#: What `quote(text, safe=",*")` leaves as it is: letters, digits, `_.-~` and `,*`.
+_PLAIN = re.compile(r"[A-Za-z0-9_.\-~,*]+")
 
 
 _BODY_METHODS = ("PUT", "POST", "DELETE")

@@ -1,13 +1,15 @@
-"""Decoding answers: the fast parser gives the standard library's values, or defers to it."""
+"""Answers and paths: the fast paths give what the standard library gives, or defer to it."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import quote
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from reconciler.client.endpoint import _segment
 from reconciler.client.response import decode_body
 
 json_values = st.recursive(
@@ -43,3 +45,10 @@ def test_numbers_json_cannot_hold_and_non_json_stay_text() -> None:
     assert decode_body(b"\xff{", "application/json") == "\ufffd{"
     assert decode_body(b' {"a": 1}', "text/plain") == {"a": 1}
     assert decode_body(b"", "application/json") is None
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.text(min_size=1).filter(lambda text: text not in (".", "..")))
+def test_a_path_segment_is_encoded_as_quote_encodes_it(text: str) -> None:
+    # The shortcut for ids with nothing to encode gives what the full encoding gives.
+    assert _segment("id", text) == quote(text, safe=",*")
