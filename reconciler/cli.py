@@ -25,6 +25,7 @@ from reconciler.commands import sandbox as sandbox_cmd
 from reconciler.commands import schema as schema_cmd
 from reconciler.commands import show as show_cmd
 from reconciler.commands import validate as validate_cmd
+from reconciler.gc_pause import as_program
 
 
 class _Cli(click.Group):
@@ -80,5 +81,11 @@ main.add_command(sandbox_cmd.sandbox)
 main.add_command(schema_cmd.schema)
 
 
-if __name__ == "__main__":  # `python -m reconciler.cli`
+def run() -> None:
+    """The `mlsync` program: the command group, in a process that ends with its command."""
+    as_program()
     main()
+
+
+if __name__ == "__main__":  # `python -m reconciler.cli`
+    run()

@@ -44,6 +44,7 @@ from reconciler.client.preflight import ClusterInfo
 from reconciler.cluster import read_cluster
 from reconciler.commands import redacting
 from reconciler.errors import ManifestError, MlsyncError, UsageError
+from reconciler.gc_pause import keep_until_exit, paused_gc
 from reconciler.manifest import ManifestSet, load_manifests
 from reconciler.manifest.environment import RESERVED_VARIABLES
 from reconciler.manifest.loader import find_manifest_files
@@ -433,12 +434,16 @@ def _nothing() -> None:
 NO_MANIFESTS = ManifestSet(resources=(), references=(), files=(), digest="")
 
 
+@paused_gc()
 def compute_plan(
     options: dict[str, Any], before_read: BeforeRead | None = None, *, destroy: bool = False
 ) -> PlanContext:
     """Load manifests (none for `destroy`), read the cluster, and build the plan.
 
-    `before_read` runs before the read (apply takes its lock there).
+    `before_read` runs before the read (apply takes its lock there). The collector is paused
+    for all of it, not per stage: each stage's objects would otherwise be scanned between the
+    stages (they are all young then); what the command keeps until it exits leaves the
+    collector's scans once the plan is made (`keep_until_exit`).
     """
     scope = resolve_scope(options)
     manifests = (
@@ -477,6 +482,7 @@ def compute_plan(
         undo()
         client.close()
         raise
+    keep_until_exit()
     return PlanContext(plan=plan, client=client, manifests=manifests, live=live, info=info)
 
 
